@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+import { configure } from 'safe-stable-stringify';
+
+/** The parts of a request that make it "the same request" for one idempotency key. */
+export interface FingerprintInput {
+  method: string;
+  /** The request target as received (path and query), so one key sent to another resource is another request. */
+  path: string;
+  /** The parsed body (object keys are sorted before hashing) or a raw string/Buffer body. */
+  body: unknown;
+  /** Header names (lower case) and values that take part, in any order. */
+  headers?: Record<string, string | undefined>;
+}
+
+// Deterministic (sorted object keys), and total: circular references and BigInts hash instead of throwing,
+// so no request body can turn fingerprinting into a 500.
+const canonicalJson = configure({ deterministic: true, circularValue: '[Circular]', bigint: true });
+
+/** Canonical JSON of a value: object keys sorted at every depth, array order kept. */
+export function canonicalize(value: unknown): string {
+  if (value === undefined) return '';
+  if (Buffer.isBuffer(value)) return `buffer:${value.toString('base64')}`;
+  return canonicalJson(value) ?? '';
+}
+
+/**
+ * SHA-256 (hex) over method, path, canonical body and the chosen headers. The parts are hashed as one JSON
+ * array, so no choice of values can make two different requests concatenate to the same input.
+ */
+export function fingerprintRequest(input: FingerprintInput): string {
+  const headers = Object.entries(input.headers ?? {})
+    .map(([name, value]) => [name.toLowerCase(), value ?? null] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const material = JSON.stringify([input.method.toUpperCase(), input.path, canonicalize(input.body), headers]);
+  return createHash('sha256').update(material).digest('hex');
+}

@@ -1,0 +1,59 @@
+import { ExecutionContext } from '@nestjs/common';
+import { IdempotencyEventListener } from './idempotency.events';
+import { IdempotencyStore } from './stores/idempotency-store';
+
+/** What the storage policy sees of a finished request. */
+export interface IdempotencyResponseInfo {
+  status: number;
+  /** True when the handler threw an `HttpException` rather than returning. */
+  isError: boolean;
+}
+
+/** What a request with a key still in flight gets: `'reject'` → 409 with `Retry-After`, or a bounded wait. */
+export type IdempotencyConflictStrategy = 'reject' | { wait: number };
+
+/** Settings that the module sets as defaults and `@Idempotent()` may override per route or controller. */
+export interface IdempotentRouteOptions {
+  /** Where records live. Default: an in-process `MemoryIdempotencyStore`. */
+  store?: IdempotencyStore;
+  /** Request header carrying the key. Default `Idempotency-Key`. */
+  headerName?: string;
+  /** Whether a request without a key is refused (400). When false it runs unprotected. Default true. */
+  required?: boolean;
+  /** How long a completed record is kept, in milliseconds. Default 24 h. */
+  ttl?: number;
+  /** How long an in-flight request holds its lease, in milliseconds, before a retry may take over. Default 30 s. */
+  lockTimeout?: number;
+  /**
+   * Whose key it is. Default: the id (`id`, else `sub`) of `request.user` when there is one, else none.
+   * Two scopes never see each other's records.
+   */
+  scope?: (context: ExecutionContext) => string | undefined | Promise<string | undefined>;
+  /** Request headers (besides method, path and body) that make two requests different. Default none. */
+  fingerprint?: { headers?: string[] };
+  /** Response headers replayed besides `content-type` and `location`. `set-cookie` is never replayed. */
+  replayHeaders?: string[];
+  /** Which finished requests are stored and replayed. Default: status < 500, thrown `HttpException`s included. */
+  storeResponse?: (response: IdempotencyResponseInfo) => boolean;
+  /** What a concurrent duplicate gets. Default `'reject'`. */
+  onConflict?: IdempotencyConflictStrategy;
+  /** When the store fails: false → 503 and the handler does not run (default); true → run unprotected. */
+  failOpen?: boolean;
+  /** Namespace of every record, so several apps can share a store. Default `idempotency`. */
+  keyPrefix?: string;
+  /** Largest serialised response stored, in bytes; larger ones are sent but not stored. Default 1 MiB. */
+  maxResponseBytes?: number;
+}
+
+/** Options of `IdempotencyModule.forRoot()` / `forRootAsync()`. */
+export interface IdempotencyModuleOptions extends IdempotentRouteOptions {
+  /** Receives one event per keyed request (outcome, route, scope, acquire latency), for metrics. */
+  events?: IdempotencyEventListener;
+}
+
+/** Options with every default filled in; what the service works with. */
+export interface ResolvedIdempotencyOptions
+  extends Required<Omit<IdempotencyModuleOptions, 'events' | 'fingerprint' | 'replayHeaders'>> {
+  fingerprintHeaders: string[];
+  replayHeaders: string[];
+}

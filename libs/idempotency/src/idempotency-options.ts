@@ -1,0 +1,86 @@
+import { ExecutionContext } from '@nestjs/common';
+import {
+  IDEMPOTENCY_ALWAYS_REPLAYED_HEADERS,
+  IDEMPOTENCY_DEFAULT_HEADER,
+  IDEMPOTENCY_DEFAULT_KEY_PREFIX,
+  IDEMPOTENCY_DEFAULT_LOCK_TIMEOUT_MS,
+  IDEMPOTENCY_DEFAULT_MAX_RESPONSE_BYTES,
+  IDEMPOTENCY_DEFAULT_TTL_MS,
+  IDEMPOTENCY_NEVER_REPLAYED_HEADERS,
+} from './idempotency.constants';
+import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
+import { MemoryIdempotencyStore } from './stores/memory-idempotency.store';
+
+/** Default scope: the authenticated principal's `id` (or `sub`) when a guard has set `request.user`. */
+export function principalScope(context: ExecutionContext): string | undefined {
+  if (context.getType() !== 'http') return undefined;
+  const user = context.switchToHttp().getRequest()?.user;
+  const id = user?.id ?? user?.sub;
+  return id === undefined || id === null ? undefined : String(id);
+}
+
+/** Default storage policy: every response below 500, thrown `HttpException`s included. */
+export function storeBelow500({ status }: { status: number }): boolean {
+  return status < 500;
+}
+
+/**
+ * Fills in defaults over `base` (already resolved) or over the library defaults, and refuses a bad
+ * configuration with a message that names the option, at start-up rather than on the first request.
+ */
+export function resolveIdempotencyOptions(
+  options: IdempotentRouteOptions,
+  base?: ResolvedIdempotencyOptions,
+): ResolvedIdempotencyOptions {
+  const resolved: ResolvedIdempotencyOptions = {
+    store: options.store ?? base?.store ?? new MemoryIdempotencyStore(),
+    headerName: options.headerName ?? base?.headerName ?? IDEMPOTENCY_DEFAULT_HEADER,
+    required: options.required ?? base?.required ?? true,
+    ttl: options.ttl ?? base?.ttl ?? IDEMPOTENCY_DEFAULT_TTL_MS,
+    lockTimeout: options.lockTimeout ?? base?.lockTimeout ?? IDEMPOTENCY_DEFAULT_LOCK_TIMEOUT_MS,
+    scope: options.scope ?? base?.scope ?? principalScope,
+    fingerprintHeaders:
+      options.fingerprint?.headers?.map((name) => name.toLowerCase()) ?? base?.fingerprintHeaders ?? [],
+    replayHeaders: options.replayHeaders
+      ? replayableHeaders(options.replayHeaders)
+      : (base?.replayHeaders ?? replayableHeaders([])),
+    storeResponse: options.storeResponse ?? base?.storeResponse ?? storeBelow500,
+    onConflict: options.onConflict ?? base?.onConflict ?? 'reject',
+    failOpen: options.failOpen ?? base?.failOpen ?? false,
+    keyPrefix: options.keyPrefix ?? base?.keyPrefix ?? IDEMPOTENCY_DEFAULT_KEY_PREFIX,
+    maxResponseBytes: options.maxResponseBytes ?? base?.maxResponseBytes ?? IDEMPOTENCY_DEFAULT_MAX_RESPONSE_BYTES,
+  };
+  validate(resolved);
+  return resolved;
+}
+
+function replayableHeaders(extra: string[]): string[] {
+  const names = new Set([...IDEMPOTENCY_ALWAYS_REPLAYED_HEADERS, ...extra.map((name) => name.toLowerCase())]);
+  for (const never of IDEMPOTENCY_NEVER_REPLAYED_HEADERS) names.delete(never);
+  return [...names];
+}
+
+function validate(options: ResolvedIdempotencyOptions): void {
+  const positiveInteger = (name: string, value: number) => {
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new Error(`Idempotency option "${name}" must be a positive whole number, got ${value}`);
+    }
+  };
+  positiveInteger('ttl', options.ttl);
+  positiveInteger('lockTimeout', options.lockTimeout);
+  positiveInteger('maxResponseBytes', options.maxResponseBytes);
+  if (options.lockTimeout > options.ttl) {
+    throw new Error(
+      `Idempotency option "lockTimeout" (${options.lockTimeout} ms) must not exceed "ttl" (${options.ttl} ms)`,
+    );
+  }
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(options.headerName)) {
+    throw new Error(`Idempotency option "headerName" must be an HTTP header name, got "${options.headerName}"`);
+  }
+  if (options.onConflict !== 'reject') {
+    const wait = options.onConflict?.wait;
+    if (!Number.isSafeInteger(wait) || wait < 0) {
+      throw new Error(`Idempotency option "onConflict" must be 'reject' or { wait: ms >= 0 }, got ${JSON.stringify(options.onConflict)}`);
+    }
+  }
+}

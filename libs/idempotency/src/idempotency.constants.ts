@@ -1,0 +1,29 @@
+/** Metadata key under which `@Idempotent()` stores a route's (or controller's) options. */
+export const IDEMPOTENCY_ROUTE_OPTIONS = 'idempotency:options';
+
+/** Header a client sends its key in, as named by the IETF draft. */
+export const IDEMPOTENCY_DEFAULT_HEADER = 'Idempotency-Key';
+
+/** Header set on every replayed response. */
+export const IDEMPOTENCY_REPLAYED_HEADER = 'Idempotent-Replayed';
+
+/** Completed records are kept this long by default (24 h). */
+export const IDEMPOTENCY_DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** An in-flight request's lease lasts this long by default (30 s). */
+export const IDEMPOTENCY_DEFAULT_LOCK_TIMEOUT_MS = 30 * 1000;
+
+/** Largest serialised response stored by default (1 MiB). */
+export const IDEMPOTENCY_DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/** Namespace that prefixes every record by default. */
+export const IDEMPOTENCY_DEFAULT_KEY_PREFIX = 'idempotency';
+
+/** Response headers replayed whatever the configuration says. */
+export const IDEMPOTENCY_ALWAYS_REPLAYED_HEADERS: readonly string[] = ['content-type', 'location'];
+
+/** Response headers never stored, whatever the configuration says. */
+export const IDEMPOTENCY_NEVER_REPLAYED_HEADERS: readonly string[] = ['set-cookie'];
+
+/** Longest key accepted, in characters (IETF draft: implementations choose; Stripe uses 255). */
+export const IDEMPOTENCY_MAX_KEY_LENGTH = 255;

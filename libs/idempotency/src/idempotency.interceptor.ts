@@ -1,0 +1,221 @@
+import {
+  CallHandler,
+  ExecutionContext,
+  HttpException,
+  Injectable,
+  NestInterceptor,
+  StreamableFile,
+} from '@nestjs/common';
+import { PATH_METADATA, SSE_METADATA } from '@nestjs/common/constants';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { lastValueFrom, Observable, of } from 'rxjs';
+import { fingerprintRequest } from './fingerprint';
+import { IDEMPOTENCY_REPLAYED_HEADER, IDEMPOTENCY_ROUTE_OPTIONS } from './idempotency.constants';
+import { IdempotencyConflictException, IdempotencyKeyInvalidException, IdempotencyKeyMissingException } from './idempotency.exceptions';
+import { parseIdempotencyKeyHeader } from './idempotency-key';
+import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
+import { IdempotencyService, IdempotentSettlement } from './idempotency.service';
+
+/** A response as stored for replay. */
+export interface StoredHttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+  /** The handler threw an `HttpException`: a replay throws it again, so exception filters shape it alike. */
+  error?: true;
+}
+
+/** Marks a request this interceptor has taken, so a second registration (class and method) passes through. */
+const TAKEN = Symbol.for('idempotency:taken');
+/** Set by Nest (11.2+) on a request whose pipes rejected it: its handler never ran. */
+const REJECTED_BY_PIPES = Symbol.for('nestjs:rejected-by-pipes');
+
+/**
+ * Translates HTTP to the idempotency protocol and back: reads and checks the key, fingerprints the request,
+ * hands the handler to `IdempotencyService`, and turns its answer into a response or a replay. It stays
+ * adapter-neutral (Express, Fastify) through `HttpAdapterHost`. Applied by `@Idempotent()`.
+ */
+@Injectable()
+export class IdempotencyInterceptor implements NestInterceptor {
+  private readonly routeCache = new WeakMap<Function, { options: ResolvedIdempotencyOptions; path: string }>();
+
+  constructor(
+    private readonly idempotency: IdempotencyService,
+    private readonly reflector: Reflector,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    const request = context.switchToHttp().getRequest();
+    if (context.getType() !== 'http' || request[TAKEN]) return next.handle();
+    request[TAKEN] = true;
+
+    const { options, path } = this.routeSettings(context);
+    const route = `${request.method} ${path}`;
+    const scope = (await options.scope(context)) ?? '';
+    const parsed = parseIdempotencyKeyHeader(this.headerOccurrences(request, options.headerName));
+    if (parsed.status === 'missing') {
+      if (!options.required) return next.handle();
+      this.idempotency.emit({ outcome: 'missing_key', route, scope });
+      throw new IdempotencyKeyMissingException(options.headerName);
+    }
+    if (parsed.status === 'invalid') {
+      this.idempotency.emit({ outcome: 'invalid_key', route, scope });
+      throw new IdempotencyKeyInvalidException(options.headerName, parsed.reason);
+    }
+
+    const isSse = this.reflector.get<boolean>(SSE_METADATA, context.getHandler()) === true;
+    let stream: Observable<unknown> | undefined;
+    const response = context.switchToHttp().getResponse();
+    try {
+      const execution = await this.idempotency.execute({
+        id: { namespace: options.keyPrefix, scope, key: parsed.key },
+        fingerprint: this.fingerprint(request, options),
+        route,
+        options,
+        work: async () => {
+          if (!isSse) return this.runHandler(next, request, response, options);
+          // An event stream has no end to wait for and nothing to replay: send it, release the key.
+          stream = next.handle();
+          return { result: { value: undefined }, keep: { release: 'not_stored', reason: 'server-sent events' } };
+        },
+      });
+      if (execution.kind === 'replayed') return this.replay(execution.stored as StoredHttpResponse, response);
+      if (stream) return stream;
+      const { result } = execution.settlement;
+      if ('error' in result) throw result.error;
+      return of(result.value);
+    } catch (error) {
+      if (error instanceof IdempotencyConflictException) {
+        this.adapter.setHeader(response, 'Retry-After', String(error.retryAfterSeconds));
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The request's route pattern (not its URL, so metrics stay low-cardinality) and its options, worked
+   * out once per handler.
+   */
+  protected routeSettings(context: ExecutionContext): { options: ResolvedIdempotencyOptions; path: string } {
+    const handler = context.getHandler();
+    let settings = this.routeCache.get(handler);
+    if (!settings) {
+      const classOptions = this.reflector.get<IdempotentRouteOptions>(IDEMPOTENCY_ROUTE_OPTIONS, context.getClass());
+      const methodOptions = this.reflector.get<IdempotentRouteOptions>(IDEMPOTENCY_ROUTE_OPTIONS, handler);
+      const options = this.idempotency.resolve({ ...classOptions, ...methodOptions });
+      const first = (value: unknown) => (Array.isArray(value) ? value[0] : value) ?? '';
+      const path = `/${[first(Reflect.getMetadata(PATH_METADATA, context.getClass())), first(Reflect.getMetadata(PATH_METADATA, handler))]
+        .join('/')
+        .split('/')
+        .filter(Boolean)
+        .join('/')}`;
+      settings = { options, path };
+      this.routeCache.set(handler, settings);
+    }
+    return settings;
+  }
+
+  /** SHA-256 of method, request target, canonical body and the configured headers. */
+  protected fingerprint(request: any, options: ResolvedIdempotencyOptions): string {
+    const headers: Record<string, string | undefined> = {};
+    for (const name of options.fingerprintHeaders) {
+      const value = request.headers[name];
+      headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    return fingerprintRequest({
+      method: request.method,
+      path: this.adapter.getRequestUrl(request),
+      body: request.body,
+      headers,
+    });
+  }
+
+  /** Every occurrence of the key header, from the raw header list, so a repeated header can be refused. */
+  private headerOccurrences(request: any, headerName: string): string[] {
+    const raw: string[] | undefined = request.rawHeaders ?? request.raw?.rawHeaders;
+    const wanted = headerName.toLowerCase();
+    if (!raw) {
+      const value = request.headers?.[wanted];
+      return value === undefined ? [] : Array.isArray(value) ? value : [value];
+    }
+    const found: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i].length === wanted.length && raw[i].toLowerCase() === wanted) found.push(raw[i + 1]);
+    }
+    return found;
+  }
+
+  private async runHandler(
+    next: CallHandler,
+    request: any,
+    response: any,
+    options: ResolvedIdempotencyOptions,
+  ): Promise<IdempotentSettlement> {
+    let value: unknown;
+    try {
+      value = await lastValueFrom(next.handle(), { defaultValue: undefined });
+    } catch (error) {
+      return this.settleError(error, request, response, options);
+    }
+    const status: number = response.statusCode;
+    const result = { value };
+    if (this.adapter.isHeadersSent(response)) {
+      return { result, keep: { release: 'not_stored', reason: 'the handler wrote the response itself' } };
+    }
+    if (value instanceof StreamableFile || typeof (value as { pipe?: unknown })?.pipe === 'function') {
+      return { result, keep: { release: 'not_stored', reason: 'streamed body' } };
+    }
+    if (value instanceof Uint8Array) {
+      return { result, keep: { release: 'not_stored', reason: 'binary body' } };
+    }
+    if (!options.storeResponse({ status, isError: false })) {
+      return { result, keep: { release: 'released', reason: `storage policy declined status ${status}` } };
+    }
+    const stored: StoredHttpResponse = { status, headers: this.replayableHeaders(response, options), body: value };
+    return { result, keep: { store: stored } };
+  }
+
+  private settleError(error: unknown, request: any, response: any, options: ResolvedIdempotencyOptions): IdempotentSettlement {
+    const result = { error };
+    // Validation failures are not results: storing them would turn the client's corrected retry into a 422.
+    if (request[REJECTED_BY_PIPES] === true) {
+      return { result, keep: { release: 'released', reason: 'rejected by pipes (validation)' } };
+    }
+    if (!(error instanceof HttpException)) {
+      return { result, keep: { release: 'released', reason: error instanceof Error ? error.message : String(error) } };
+    }
+    const status = error.getStatus();
+    if (!options.storeResponse({ status, isError: true })) {
+      return { result, keep: { release: 'released', reason: `storage policy declined status ${status}` } };
+    }
+    const stored: StoredHttpResponse = {
+      status,
+      headers: this.replayableHeaders(response, options),
+      body: error.getResponse(),
+      error: true,
+    };
+    return { result, keep: { store: stored } };
+  }
+
+  private replayableHeaders(response: any, options: ResolvedIdempotencyOptions): Record<string, string> {
+    const headers: Record<string, string> = {};
+    for (const name of options.replayHeaders) {
+      const value = this.adapter.getHeader(response, name);
+      if (value !== undefined && value !== null) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+    }
+    return headers;
+  }
+
+  private replay(stored: StoredHttpResponse, response: any): Observable<unknown> {
+    this.adapter.status(response, stored.status);
+    for (const [name, value] of Object.entries(stored.headers ?? {})) this.adapter.setHeader(response, name, value);
+    this.adapter.setHeader(response, IDEMPOTENCY_REPLAYED_HEADER, 'true');
+    if (stored.error) throw new HttpException(stored.body as Record<string, unknown>, stored.status);
+    return of(stored.body);
+  }
+
+  private get adapter() {
+    return this.adapterHost.httpAdapter;
+  }
+}

@@ -1,0 +1,278 @@
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { createHash, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { canonicalize } from './fingerprint';
+import { IdempotencyEvent } from './idempotency.events';
+import {
+  IdempotencyConflictException,
+  IdempotencyKeyInvalidException,
+  IdempotencyKeyMismatchException,
+  IdempotencyKeyMissingException,
+  IdempotencyStoreUnavailableException,
+} from './idempotency.exceptions';
+import { parseIdempotencyKey } from './idempotency-key';
+import { IDEMPOTENCY_MODULE_OPTIONS } from './idempotency.module-definition';
+import {
+  IdempotencyModuleOptions,
+  IdempotentRouteOptions,
+  ResolvedIdempotencyOptions,
+} from './idempotency-options.interface';
+import { resolveIdempotencyOptions } from './idempotency-options';
+import { IdempotencyAcquireResult, IdempotencyRecordId } from './stores/idempotency-store';
+
+/** What the protected work produced, and what of it to keep. */
+export interface IdempotentSettlement {
+  /** Handed back to the caller: a value to return or an error to rethrow. */
+  result: { value: unknown } | { error: unknown };
+  /**
+   * `store`: the JSON-serialisable form a replay is built from. `release`: the work failed (5xx, non-HTTP
+   * error), so the record is deleted and a retry runs again. `not_stored`: the result cannot be replayed
+   * (a stream, ...), so the record is released and a warning logged.
+   */
+  keep: { store: unknown } | { release: 'released' | 'not_stored'; reason: string };
+}
+
+/** One protected call, as the interceptor or `run()` describes it to the protocol. */
+export interface IdempotentCall {
+  id: IdempotencyRecordId;
+  fingerprint: string;
+  /** Name in events and logs: `POST /payments`, or the operation's name. */
+  route: string;
+  options: ResolvedIdempotencyOptions;
+  /** Runs the work once this call owns the record. It should settle rather than throw. */
+  work: () => Promise<IdempotentSettlement>;
+}
+
+/** How a call ended: the work ran here (protected, or unprotected by `failOpen`), or a stored result came back. */
+export type IdempotentExecution =
+  | { kind: 'executed'; settlement: IdempotentSettlement }
+  | { kind: 'unprotected'; settlement: IdempotentSettlement }
+  | { kind: 'replayed'; stored: unknown };
+
+/** Options of `IdempotencyService.run()`. */
+export interface IdempotentRunOptions
+  extends Pick<IdempotentRouteOptions, 'store' | 'ttl' | 'lockTimeout' | 'onConflict' | 'failOpen' | 'keyPrefix' | 'maxResponseBytes'> {
+  /** Whose key it is (a tenant, a producer); records of two scopes never meet. Default none. */
+  scope?: string;
+  /** What the key stands for (the message's payload, say): the same key with another value → mismatch error. */
+  fingerprint?: unknown;
+  /** Name in events and logs. Default `run`. */
+  name?: string;
+}
+
+const FIRST_POLL_MS = 10;
+const MAX_POLL_MS = 200;
+
+/**
+ * The idempotency protocol (DESIGN.md §2) in one place: acquire, run once, complete or release, replay,
+ * conflict and mismatch, fail closed. The HTTP interceptor and `run()` for messages and jobs both use it;
+ * it knows nothing of HTTP, and nothing of how a store keeps its records.
+ */
+@Injectable()
+export class IdempotencyService {
+  private readonly logger = new Logger('Idempotency');
+  /** The module's options with every default filled in. */
+  readonly defaults: ResolvedIdempotencyOptions;
+
+  constructor(@Optional() @Inject(IDEMPOTENCY_MODULE_OPTIONS) private readonly moduleOptions: IdempotencyModuleOptions = {}) {
+    this.defaults = resolveIdempotencyOptions(moduleOptions ?? {});
+  }
+
+  /** The module defaults overridden by a route's (or a call's) options, validated. */
+  resolve(overrides?: IdempotentRouteOptions): ResolvedIdempotencyOptions {
+    return overrides ? resolveIdempotencyOptions(overrides, this.defaults) : this.defaults;
+  }
+
+  /**
+   * Runs `work` at most once per `key` while its record lives, for message consumers and jobs. A repeat
+   * returns the first run's result (as JSON: results must be JSON-serialisable); a concurrent repeat throws
+   * `IdempotencyConflictException` (or waits, with `onConflict: { wait }`); a failure is not stored, so
+   * the next delivery runs again.
+   */
+  async run<T>(key: string, work: () => T | Promise<T>, options: IdempotentRunOptions = {}): Promise<T> {
+    const name = options.name ?? 'run';
+    const scope = options.scope ?? '';
+    const parsed = parseIdempotencyKey(key);
+    if (parsed.status !== 'valid') {
+      this.emit({ outcome: parsed.status === 'missing' ? 'missing_key' : 'invalid_key', route: name, scope });
+      throw parsed.status === 'missing'
+        ? new IdempotencyKeyMissingException('idempotency key')
+        : new IdempotencyKeyInvalidException('idempotency key', parsed.reason);
+    }
+    const { scope: _scope, fingerprint: _fingerprint, name: _name, ...overrides } = options;
+    const resolved = this.resolve(overrides);
+    const execution = await this.execute({
+      id: { namespace: resolved.keyPrefix, scope, key: parsed.key },
+      fingerprint: options.fingerprint === undefined ? '' : sha256(canonicalize(options.fingerprint)),
+      route: name,
+      options: resolved,
+      work: async () => {
+        try {
+          const value = await work();
+          return { result: { value }, keep: { store: { value } } };
+        } catch (error) {
+          return { result: { error }, keep: { release: 'released', reason: describe(error) } };
+        }
+      },
+    });
+    if (execution.kind === 'replayed') return (execution.stored as { value: T }).value;
+    const { result } = execution.settlement;
+    if ('error' in result) throw result.error;
+    return result.value as T;
+  }
+
+  /** The protocol for one call. Throws the 409, 422 and 503 exceptions; everything else is in the result. */
+  async execute(call: IdempotentCall): Promise<IdempotentExecution> {
+    const { id, fingerprint, route, options } = call;
+    const request = { fingerprint, token: randomUUID(), leaseMs: options.lockTimeout, ttlMs: options.ttl };
+    const waitUntil = options.onConflict === 'reject' ? 0 : Date.now() + options.onConflict.wait;
+    let pollMs = FIRST_POLL_MS;
+    let acquireMs: number | undefined;
+
+    for (;;) {
+      let acquired: IdempotencyAcquireResult;
+      const started = performance.now();
+      try {
+        acquired = await options.store.acquire(id, request);
+      } catch (error) {
+        return this.onStoreFailure(call, error, performance.now() - started);
+      }
+      // The latency figure is the first round trip: waiting for another request is not the store's time.
+      acquireMs ??= performance.now() - started;
+      const event = { route, scope: id.scope, acquireMs };
+
+      if (acquired.state === 'acquired') return this.runOwned(call, request.token, acquireMs);
+      if (acquired.fingerprint !== fingerprint) {
+        this.emit({ ...event, outcome: 'mismatch' });
+        throw new IdempotencyKeyMismatchException();
+      }
+      if (acquired.state === 'completed') {
+        let stored: unknown;
+        try {
+          stored = JSON.parse(acquired.response);
+        } catch (error) {
+          return this.onStoreFailure(call, new Error(`stored response is not valid JSON: ${describe(error)}`), acquireMs);
+        }
+        this.emit({ ...event, outcome: 'replayed' });
+        return { kind: 'replayed', stored };
+      }
+      const remainingWait = waitUntil - Date.now();
+      if (remainingWait <= 0) {
+        this.emit({ ...event, outcome: 'conflict' });
+        throw new IdempotencyConflictException(Math.max(1, Math.ceil(acquired.retryAfterMs / 1000)));
+      }
+      await sleep(Math.min(pollMs, remainingWait));
+      pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
+    }
+  }
+
+  /** Sends an event to the `events` hook; a throwing listener is logged, never allowed to fail a request. */
+  emit(event: IdempotencyEvent): void {
+    const listener = this.moduleOptions?.events;
+    if (!listener) return;
+    try {
+      listener(event);
+    } catch (error) {
+      this.logger.error(`The idempotency events listener threw: ${describe(error)}`);
+    }
+  }
+
+  private async runOwned(call: IdempotentCall, token: string, acquireMs: number): Promise<IdempotentExecution> {
+    const { id, route, options } = call;
+    const event = { route, scope: id.scope, acquireMs };
+    const settlement = await this.settle(call);
+    const { keep } = settlement;
+
+    if ('store' in keep) {
+      const serialised = serialise(keep.store, options.maxResponseBytes);
+      if (typeof serialised === 'string') {
+        try {
+          const completed = await options.store.complete(id, token, serialised, options.ttl);
+          if (completed) {
+            this.emit({ ...event, outcome: 'executed' });
+          } else {
+            this.logger.warn(`${route}: the lease expired while the request ran and another request took it over; this result was not stored`);
+            this.emit({ ...event, outcome: 'executed', leaseLost: true });
+          }
+        } catch (error) {
+          // The work is done and cannot be undone: send its result. The record stays in flight, so retries
+          // get 409 until the lease ends, then run again (the business data's own constraints still hold).
+          this.logger.error(`${route}: the result could not be stored: ${describe(error)}`);
+          this.emit({ ...event, outcome: 'store_error', reason: `complete failed: ${describe(error)}` });
+        }
+        return { kind: 'executed', settlement };
+      }
+      return this.releaseRecord(call, token, settlement, 'not_stored', serialised.reason, acquireMs);
+    }
+    return this.releaseRecord(call, token, settlement, keep.release, keep.reason, acquireMs);
+  }
+
+  private async releaseRecord(
+    call: IdempotentCall,
+    token: string,
+    settlement: IdempotentSettlement,
+    outcome: 'released' | 'not_stored',
+    reason: string,
+    acquireMs: number,
+  ): Promise<IdempotentExecution> {
+    const { id, route, options } = call;
+    try {
+      await options.store.release(id, token);
+    } catch (error) {
+      // Left in flight, the record blocks retries only until its lease ends.
+      this.logger.error(`${route}: the idempotency record could not be released: ${describe(error)}`);
+    }
+    if (outcome === 'not_stored') {
+      this.logger.warn(`${route}: response sent but not stored for replay (${reason}); the key was released`);
+    }
+    this.emit({ outcome, route, scope: id.scope, acquireMs, reason });
+    return { kind: 'executed', settlement };
+  }
+
+  private async onStoreFailure(call: IdempotentCall, error: unknown, acquireMs: number): Promise<IdempotentExecution> {
+    const { route, id, options } = call;
+    const reason = describe(error);
+    const event = { route, scope: id.scope, acquireMs, reason };
+    if (!options.failOpen) {
+      this.logger.error(`${route}: idempotency store unavailable, request refused (503): ${reason}`);
+      this.emit({ ...event, outcome: 'store_error' });
+      throw new IdempotencyStoreUnavailableException();
+    }
+    this.logger.warn(`${route}: idempotency store unavailable, running UNPROTECTED (failOpen): ${reason}`);
+    this.emit({ ...event, outcome: 'fail_open' });
+    return { kind: 'unprotected', settlement: await this.settle(call) };
+  }
+
+  private async settle(call: IdempotentCall): Promise<IdempotentSettlement> {
+    try {
+      return await call.work();
+    } catch (error) {
+      return { result: { error }, keep: { release: 'released', reason: describe(error) } };
+    }
+  }
+}
+
+/** The stored form of a result, or why it cannot be stored. */
+function serialise(value: unknown, maxBytes: number): string | { reason: string } {
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    return { reason: `not JSON-serialisable: ${describe(error)}` };
+  }
+  // UTF-8 needs at most three bytes per UTF-16 unit, so most responses skip counting their bytes.
+  if (json.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(json);
+    if (bytes > maxBytes) return { reason: `${bytes} bytes is over maxResponseBytes (${maxBytes})` };
+  }
+  return json;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

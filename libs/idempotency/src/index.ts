@@ -1,0 +1,14 @@
+export * from './fingerprint';
+export * from './idempotency-key';
+export * from './idempotency-options.interface';
+export { principalScope, storeBelow500 } from './idempotency-options';
+export * from './idempotency.constants';
+export * from './idempotency.events';
+export * from './idempotency.exceptions';
+export * from './idempotency.interceptor';
+export { IDEMPOTENCY_MODULE_OPTIONS } from './idempotency.module-definition';
+export * from './idempotency.module';
+export * from './idempotency.service';
+export * from './idempotent.decorator';
+export * from './stores/idempotency-store';
+export * from './stores/memory-idempotency.store';

@@ -1,0 +1,64 @@
+/**
+ * Identity of one idempotency record. Stores must treat the three parts as separate fields (or encode them
+ * unambiguously), so that scope "a:b" with key "c" never meets scope "a" with key "b:c".
+ */
+export interface IdempotencyRecordId {
+  /** The `keyPrefix` option: lets several applications share one store. */
+  namespace: string;
+  /** Whose key it is (the authenticated principal by default; '' when none). */
+  scope: string;
+  /** The client's idempotency key, already validated: 1-255 visible ASCII characters. */
+  key: string;
+}
+
+/** What `acquire` needs to create (or take over) an in-flight record. */
+export interface IdempotencyAcquireRequest {
+  /** Hash of the request; a record with another fingerprint is never taken over. */
+  fingerprint: string;
+  /** Fencing token of this attempt; `complete` and `release` must present it. */
+  token: string;
+  /** How long the lease lasts before another request may take the record over. */
+  leaseMs: number;
+  /** How long the record lives in all (in flight or completed) before it counts as absent. */
+  ttlMs: number;
+}
+
+/** The answer of `acquire`: this attempt owns the record now, or the record that was there. */
+export type IdempotencyAcquireResult =
+  /** No live record existed (or one with this fingerprint had an expired lease): this token owns it now. */
+  | { state: 'acquired'; takenOver: boolean }
+  /** Another attempt holds a lease. `retryAfterMs` is what is left of it (0 when it expired). */
+  | { state: 'in_flight'; fingerprint: string; retryAfterMs: number }
+  /** The record is completed; `response` is exactly the string given to `complete`. */
+  | { state: 'completed'; fingerprint: string; response: string };
+
+/**
+ * The contract every idempotency store implements. It is also the DI token: inject `IdempotencyStore`.
+ *
+ * Every method is one atomic step, so that many processes sharing one store agree: a Redis Lua script, one
+ * SQL statement guarded by the primary key, one synchronous step in memory. A method that cannot reach its
+ * backend rejects (the library answers 503); it never hangs and never guesses.
+ */
+export abstract class IdempotencyStore {
+  /**
+   * Creates an in-flight record owned by `request.token` if no live record exists, in one atomic step,
+   * and otherwise returns the existing record. A record whose TTL has passed counts as absent at once.
+   * An in-flight record whose lease has expired and whose fingerprint equals `request.fingerprint` is
+   * taken over: its token is replaced by `request.token` and its lease renewed (`takenOver: true`).
+   * Of many concurrent calls for one id, exactly one gets `acquired`.
+   */
+  abstract acquire(id: IdempotencyRecordId, request: IdempotencyAcquireRequest): Promise<IdempotencyAcquireResult>;
+
+  /**
+   * Marks the record completed with `response`, to live `ttlMs` from now, only if it is in flight and
+   * `token` still owns it (a fencing token: a stale owner whose lease was taken over cannot overwrite the
+   * new owner's record). Resolves true when it stored, false when the token no longer owns the record.
+   */
+  abstract complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean>;
+
+  /**
+   * Deletes the record only if it is in flight and `token` owns it, so a retry can run again. Resolves true
+   * when it deleted, false when the token no longer owns the record.
+   */
+  abstract release(id: IdempotencyRecordId, token: string): Promise<boolean>;
+}
