@@ -110,6 +110,15 @@ export function describeIdempotencyStoreContract(name: string, open: () => Promi
       expect(await store.acquire(id('k', 'merchant-2'), attempt())).toMatchObject({ state: 'acquired' });
     });
 
+    it('compares keys and scopes byte for byte: no case folding, no trailing-space padding', async () => {
+      await store.acquire(id('abc', 'merchant'), attempt());
+      expect(await store.acquire(id('ABC', 'merchant'), attempt())).toMatchObject({ state: 'acquired' });
+      expect(await store.acquire(id('abc', 'MERCHANT'), attempt())).toMatchObject({ state: 'acquired' });
+      expect(await store.acquire(id('abc', 'merchant '), attempt())).toMatchObject({ state: 'acquired' });
+      expect(await store.acquire(id('abc', 'mérchant'), attempt())).toMatchObject({ state: 'acquired' });
+      expect(await store.acquire(id('abc', 'merchant'), attempt())).toMatchObject({ state: 'in_flight' });
+    });
+
     it('accepts every visible ASCII character and 255-character keys', async () => {
       const everyVisible = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).join('');
       const long = 'k'.repeat(255);

@@ -1,0 +1,3 @@
+// Entry point `@app/idempotency/typeorm`: kept apart from the main barrel so apps that do not use SQL
+// never load TypeORM.
+export * from './stores/typeorm-idempotency.store';
