@@ -1,0 +1,28 @@
+import { INestApplication, ModuleMetadata } from '@nestjs/common';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+
+/** The HTTP platforms every e2e suite runs on, for `describe.each`. */
+export const HTTP_ADAPTERS = [
+  ['express', () => new ExpressAdapter()],
+  ['fastify', () => new FastifyAdapter()],
+] as const;
+
+export type AdapterFactory = (typeof HTTP_ADAPTERS)[number][1];
+
+/** A Nest app listening on a real loopback port, and its base URL for supertest. */
+export interface RunningApp {
+  app: INestApplication;
+  url: string;
+  close: () => Promise<void>;
+}
+
+/** Compiles `metadata` into an app on the given platform and starts it on 127.0.0.1 (a free port). */
+export async function startHttpApp(metadata: ModuleMetadata, adapter: AdapterFactory): Promise<RunningApp> {
+  const moduleRef = await Test.createTestingModule(metadata).compile();
+  const app = moduleRef.createNestApplication(adapter(), { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  return { app, url, close: () => app.close() };
+}
