@@ -1,0 +1,84 @@
+/*
+ * The Lua scripts of `RedisIdempotencyStore`: one per state change, so that each change is atomic on the
+ * server and costs one round trip.
+ *
+ * A record is one string key, compact so that a completed record costs little more than its response:
+ *
+ *   in flight:  'i' <#fp> ':' <fp> <leaseUntil> ':' <token>
+ *   completed:  'c' <#fp> ':' <fp> <response>
+ *
+ * <fp> is the encoded fingerprint (opaque bytes to the scripts, hence its length prefix); <leaseUntil> is in
+ * milliseconds of the Redis server's clock, so app instances whose clocks disagree still agree on leases.
+ * The record's lifetime is the key's own PX expiry: Redis removes it, and an expired key is absent at once.
+ */
+
+/** The acquire script's reply when this token owns the record now: `{ACQUIRED, takenOver (0 or 1)}`. */
+export const ACQUIRED = 1;
+/** Another attempt holds the record: `{IN_FLIGHT, fingerprint, retryAfterMs}`. */
+export const IN_FLIGHT = 2;
+/** The record is completed: `{COMPLETED, fingerprint, response}`. */
+export const COMPLETED = 3;
+
+const PARSE = `
+local function parse(record)
+  local colon = string.find(record, ':', 2, true)
+  local fpEnd = colon + tonumber(string.sub(record, 2, colon - 1))
+  return string.sub(record, 1, 1), string.sub(record, colon + 1, fpEnd), fpEnd + 1
+end
+local function owner(record, from)
+  local colon = string.find(record, ':', from, true)
+  return tonumber(string.sub(record, from, colon - 1)), string.sub(record, colon + 1)
+end
+`;
+
+/**
+ * KEYS[1] record; ARGV fingerprint, token, leaseMs, ttlMs. Creates the in-flight record, takes over an
+ * expired lease with the same fingerprint, or returns what is there.
+ */
+export const ACQUIRE_SCRIPT = `${PARSE}
+-- Redis < 5 refuses a write after a non-deterministic command (TIME) unless effects are replicated.
+if redis.replicate_commands then redis.replicate_commands() end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local fingerprint = ARGV[1]
+local takenOver = 0
+local record = redis.call('GET', KEYS[1])
+if record then
+  local state, storedFingerprint, rest = parse(record)
+  if state == 'c' then
+    return {${COMPLETED}, storedFingerprint, string.sub(record, rest)}
+  end
+  local leaseUntil = owner(record, rest)
+  if leaseUntil > now or storedFingerprint ~= fingerprint then
+    return {${IN_FLIGHT}, storedFingerprint, math.max(0, leaseUntil - now)}
+  end
+  takenOver = 1
+end
+local leaseUntil = string.format('%d', now + tonumber(ARGV[3]))
+redis.call('SET', KEYS[1], 'i' .. #fingerprint .. ':' .. fingerprint .. leaseUntil .. ':' .. ARGV[2], 'PX', ARGV[4])
+return {${ACQUIRED}, takenOver}
+`;
+
+/** KEYS[1] record; ARGV token, response, ttlMs. Completes an in-flight record the token owns: 1, else 0. */
+export const COMPLETE_SCRIPT = `${PARSE}
+local record = redis.call('GET', KEYS[1])
+if not record then return 0 end
+local state, fingerprint, rest = parse(record)
+if state ~= 'i' then return 0 end
+local _, token = owner(record, rest)
+if token ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], 'c' .. #fingerprint .. ':' .. fingerprint .. ARGV[2], 'PX', ARGV[3])
+return 1
+`;
+
+/** KEYS[1] record; ARGV token. Deletes an in-flight record the token owns: 1, else 0. */
+export const RELEASE_SCRIPT = `${PARSE}
+local record = redis.call('GET', KEYS[1])
+if not record then return 0 end
+local state, _, rest = parse(record)
+if state ~= 'i' then return 0 end
+local _, token = owner(record, rest)
+if token ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`;

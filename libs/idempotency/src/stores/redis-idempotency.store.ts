@@ -1,0 +1,215 @@
+import { OnModuleDestroy } from '@nestjs/common';
+import Redis, { Cluster, ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
+import {
+  IdempotencyAcquireRequest,
+  IdempotencyAcquireResult,
+  IdempotencyRecordId,
+  IdempotencyStore,
+} from './idempotency-store';
+import { ACQUIRE_SCRIPT, ACQUIRED, COMPLETE_SCRIPT, COMPLETED, IN_FLIGHT, RELEASE_SCRIPT } from './redis-idempotency.scripts';
+
+/** Seed nodes of a Redis Cluster for the store to connect to (and later close) itself. */
+export interface RedisIdempotencyClusterConnection {
+  cluster: ClusterNode[];
+  options?: ClusterOptions;
+}
+
+/**
+ * Where `RedisIdempotencyStore` keeps its records: a client you own (`Redis`, `Cluster`, a Sentinel-backed
+ * `Redis`), or ioredis options / a `redis://` URL / cluster seed nodes from which the store creates, and
+ * later closes, its own.
+ */
+export type RedisIdempotencyConnection = Redis | Cluster | RedisOptions | string | RedisIdempotencyClusterConnection;
+
+/** Options of the Redis store. */
+export interface RedisIdempotencyStoreOptions {
+  /**
+   * Longest time, in milliseconds, one store call may take, waiting for a lost connection included, before
+   * it rejects (the library then answers 503). Applies to clients passed in as well. Default 1000.
+   */
+  commandTimeout?: number;
+}
+
+// Names are prefixed because defineCommand adds them as methods of a client the user may share.
+const ACQUIRE = 'idempotencyAcquire';
+const COMPLETE = 'idempotencyComplete';
+const RELEASE = 'idempotencyRelease';
+
+type ScriptCommand = (key: string, ...args: (string | Buffer | number)[]) => Promise<unknown>;
+
+// A SHA-256 hex fingerprint (what the library computes) is kept as its 32 bytes, halving its share of a
+// record; any other string is kept as UTF-8. The leading byte keeps the two forms from ever meeting.
+const HEX_FINGERPRINT = /^[0-9a-f]{64}$/;
+const BINARY = 1;
+const TEXT = 0;
+
+/**
+ * The store for many app instances: records live in Redis, one compact string key per record, every state
+ * change one Lua script and one round trip (a new key: acquire + complete; a replay: acquire). Leases use
+ * the Redis server's clock; retention is the key's own expiry. Works on standalone, Sentinel and Cluster:
+ *
+ * ```ts
+ * new RedisIdempotencyStore('redis://127.0.0.1:6379');
+ * new RedisIdempotencyStore({ sentinels: [{ host: 'sentinel-1', port: 26379 }], name: 'mymaster' });
+ * new RedisIdempotencyStore({ cluster: [{ host: 'redis-1', port: 6379 }], options: { redisOptions: { password } } });
+ * ```
+ *
+ * The store never lets ioredis queue its commands while disconnected: it waits for the connection itself,
+ * at most `commandTimeout`, so a call it has already reported as failed (503) is never sent later. A client
+ * it creates gets `enableOfflineQueue: false`, `maxRetriesPerRequest: 0` (commands caught by a dropped
+ * connection fail at once) and `autoResendUnfulfilledCommands: false` (none is re-sent after its caller was
+ * answered), and reconnects by itself. Give a client you pass in the last two as well (for a `Cluster`,
+ * in `redisOptions`); whatever its settings, no store call outlives `commandTimeout`.
+ */
+export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleDestroy {
+  /** The connection, for subclasses (a health check, say). */
+  protected readonly client: Redis | Cluster;
+  private readonly ownsClient: boolean;
+  private readonly commandTimeout: number;
+  private ready: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(connection: RedisIdempotencyConnection, options: RedisIdempotencyStoreOptions = {}) {
+    super();
+    this.commandTimeout = options.commandTimeout ?? 1000;
+    if (!Number.isSafeInteger(this.commandTimeout) || this.commandTimeout <= 0) {
+      throw new Error(`RedisIdempotencyStore: commandTimeout must be a positive whole number, got ${options.commandTimeout}`);
+    }
+    this.ownsClient = !isClient(connection);
+    this.client = isClient(connection) ? connection : this.createClient(connection);
+    this.client.defineCommand(ACQUIRE, { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
+    this.client.defineCommand(COMPLETE, { numberOfKeys: 1, lua: COMPLETE_SCRIPT });
+    this.client.defineCommand(RELEASE, { numberOfKeys: 1, lua: RELEASE_SCRIPT });
+  }
+
+  async acquire(id: IdempotencyRecordId, request: IdempotencyAcquireRequest): Promise<IdempotencyAcquireResult> {
+    const reply = (await this.call('acquire', ACQUIRE, [
+      this.recordKey(id),
+      encodeFingerprint(request.fingerprint),
+      request.token,
+      request.leaseMs,
+      request.ttlMs,
+    ])) as [number, number | Buffer, number | Buffer];
+    switch (reply[0]) {
+      case ACQUIRED:
+        return { state: 'acquired', takenOver: reply[1] === 1 };
+      case IN_FLIGHT:
+        return { state: 'in_flight', fingerprint: decodeFingerprint(reply[1] as Buffer), retryAfterMs: reply[2] as number };
+      case COMPLETED:
+        return { state: 'completed', fingerprint: decodeFingerprint(reply[1] as Buffer), response: (reply[2] as Buffer).toString('utf8') };
+      default:
+        throw new Error(`RedisIdempotencyStore: unexpected reply to acquire: ${String(reply[0])}`);
+    }
+  }
+
+  async complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean> {
+    return (await this.call('complete', COMPLETE, [this.recordKey(id), token, response, ttlMs])) === 1;
+  }
+
+  async release(id: IdempotencyRecordId, token: string): Promise<boolean> {
+    return (await this.call('release', RELEASE, [this.recordKey(id), token])) === 1;
+  }
+
+  /** Closes the connection if the store created it; a client passed in is left to its owner. */
+  close(): Promise<void> {
+    this.closing ??= this.ownsClient ? this.quit() : Promise.resolve();
+    return this.closing;
+  }
+
+  /** Nest calls this when the application closes: same as `close()`. */
+  onModuleDestroy(): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * The Redis key of a record. Every part is escaped so that none can run into another, and scope and key
+   * form the `{hash tag}`, so a record's keys share one Cluster slot while records spread over all slots.
+   */
+  protected recordKey(id: IdempotencyRecordId): string {
+    return `${escapeKeyPart(id.namespace)}:{${escapeKeyPart(id.scope)}:${escapeKeyPart(id.key)}}`;
+  }
+
+  /**
+   * Sends one script once the connection is up, and rejects if the whole call takes longer than
+   * `commandTimeout`. It waits for the connection itself rather than queueing, so a call that timed out is
+   * never sent later.
+   */
+  private async call(operation: string, name: string, args: [string, ...(string | Buffer | number)[]]): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`RedisIdempotencyStore: ${operation} got no answer from Redis within ${this.commandTimeout} ms (connection ${this.client.status})`));
+      }, this.commandTimeout);
+    });
+    try {
+      const status = this.client.status;
+      // 'end' (closed for good) is left to the client, which rejects at once.
+      if (status !== 'ready' && status !== 'end') await Promise.race([this.whenReady(), timeout]);
+      // defineCommand adds the methods at run time, so ioredis's types cannot know them. The Buffer variant
+      // keeps the binary fingerprint and the response's bytes intact.
+      const command = (this.client as unknown as Record<string, ScriptCommand>)[`${name}Buffer`];
+      return await Promise.race([command.apply(this.client, args), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One shared wait per disconnection, so an outage under load does not pile up listeners. */
+  private whenReady(): Promise<void> {
+    if (!this.ready) {
+      this.ready = new Promise((resolve) => {
+        this.client.once('ready', () => {
+          this.ready = undefined;
+          resolve();
+        });
+      });
+      // A lazyConnect client only connects when a command is sent; the store sends none until it is ready.
+      if (this.client.status === 'wait') this.client.connect().catch(() => undefined);
+    }
+    return this.ready;
+  }
+
+  private createClient(connection: Exclude<RedisIdempotencyConnection, Redis | Cluster>): Redis | Cluster {
+    const failFast: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false };
+    if (typeof connection === 'string') return new Redis(connection, failFast);
+    if ('cluster' in connection) {
+      const { options = {}, cluster } = connection;
+      return new Cluster(cluster, { ...options, enableOfflineQueue: false, redisOptions: { ...failFast, ...options.redisOptions } });
+    }
+    return new Redis({ ...failFast, ...connection });
+  }
+
+  private async quit(): Promise<void> {
+    if (this.client.status === 'ready') {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        // QUIT lets replies already on their way arrive; bounded, because a silent server never answers it.
+        await Promise.race([this.client.quit(), new Promise((resolve) => (timer = setTimeout(resolve, this.commandTimeout)))]);
+      } catch {
+        // The connection is being dropped anyway.
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    this.client.disconnect();
+  }
+}
+
+function isClient(connection: RedisIdempotencyConnection): connection is Redis | Cluster {
+  // Duck-typed rather than instanceof, so a client from another copy of ioredis is recognised too.
+  return typeof connection === 'object' && typeof (connection as Redis).defineCommand === 'function';
+}
+
+function escapeKeyPart(part: string): string {
+  return /[%:{}]/.test(part) ? part.replace(/[%:{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : part;
+}
+
+function encodeFingerprint(fingerprint: string): Buffer {
+  return HEX_FINGERPRINT.test(fingerprint)
+    ? Buffer.concat([Buffer.of(BINARY), Buffer.from(fingerprint, 'hex')])
+    : Buffer.concat([Buffer.of(TEXT), Buffer.from(fingerprint, 'utf8')]);
+}
+
+function decodeFingerprint(encoded: Buffer): string {
+  return encoded[0] === BINARY ? encoded.toString('hex', 1) : encoded.toString('utf8', 1);
+}
