@@ -85,6 +85,14 @@ describe('IdempotencyService.run', () => {
     );
   });
 
+  it('keeps long scopes apart by their hash, so no store refuses a long principal', async () => {
+    const long = (suffix: string) => `${'p'.repeat(300)}${suffix}`;
+    expect(await service.run('k', () => 'a', { scope: long('a') })).toBe('a');
+    expect(await service.run('k', () => 'b', { scope: long('b') })).toBe('b');
+    expect(await service.run('k', () => 'again', { scope: long('a') })).toBe('a');
+    expect(events.at(-1)?.scope).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
   it('refuses an invalid key before touching the store', async () => {
     await expect(service.run('bad key', () => 1)).rejects.toBeInstanceOf(IdempotencyKeyInvalidException);
     expect(events.map((event) => event.outcome)).toEqual(['invalid_key']);

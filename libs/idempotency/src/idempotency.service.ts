@@ -123,7 +123,8 @@ export class IdempotencyService {
   }
 
   /** The protocol for one call. Throws the 409, 422 and 503 exceptions; everything else is in the result. */
-  async execute(call: IdempotentCall): Promise<IdempotentExecution> {
+  async execute(original: IdempotentCall): Promise<IdempotentExecution> {
+    const call = { ...original, id: { ...original.id, scope: storableScope(original.id.scope) } };
     const { id, fingerprint, route, options } = call;
     const request = { fingerprint, token: randomUUID(), leaseMs: options.lockTimeout, ttlMs: options.ttl };
     const waitUntil = options.onConflict === 'reject' ? 0 : Date.now() + options.onConflict.wait;
@@ -267,6 +268,14 @@ function serialise(value: unknown, maxBytes: number): string | { reason: string 
     if (bytes > maxBytes) return { reason: `${bytes} bytes is over maxResponseBytes (${maxBytes})` };
   }
   return json;
+}
+
+/**
+ * Principals can be long (a JWT subject, an email); stores bound the scope's size (SQL: 255 bytes). Past 128
+ * bytes the scope is replaced by its SHA-256, which keeps scopes apart without refusing anyone.
+ */
+function storableScope(scope: string): string {
+  return Buffer.byteLength(scope) > 128 ? `sha256:${sha256(scope)}` : scope;
 }
 
 function sha256(text: string): string {
