@@ -1,0 +1,30 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module';
+import { AppConfig } from './config/app-config';
+import { AppConfigModule } from './config/app-config.module';
+import { CustomersModule } from './customers/customers.module';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { PaymentsIdempotencyModule } from './idempotency/payments-idempotency.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { PaymentsModule } from './payments/payments.module';
+
+/** The payments service (DESIGN.md §4), built from a configuration loaded at start-up. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(config),
+        DatabaseModule,
+        MetricsModule,
+        PaymentsIdempotencyModule,
+        AuthModule,
+        CustomersModule,
+        PaymentsModule,
+        HealthModule,
+      ],
+    };
+  }
+}

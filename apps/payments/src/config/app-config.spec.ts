@@ -1,0 +1,64 @@
+import { ConfigError, DEFAULT_SQLITE_PATH, loadAppConfig } from './app-config';
+
+describe('loadAppConfig', () => {
+  const load = (env: NodeJS.ProcessEnv) => loadAppConfig(env, () => 'generated-secret');
+
+  it('defaults to SQLite, the TypeORM store, 24 h / 30 s and a demo merchant', () => {
+    const config = load({});
+    expect(config).toMatchObject({
+      port: 3000,
+      database: { type: 'sqlite', path: DEFAULT_SQLITE_PATH },
+      idempotencyStore: 'typeorm',
+      redisUrls: ['redis://127.0.0.1:6379'],
+      idempotencyTtlMs: 86_400_000,
+      idempotencyLockTimeoutMs: 30_000,
+      demoMerchant: true,
+    });
+    expect([...config.apiKeys]).toEqual([['demo', 'generated-secret']]);
+  });
+
+  it('reads every variable', () => {
+    const config = load({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://u@db:5432/payments',
+      IDEMPOTENCY_STORE: 'redis',
+      REDIS_URL: 'redis://a:7000, redis://b:7001',
+      IDEMPOTENCY_TTL_SECONDS: '3600',
+      IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '10',
+      API_KEYS: 'acme:s1,globex:s2',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      database: { type: 'postgres', url: 'postgres://u@db:5432/payments' },
+      idempotencyStore: 'redis',
+      redisUrls: ['redis://a:7000', 'redis://b:7001'],
+      idempotencyTtlMs: 3_600_000,
+      idempotencyLockTimeoutMs: 10_000,
+      demoMerchant: false,
+    });
+    expect([...config.apiKeys]).toEqual([
+      ['acme', 's1'],
+      ['globex', 's2'],
+    ]);
+    expect(load({ DATABASE_URL: 'mysql://root@127.0.0.1/test' }).database.type).toBe('mysql');
+    expect(load({ DATABASE_URL: 'sqlite::memory:' }).database).toEqual({ type: 'sqlite', path: ':memory:' });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'Invalid PORT: "eighty" is not a whole number'],
+    [{ PORT: '70000' }, 'Invalid PORT: 70000 is outside 0..65535'],
+    [{ DATABASE_URL: 'oracle://x' }, 'Invalid DATABASE_URL: unsupported scheme "oracle:"'],
+    [{ DATABASE_URL: 'not a url' }, 'Invalid DATABASE_URL'],
+    [{ DATABASE_URL: 'sqlite:' }, 'Invalid DATABASE_URL: sqlite: needs a file path'],
+    [{ IDEMPOTENCY_STORE: 'mongo' }, 'Invalid IDEMPOTENCY_STORE: "mongo" is not one of typeorm, redis, memory'],
+    [{ REDIS_URL: 'http://x' }, 'Invalid REDIS_URL'],
+    [{ IDEMPOTENCY_TTL_SECONDS: '0' }, 'Invalid IDEMPOTENCY_TTL_SECONDS'],
+    [{ IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '1.5' }, 'Invalid IDEMPOTENCY_LOCK_TIMEOUT_SECONDS'],
+    [{ API_KEYS: 'no-secret' }, 'Invalid API_KEYS: "no-secret" is not merchantId:secret'],
+    [{ API_KEYS: 'a:x,a:y' }, 'Invalid API_KEYS: merchant "a" appears twice'],
+    [{ API_KEYS: 'a:x,b:x' }, 'Invalid API_KEYS: two merchants share one secret'],
+  ])('refuses %j, naming the variable', (env, message) => {
+    expect(() => load(env)).toThrow(ConfigError);
+    expect(() => load(env)).toThrow(message);
+  });
+});

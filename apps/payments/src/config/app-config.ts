@@ -1,0 +1,125 @@
+import { resolve } from 'node:path';
+
+/** Which idempotency store the app uses (IDEMPOTENCY_STORE). */
+export type IdempotencyStoreKind = 'typeorm' | 'redis' | 'memory';
+
+/** A database the app can run on, from DATABASE_URL. */
+export type DatabaseConfig =
+  | { type: 'sqlite'; path: string }
+  | { type: 'postgres'; url: string }
+  | { type: 'mysql'; url: string };
+
+/** The app's configuration, read once from the environment (DESIGN.md §4). */
+export interface AppConfig {
+  port: number;
+  database: DatabaseConfig;
+  idempotencyStore: IdempotencyStoreKind;
+  /** One URL for standalone Redis, several for a Redis Cluster's seed nodes. */
+  redisUrls: string[];
+  idempotencyTtlMs: number;
+  idempotencyLockTimeoutMs: number;
+  /** merchant id → API secret. */
+  apiKeys: Map<string, string>;
+  /** True when API_KEYS was not set and a demo merchant was made up. */
+  demoMerchant: boolean;
+}
+
+/** A configuration value the app refuses to start with; the message names the variable. */
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`Invalid ${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The SQLite file used when DATABASE_URL is not set. */
+export const DEFAULT_SQLITE_PATH = resolve(process.cwd(), 'data', 'payments.sqlite');
+
+/**
+ * Reads and checks every variable, so a typo stops start-up with a message naming the variable instead of
+ * surfacing later as a wrong default. `generateSecret` makes the demo merchant's key when API_KEYS is unset.
+ */
+export function loadAppConfig(env: NodeJS.ProcessEnv, generateSecret: () => string): AppConfig {
+  const apiKeys = parseApiKeys(env.API_KEYS);
+  const demoMerchant = apiKeys === undefined;
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    database: parseDatabaseUrl(env.DATABASE_URL),
+    idempotencyStore: parseStoreKind(env.IDEMPOTENCY_STORE),
+    redisUrls: parseRedisUrls(env.REDIS_URL),
+    idempotencyTtlMs: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 365 * 86_400) * 1000,
+    idempotencyLockTimeoutMs: integer(env, 'IDEMPOTENCY_LOCK_TIMEOUT_SECONDS', 30, 1, 86_400) * 1000,
+    apiKeys: apiKeys ?? new Map([['demo', generateSecret()]]),
+    demoMerchant,
+  };
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `"${raw}" is not a whole number`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(name, `${value} is outside ${min}..${max}`);
+  return value;
+}
+
+function parseDatabaseUrl(raw: string | undefined): DatabaseConfig {
+  if (raw === undefined || raw === '') return { type: 'sqlite', path: DEFAULT_SQLITE_PATH };
+  if (raw.startsWith('sqlite:')) {
+    const path = raw.slice('sqlite:'.length).replace(/^\/\//, '');
+    if (!path) throw new ConfigError('DATABASE_URL', 'sqlite: needs a file path, e.g. sqlite:data/payments.sqlite');
+    return { type: 'sqlite', path: path === ':memory:' ? path : resolve(process.cwd(), path) };
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('DATABASE_URL', `"${raw}" is not a URL (postgres://…, mysql://… or sqlite:<path>)`);
+  }
+  if (url.protocol === 'postgres:' || url.protocol === 'postgresql:') return { type: 'postgres', url: raw };
+  if (url.protocol === 'mysql:' || url.protocol === 'mariadb:') return { type: 'mysql', url: raw.replace(/^mariadb:/, 'mysql:') };
+  throw new ConfigError('DATABASE_URL', `unsupported scheme "${url.protocol}" (postgres://, mysql:// or sqlite:)`);
+}
+
+function parseStoreKind(raw: string | undefined): IdempotencyStoreKind {
+  const value = raw === undefined || raw === '' ? 'typeorm' : raw;
+  if (value === 'typeorm' || value === 'redis' || value === 'memory') return value;
+  throw new ConfigError('IDEMPOTENCY_STORE', `"${raw}" is not one of typeorm, redis, memory`);
+}
+
+function parseRedisUrls(raw: string | undefined): string[] {
+  const urls = (raw || 'redis://127.0.0.1:6379').split(',').map((url) => url.trim()).filter(Boolean);
+  for (const url of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError('REDIS_URL', `"${url}" is not a URL`);
+    }
+    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+      throw new ConfigError('REDIS_URL', `"${url}" must start with redis:// or rediss://`);
+    }
+  }
+  if (urls.length === 0) throw new ConfigError('REDIS_URL', 'no URL given');
+  return urls;
+}
+
+function parseApiKeys(raw: string | undefined): Map<string, string> | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const keys = new Map<string, string>();
+  for (const entry of raw.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const separator = entry.indexOf(':');
+    const merchant = entry.slice(0, separator);
+    const secret = entry.slice(separator + 1);
+    if (separator <= 0 || !secret) {
+      throw new ConfigError('API_KEYS', `"${entry}" is not merchantId:secret`);
+    }
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(merchant)) {
+      throw new ConfigError('API_KEYS', `merchant id "${merchant}" must be 1-64 letters, digits, _ or -`);
+    }
+    if (keys.has(merchant)) throw new ConfigError('API_KEYS', `merchant "${merchant}" appears twice`);
+    if ([...keys.values()].includes(secret)) throw new ConfigError('API_KEYS', `two merchants share one secret`);
+    keys.set(merchant, secret);
+  }
+  return keys;
+}

@@ -1,0 +1,30 @@
+import { Body, Controller, Get, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Idempotent } from '@app/idempotency';
+import { CurrentMerchant, Merchant } from '../auth/merchant';
+import { ApiErrors, ApiIdempotentWrite } from '../common/api-errors';
+import { CreateCustomerDto } from './create-customer.dto';
+import { CustomerView } from './customer.view';
+import { CustomersService } from './customers.service';
+
+@ApiTags('customers')
+@ApiBearerAuth()
+@Controller('customers')
+export class CustomersController {
+  constructor(private readonly customers: CustomersService) {}
+
+  @Post()
+  @Idempotent()
+  @ApiIdempotentWrite()
+  @ApiCreatedResponse({ type: CustomerView })
+  async create(@CurrentMerchant() merchant: Merchant, @Body() dto: CreateCustomerDto): Promise<CustomerView> {
+    return CustomerView.of(await this.customers.create(merchant.id, dto));
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: CustomerView })
+  @ApiErrors([400, 'The id is not a UUID'], [401, 'Missing or unknown API key'], [404, 'No such customer for this merchant'])
+  async get(@CurrentMerchant() merchant: Merchant, @Param('id', new ParseUUIDPipe()) id: string): Promise<CustomerView> {
+    return CustomerView.of(await this.customers.get(merchant.id, id));
+  }
+}

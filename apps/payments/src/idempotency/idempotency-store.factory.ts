@@ -1,0 +1,36 @@
+import { Logger } from '@nestjs/common';
+import { IdempotencyStore, MemoryIdempotencyStore } from '@app/idempotency';
+import { RedisIdempotencyStore } from '@app/idempotency/redis';
+import { TypeOrmIdempotencyStore } from '@app/idempotency/typeorm';
+import { AppConfig } from '../config/app-config';
+import { DatabaseService } from '../database/database.service';
+import { SerializedIdempotencyStore } from './serialized-idempotency.store';
+
+/** The store IDEMPOTENCY_STORE names: the app's own database (default), Redis (one URL or a Cluster), or memory. */
+export function createIdempotencyStore(config: AppConfig, db: DatabaseService): IdempotencyStore {
+  switch (config.idempotencyStore) {
+    case 'memory':
+      new Logger('Idempotency').warn('IDEMPOTENCY_STORE=memory: records live in this process only; do not run several instances');
+      return new MemoryIdempotencyStore();
+    case 'redis': {
+      const [first, ...more] = config.redisUrls;
+      if (more.length === 0) return new RedisIdempotencyStore(first);
+      // Several URLs are a Cluster's seed nodes; credentials and TLS come from the first.
+      const nodes = config.redisUrls.map((url) => {
+        const parsed = new URL(url);
+        return { host: parsed.hostname, port: Number(parsed.port || 6379) };
+      });
+      const seed = new URL(first);
+      const redisOptions = {
+        username: decodeURIComponent(seed.username) || undefined,
+        password: decodeURIComponent(seed.password) || undefined,
+        tls: seed.protocol === 'rediss:' ? {} : undefined,
+      };
+      return new RedisIdempotencyStore({ cluster: nodes, options: { redisOptions } });
+    }
+    case 'typeorm': {
+      const store = new TypeOrmIdempotencyStore(db.dataSource);
+      return db.sqliteMutex ? new SerializedIdempotencyStore(store, db.sqliteMutex) : store;
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { EntityManager } from 'typeorm';
+import { Customer } from '../customers/customer.entity';
+import { DatabaseService } from '../database/database.service';
+import { isUniqueViolation } from '../database/unique-violation';
+import { CreatePaymentDto } from './create-payment.dto';
+import { CreateRefundDto } from './create-refund.dto';
+import { PaymentRequiredException } from './payment-required.exception';
+import { Payment } from './payment.entity';
+import { Refund } from './refund.entity';
+
+/**
+ * Moves money. Each balance change and its payment or refund row commit in one transaction, and every
+ * balance change is one conditional UPDATE, so concurrent requests can neither lose an update nor drive a
+ * balance below zero, whatever the isolation level.
+ */
+@Injectable()
+export class PaymentsService {
+  constructor(private readonly db: DatabaseService) {}
+
+  async pay(merchantId: string, dto: CreatePaymentDto): Promise<Payment> {
+    try {
+      return await this.db.transaction(async (manager) => {
+        await this.ownCustomer(manager, merchantId, dto.customerId);
+        if (await manager.existsBy(Payment, { merchantId, reference: dto.reference })) throw referenceUsed(dto.reference);
+        const debit = await manager
+          .createQueryBuilder()
+          .update(Customer)
+          .set({ balance: () => 'balance - :amount' })
+          .where('id = :id AND merchant_id = :merchantId AND balance >= :amount', { id: dto.customerId, merchantId, amount: dto.amount })
+          .execute();
+        if (debit.affected !== 1) throw new PaymentRequiredException(`The customer's balance does not cover ${dto.amount}.`);
+        const payment: Payment = {
+          id: randomUUID(),
+          merchantId,
+          customerId: dto.customerId,
+          amount: dto.amount,
+          currency: dto.currency,
+          reference: dto.reference,
+          status: 'succeeded',
+          refundedAmount: 0,
+          createdAt: Date.now(),
+        };
+        return manager.save(Payment, payment);
+      });
+    } catch (error) {
+      // Two payments with one reference raced past the check: the UNIQUE constraint decided, and the
+      // transaction (debit included) rolled back.
+      if (isUniqueViolation(error)) throw referenceUsed(dto.reference);
+      throw error;
+    }
+  }
+
+  async get(merchantId: string, id: string): Promise<Payment> {
+    const payment = await this.db.read((manager) => manager.findOneBy(Payment, { id, merchantId }));
+    if (!payment) throw new NotFoundException(`Payment ${id} not found.`);
+    return payment;
+  }
+
+  refund(merchantId: string, paymentId: string, dto: CreateRefundDto): Promise<Refund> {
+    return this.db.transaction(async (manager) => {
+      const payment = await manager.findOneBy(Payment, { id: paymentId, merchantId });
+      if (!payment) throw new NotFoundException(`Payment ${paymentId} not found.`);
+      // `status` is assigned before `refunded_amount`: MySQL evaluates SET clauses left to right with
+      // updated values, PostgreSQL and SQLite with old ones; this order gives the same answer on all three.
+      const credit = await manager
+        .createQueryBuilder()
+        .update(Payment)
+        .set({
+          status: () => "CASE WHEN refunded_amount + :amount = amount THEN 'refunded' ELSE 'partially_refunded' END",
+          refundedAmount: () => 'refunded_amount + :amount',
+        })
+        .where('id = :id AND merchant_id = :merchantId AND refunded_amount + :amount <= amount', {
+          id: paymentId,
+          merchantId,
+          amount: dto.amount,
+        })
+        .execute();
+      if (credit.affected !== 1) {
+        throw new BadRequestException(`A refund of ${dto.amount} would exceed what is left of payment ${paymentId}.`);
+      }
+      await manager
+        .createQueryBuilder()
+        .update(Customer)
+        .set({ balance: () => 'balance + :amount' })
+        .where('id = :id AND merchant_id = :merchantId', { id: payment.customerId, merchantId, amount: dto.amount })
+        .execute();
+      const refund: Refund = { id: randomUUID(), merchantId, paymentId, amount: dto.amount, createdAt: Date.now() };
+      return manager.save(Refund, refund);
+    });
+  }
+
+  private async ownCustomer(manager: EntityManager, merchantId: string, customerId: string): Promise<void> {
+    if (!(await manager.existsBy(Customer, { id: customerId, merchantId }))) {
+      throw new NotFoundException(`Customer ${customerId} not found.`);
+    }
+  }
+}
+
+function referenceUsed(reference: string): ConflictException {
+  return new ConflictException(`A payment with reference "${reference}" already exists.`);
+}

@@ -1,0 +1,8 @@
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { loadAppConfig } from './apps/payments/src/config/app-config';
+import { dataSourceOptions } from './apps/payments/src/database/data-source-options';
+
+// The payments app's DataSource for the TypeORM CLI (`npm run migration:run`, `migration:generate`),
+// configured by the same DATABASE_URL the app reads.
+export default new DataSource(dataSourceOptions(loadAppConfig(process.env, () => 'unused-by-the-cli').database));
