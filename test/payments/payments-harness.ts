@@ -45,21 +45,25 @@ export interface PaymentsProcess extends PaymentsApp {
 }
 
 /** Spawns `apps/payments/src/main.ts` with `env` on a free port; resolves once it listens. */
-export async function spawnPaymentsApp(env: Record<string, string>, timeoutMs = 60_000): Promise<PaymentsProcess> {
-  const child = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/payments/src/main.ts'],
-    {
-      cwd: REPO_ROOT,
-      env: { ...process.env, API_KEYS, PORT: '0', TS_NODE_PROJECT: 'tsconfig.json', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+export function spawnPaymentsApp(env: Record<string, string>, timeoutMs = 60_000): Promise<PaymentsProcess> {
+  return spawnTypeScriptApp('apps/payments/src/main.ts', { API_KEYS, PORT: '0', ...env }, timeoutMs);
+}
+
+/**
+ * Runs a TypeScript entry point of this repository (through ts-node, with the `@app/*` aliases) in its own
+ * Node process; resolves once it prints "Listening on <url> ".
+ */
+export async function spawnTypeScriptApp(entry: string, env: Record<string, string>, timeoutMs = 60_000): Promise<PaymentsProcess> {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', entry], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`payments app did not start in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${entry} did not start in ${timeoutMs} ms:\n${output}`)), timeoutMs);
     const onData = () => {
       const match = /Listening on (http:\/\/\S+?) /.exec(output);
       if (match) {
@@ -70,7 +74,7 @@ export async function spawnPaymentsApp(env: Record<string, string>, timeoutMs = 
     child.stdout!.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`payments app exited with ${code} before listening:\n${output}`));
+      reject(new Error(`${entry} exited with ${code} before listening:\n${output}`));
     });
   });
   const close = async () => {

@@ -43,6 +43,12 @@ export interface IdempotentRouteOptions {
   keyPrefix?: string;
   /** Largest serialised response stored, in bytes; larger ones are sent but not stored. Default 1 MiB. */
   maxResponseBytes?: number;
+  /**
+   * Complete the record in the same database transaction as the handler's writes (both or neither). Needs a
+   * store that shares the business database (`TypeOrmIdempotencyStore`); any other is refused at start-up.
+   * The handler writes through `IdempotencyTransaction.manager`. Default false.
+   */
+  transactional?: boolean;
 }
 
 /** Options of `IdempotencyModule.forRoot()` / `forRootAsync()`. */

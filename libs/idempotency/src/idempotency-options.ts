@@ -9,6 +9,7 @@ import {
   IDEMPOTENCY_NEVER_REPLAYED_HEADERS,
 } from './idempotency.constants';
 import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
+import { supportsTransactions } from './stores/idempotency-store';
 import { MemoryIdempotencyStore } from './stores/memory-idempotency.store';
 
 /** Default scope: the authenticated principal's `id` (or `sub`) when a guard has set `request.user`. */
@@ -49,6 +50,7 @@ export function resolveIdempotencyOptions(
     failOpen: options.failOpen ?? base?.failOpen ?? false,
     keyPrefix: options.keyPrefix ?? base?.keyPrefix ?? IDEMPOTENCY_DEFAULT_KEY_PREFIX,
     maxResponseBytes: options.maxResponseBytes ?? base?.maxResponseBytes ?? IDEMPOTENCY_DEFAULT_MAX_RESPONSE_BYTES,
+    transactional: options.transactional ?? base?.transactional ?? false,
   };
   validate(resolved);
   return resolved;
@@ -76,6 +78,12 @@ function validate(options: ResolvedIdempotencyOptions): void {
   }
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(options.headerName)) {
     throw new Error(`Idempotency option "headerName" must be an HTTP header name, got "${options.headerName}"`);
+  }
+  if (options.transactional && !supportsTransactions(options.store)) {
+    throw new Error(
+      `Idempotency option "transactional" needs a store that shares the business database (TypeOrmIdempotencyStore); ` +
+        `${options.store.constructor.name} cannot commit a record with the handler's writes`,
+    );
   }
   if (options.onConflict !== 'reject') {
     const wait = options.onConflict?.wait;

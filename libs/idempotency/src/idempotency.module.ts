@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
+import { IdempotencyRoutesValidator } from './idempotency-routes.validator';
 import { ConfigurableIdempotencyModule } from './idempotency.module-definition';
 import { IdempotencyService } from './idempotency.service';
 import { IdempotencyStore } from './stores/idempotency-store';
@@ -9,9 +11,11 @@ import { IdempotencyStore } from './stores/idempotency-store';
  * `@Idempotent()` on the routes to protect. `IdempotencyService` and `IdempotencyStore` are exported.
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     IdempotencyService,
     IdempotencyInterceptor,
+    IdempotencyRoutesValidator,
     { provide: IdempotencyStore, useFactory: (service: IdempotencyService) => service.defaults.store, inject: [IdempotencyService] },
   ],
   exports: [IdempotencyService, IdempotencyInterceptor, IdempotencyStore],

@@ -19,7 +19,12 @@ import {
   ResolvedIdempotencyOptions,
 } from './idempotency-options.interface';
 import { resolveIdempotencyOptions } from './idempotency-options';
-import { IdempotencyAcquireResult, IdempotencyRecordId } from './stores/idempotency-store';
+import {
+  IdempotencyAcquireResult,
+  IdempotencyRecordId,
+  IdempotencyStore,
+  TransactionalIdempotencyStore,
+} from './stores/idempotency-store';
 
 /** What the protected work produced, and what of it to keep. */
 export interface IdempotentSettlement {
@@ -60,6 +65,9 @@ export interface IdempotentRunOptions
   /** Name in events and logs. Default `run`. */
   name?: string;
 }
+
+/** Thrown inside a transaction to roll it back; never escapes the service. */
+const ROLLBACK = Symbol('rollback');
 
 const FIRST_POLL_MS = 10;
 const MAX_POLL_MS = 200;
@@ -180,9 +188,82 @@ export class IdempotencyService {
   }
 
   private async runOwned(call: IdempotentCall, token: string, acquireMs: number): Promise<IdempotentExecution> {
+    if (call.options.transactional) return this.runOwnedInTransaction(call, token, acquireMs);
+    return this.finish(call, token, acquireMs, await this.settle(call));
+  }
+
+  /**
+   * The transactional mode: the work runs inside the store's database transaction and a successful result
+   * completes the record in that same transaction, so the writes and the record commit together or not at
+   * all. A failure rolls the work back and is then stored (a 4xx) or released as usual, outside it.
+   */
+  private async runOwnedInTransaction(call: IdempotentCall, token: string, acquireMs: number): Promise<IdempotentExecution> {
+    const { id, route, options } = call;
+    const store = options.store as IdempotencyStore & TransactionalIdempotencyStore;
+    let settlement: IdempotentSettlement | undefined;
+    // Assigned inside the transaction's callback, which TypeScript's narrowing does not follow.
+    let outcome = 'rolled_back' as 'committed' | 'not_stored' | 'lease_lost' | 'rolled_back';
+    let reason = '';
+    try {
+      await store.runInTransaction(async (transaction) => {
+        settlement = await this.settle(call);
+        const { result, keep } = settlement;
+        if ('error' in result) throw ROLLBACK;
+        if (!('store' in keep)) {
+          // A success that cannot be replayed (a stream) still commits; only its record is released.
+          [outcome, reason] = ['not_stored', keep.reason];
+          return;
+        }
+        const serialised = serialise(keep.store, options.maxResponseBytes);
+        if (typeof serialised !== 'string') {
+          [outcome, reason] = ['not_stored', serialised.reason];
+          return;
+        }
+        if (!(await transaction.complete(id, token, serialised, options.ttl))) {
+          // Another request took the lease over and runs the work itself: these writes must not commit.
+          outcome = 'lease_lost';
+          throw ROLLBACK;
+        }
+        outcome = 'committed';
+      });
+    } catch (error) {
+      if (error !== ROLLBACK) {
+        // The transaction itself failed (commit refused, connection lost): nothing committed, so the
+        // handler's success must not be sent. The record is released for a retry.
+        this.logger.error(`${route}: the transaction failed, nothing was committed: ${describe(error)}`);
+        const reason = `transaction failed: ${describe(error)}`;
+        const failed: IdempotentSettlement = {
+          result: { error: new IdempotencyStoreUnavailableException() },
+          keep: { release: 'released', reason },
+        };
+        return this.releaseRecord(call, token, failed, 'released', reason, acquireMs);
+      }
+    }
+    const event = { route, scope: id.scope, acquireMs };
+    switch (outcome) {
+      case 'committed':
+        this.emit({ ...event, outcome: 'executed' });
+        return { kind: 'executed', settlement: settlement! };
+      case 'not_stored':
+        return this.releaseRecord(call, token, settlement!, 'not_stored', reason, acquireMs);
+      case 'lease_lost': {
+        this.logger.warn(`${route}: the lease expired while the request ran and another request took it over; its writes were rolled back`);
+        this.emit({ ...event, outcome: 'conflict', leaseLost: true });
+        const conflict: IdempotentSettlement = {
+          result: { error: new IdempotencyConflictException(Math.max(1, Math.ceil(options.lockTimeout / 1000))) },
+          keep: { release: 'released', reason: 'lease lost' },
+        };
+        return { kind: 'executed', settlement: conflict };
+      }
+      case 'rolled_back':
+        // The work failed and its writes are gone; store (a 4xx) or release it as outside the transactional mode.
+        return this.finish(call, token, acquireMs, settlement!);
+    }
+  }
+
+  private async finish(call: IdempotentCall, token: string, acquireMs: number, settlement: IdempotentSettlement): Promise<IdempotentExecution> {
     const { id, route, options } = call;
     const event = { route, scope: id.scope, acquireMs };
-    const settlement = await this.settle(call);
     const { keep } = settlement;
 
     if ('store' in keep) {

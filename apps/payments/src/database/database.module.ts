@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { IdempotencyTransaction } from '@app/idempotency/typeorm';
 import { APP_CONFIG } from '../config/app-config.module';
 import { AppConfig } from '../config/app-config';
 import { dataSourceOptions } from './data-source-options';
@@ -14,7 +15,7 @@ import { DatabaseService } from './database.service';
       useFactory: (config: AppConfig) => ({ ...dataSourceOptions(config.database), migrationsRun: true }),
     }),
   ],
-  providers: [DatabaseService],
+  providers: [DatabaseService, IdempotencyTransaction],
   exports: [DatabaseService],
 })
 export class DatabaseModule {}

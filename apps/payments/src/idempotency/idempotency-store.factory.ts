@@ -4,7 +4,6 @@ import { RedisIdempotencyStore } from '@app/idempotency/redis';
 import { TypeOrmIdempotencyStore } from '@app/idempotency/typeorm';
 import { AppConfig } from '../config/app-config';
 import { DatabaseService } from '../database/database.service';
-import { SerializedIdempotencyStore } from './serialized-idempotency.store';
 
 /** The store IDEMPOTENCY_STORE names: the app's own database (default), Redis (one URL or a Cluster), or memory. */
 export function createIdempotencyStore(config: AppConfig, db: DatabaseService): IdempotencyStore {
@@ -28,9 +27,7 @@ export function createIdempotencyStore(config: AppConfig, db: DatabaseService): 
       };
       return new RedisIdempotencyStore({ cluster: nodes, options: { redisOptions } });
     }
-    case 'typeorm': {
-      const store = new TypeOrmIdempotencyStore(db.dataSource);
-      return db.sqliteMutex ? new SerializedIdempotencyStore(store, db.sqliteMutex) : store;
-    }
+    case 'typeorm':
+      return new TypeOrmIdempotencyStore(db.dataSource);
   }
 }

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { IdempotencyModule } from '@app/idempotency';
+import { IdempotencyEvent, IdempotencyModule, supportsTransactions } from '@app/idempotency';
 import { APP_CONFIG } from '../config/app-config.module';
 import { AppConfig } from '../config/app-config';
 import { DatabaseService } from '../database/database.service';
@@ -12,12 +12,22 @@ import { createIdempotencyStore } from './idempotency-store.factory';
     IdempotencyModule.forRootAsync({
       isGlobal: true,
       inject: [APP_CONFIG, DatabaseService, MetricsService],
-      useFactory: (config: AppConfig, db: DatabaseService, metrics: MetricsService) => ({
-        store: createIdempotencyStore(config, db),
-        ttl: config.idempotencyTtlMs,
-        lockTimeout: config.idempotencyLockTimeoutMs,
-        events: (event) => metrics.idempotency.record(event),
-      }),
+      useFactory: (config: AppConfig, db: DatabaseService, metrics: MetricsService) => {
+        const store = createIdempotencyStore(config, db);
+        // On the app's own database the record commits with the payment (exactly once); on Redis it cannot,
+        // and the reference's UNIQUE constraint guards the remaining window (see README, Guarantees).
+        const transactional = config.idempotencyStore === 'typeorm';
+        if (transactional && !(supportsTransactions(store) && store.sharesConnectionWith(db.dataSource))) {
+          throw new Error('IDEMPOTENCY_STORE=typeorm must run on the application DataSource to be transactional');
+        }
+        return {
+          store,
+          transactional,
+          ttl: config.idempotencyTtlMs,
+          lockTimeout: config.idempotencyLockTimeoutMs,
+          events: (event: IdempotencyEvent) => metrics.idempotency.record(event),
+        };
+      },
     }),
   ],
 })

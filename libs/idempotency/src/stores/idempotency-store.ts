@@ -62,3 +62,30 @@ export abstract class IdempotencyStore {
    */
   abstract release(id: IdempotencyRecordId, token: string): Promise<boolean>;
 }
+
+/** What a transactional store hands the protocol inside the transaction the handler runs in. */
+export interface IdempotencyStoreTransaction {
+  /** `IdempotencyStore.complete`, as part of the transaction: the record commits (or not) with the work. */
+  complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean>;
+}
+
+/**
+ * A store that lives in the business database and can complete a record in the handler's own transaction,
+ * closing the window between "the work committed" and "the record completed" (DESIGN.md §2, Guarantee).
+ */
+export interface TransactionalIdempotencyStore {
+  /**
+   * Runs `work` in one database transaction and commits it when `work` resolves, rolls it back when `work`
+   * rejects. The handler's writes made inside `work` (through the transaction's connection) and
+   * `transaction.complete(...)` commit together, or neither does.
+   */
+  runInTransaction<T>(work: (transaction: IdempotencyStoreTransaction) => Promise<T>): Promise<T>;
+  /** Whether the transaction runs on `connection` (a TypeORM `DataSource`, say): the handler's writes must too. */
+  sharesConnectionWith(connection: unknown): boolean;
+}
+
+/** Whether `store` can run the transactional mode. */
+export function supportsTransactions(store: IdempotencyStore): store is IdempotencyStore & TransactionalIdempotencyStore {
+  const candidate = store as Partial<TransactionalIdempotencyStore>;
+  return typeof candidate.runInTransaction === 'function' && typeof candidate.sharesConnectionWith === 'function';
+}

@@ -1,11 +1,15 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { DataSource, QueryFailedError, QueryResult } from 'typeorm';
+import { DataSource, EntityManager, QueryFailedError, QueryResult, QueryRunner } from 'typeorm';
 import {
   IdempotencyAcquireRequest,
   IdempotencyAcquireResult,
   IdempotencyRecordId,
   IdempotencyStore,
+  IdempotencyStoreTransaction,
+  TransactionalIdempotencyStore,
 } from './idempotency-store';
+import { idempotencyTransactions } from './typeorm/idempotency-transaction';
+import { sqliteConnectionMutex } from './typeorm/sqlite-connection-mutex';
 import { IDEMPOTENCY_RECORD_MAX_BYTES, IDEMPOTENCY_RECORDS_TABLE } from './typeorm/idempotency-record.entity';
 
 /** Options of the SQL store. */
@@ -94,7 +98,10 @@ const SIMPLE_TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
  * or as a provider of your own, `@Injectable()` with
  * `constructor(@InjectDataSource() dataSource: DataSource) { super(dataSource, { sweepIntervalMs: 30_000 }); }`.
  */
-export class TypeOrmIdempotencyStore extends IdempotencyStore implements OnModuleInit, OnModuleDestroy {
+export class TypeOrmIdempotencyStore
+  extends IdempotencyStore
+  implements TransactionalIdempotencyStore, OnModuleInit, OnModuleDestroy
+{
   private readonly logger = new Logger(TypeOrmIdempotencyStore.name);
   private readonly dialect: Dialect;
   private readonly tableName: string;
@@ -125,7 +132,11 @@ export class TypeOrmIdempotencyStore extends IdempotencyStore implements OnModul
     }
   }
 
-  async acquire(id: IdempotencyRecordId, request: IdempotencyAcquireRequest): Promise<IdempotencyAcquireResult> {
+  acquire(id: IdempotencyRecordId, request: IdempotencyAcquireRequest): Promise<IdempotencyAcquireResult> {
+    return this.exclusive(() => this.acquireNow(id, request));
+  }
+
+  private async acquireNow(id: IdempotencyRecordId, request: IdempotencyAcquireRequest): Promise<IdempotencyAcquireResult> {
     checkLengths({ ...idParts(id), fingerprint: request.fingerprint, token: request.token });
     const leaseMs = durationMs('leaseMs', request.leaseMs);
     const ttlMs = durationMs('ttlMs', request.ttlMs);
@@ -143,30 +154,61 @@ export class TypeOrmIdempotencyStore extends IdempotencyStore implements OnModul
     );
   }
 
-  async complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean> {
+  complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean> {
+    return this.exclusive(() => this.completeOn(undefined, id, token, response, ttlMs));
+  }
+
+  /**
+   * The transactional mode: runs `work` in one transaction on this store's DataSource. While it runs,
+   * `IdempotencyTransaction.manager` is the transaction's EntityManager, so the handler's writes and the
+   * record's completion commit together.
+   */
+  runInTransaction<T>(work: (transaction: IdempotencyStoreTransaction) => Promise<T>): Promise<T> {
+    return this.exclusive(() => this.dataSource.transaction((manager: EntityManager) =>
+      idempotencyTransactions.run(manager, () =>
+        work({ complete: (id, token, response, ttlMs) => this.completeOn(manager.queryRunner, id, token, response, ttlMs) }),
+      ),
+    ));
+  }
+
+  sharesConnectionWith(connection: unknown): boolean {
+    return connection === this.dataSource;
+  }
+
+  private async completeOn(
+    runner: QueryRunner | undefined,
+    id: IdempotencyRecordId,
+    token: string,
+    response: string,
+    ttlMs: number,
+  ): Promise<boolean> {
     checkLengths({ ...idParts(id), token });
-    const result = await this.query(this.sql().complete, [
-      this.param(response),
-      durationMs('ttlMs', ttlMs),
-      ...this.idParams(id),
-      this.param(token),
-    ]);
+    const params = [this.param(response), durationMs('ttlMs', ttlMs), ...this.idParams(id), this.param(token)];
+    // Inside a transaction, a deadlock aborts the whole transaction: no retry there, the caller rolls back.
+    const result = runner ? await runner.query(this.sql().complete, params, true) : await this.query(this.sql().complete, params);
     return (result.affected ?? 0) > 0;
   }
 
-  async release(id: IdempotencyRecordId, token: string): Promise<boolean> {
-    checkLengths({ ...idParts(id), token });
-    const result = await this.query(this.sql().release, [...this.idParams(id), this.param(token)]);
-    return (result.affected ?? 0) > 0;
+  release(id: IdempotencyRecordId, token: string): Promise<boolean> {
+    return this.exclusive(async () => {
+      checkLengths({ ...idParts(id), token });
+      const result = await this.query(this.sql().release, [...this.idParams(id), this.param(token)]);
+      return (result.affected ?? 0) > 0;
+    });
   }
 
   /**
    * Deletes up to `sweepBatchSize` expired records in one statement and resolves how many it deleted. Safe while
    * other instances sweep and acquire: a row is deleted only if it is still expired when the delete reaches it.
    */
-  async sweep(): Promise<number> {
-    const result = await this.query(this.sql().sweep, [this.sweepBatchSize]);
-    return result.affected ?? 0;
+  sweep(): Promise<number> {
+    return this.exclusive(async () => (await this.query(this.sql().sweep, [this.sweepBatchSize])).affected ?? 0);
+  }
+
+  /** On SQLite every call takes its turn on the one connection (see `sqliteConnectionMutex`). */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const mutex = sqliteConnectionMutex(this.dataSource);
+    return mutex ? mutex.runExclusive(work) : work();
   }
 
   /** Starts the sweeper (unless `sweepIntervalMs` is 0); its timer never keeps the process alive. */

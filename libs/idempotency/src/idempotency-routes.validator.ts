@@ -1,0 +1,38 @@
+import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { IDEMPOTENCY_ROUTE_OPTIONS } from './idempotency.constants';
+import { IdempotentRouteOptions } from './idempotency-options.interface';
+import { IdempotencyService } from './idempotency.service';
+
+/**
+ * Resolves every `@Idempotent()` route's options when the application starts, so a bad setting (a
+ * transactional route on a store that cannot be transactional, a lease longer than the TTL) stops
+ * start-up with the route's name instead of failing its first request.
+ */
+@Injectable()
+export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly reflector: Reflector,
+    private readonly idempotency: IdempotencyService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    for (const wrapper of this.discovery.getControllers()) {
+      const controller = wrapper.metatype as Function | undefined;
+      if (!controller || !wrapper.instance) continue;
+      const classOptions = this.reflector.get<IdempotentRouteOptions>(IDEMPOTENCY_ROUTE_OPTIONS, controller);
+      const prototype = Object.getPrototypeOf(wrapper.instance);
+      for (const method of this.scanner.getAllMethodNames(prototype)) {
+        const methodOptions = this.reflector.get<IdempotentRouteOptions>(IDEMPOTENCY_ROUTE_OPTIONS, prototype[method]);
+        if (!classOptions && !methodOptions) continue;
+        try {
+          this.idempotency.resolve({ ...classOptions, ...methodOptions });
+        } catch (error) {
+          throw new Error(`@Idempotent() on ${controller.name}.${method}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    }
+  }
+}

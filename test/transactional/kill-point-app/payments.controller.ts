@@ -1,0 +1,45 @@
+import { Body, ConflictException, Controller, Headers, HttpException, Post } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { Idempotent } from '@app/idempotency';
+import { IdempotencyTransaction } from '@app/idempotency/typeorm';
+import { Account, Payment } from './entities';
+import { dieIf, KILL_HEADER } from './kill-points';
+
+@Controller('payments')
+export class KillPointPaymentsController {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transaction: IdempotencyTransaction,
+  ) {}
+
+  @Post()
+  @Idempotent()
+  async pay(@Body() body: { reference: string; amount: number }, @Headers(KILL_HEADER) killAt?: string): Promise<Payment> {
+    dieIf(killAt, 'after-acquire');
+    const ambient = this.transaction.managerFor(this.dataSource);
+    const payment = ambient ? await this.debit(ambient, body, killAt) : await this.dataSource.transaction((manager) => this.debit(manager, body, killAt));
+    // Without the transactional mode the debit is durable here and the record is not yet completed.
+    if (!ambient) dieIf(killAt, 'after-commit');
+    return payment;
+  }
+
+  private async debit(manager: EntityManager, body: { reference: string; amount: number }, killAt?: string): Promise<Payment> {
+    const debited = await manager
+      .createQueryBuilder()
+      .update(Account)
+      .set({ balance: () => 'balance - :amount' })
+      .where('id = 1 AND balance >= :amount', { amount: body.amount })
+      .execute();
+    if (debited.affected !== 1) throw new HttpException('Insufficient balance', 402);
+    let payment: Payment;
+    try {
+      payment = await manager.save(Payment, manager.create(Payment, { reference: body.reference, amount: body.amount }));
+    } catch (error) {
+      if (error instanceof QueryFailedError) throw new ConflictException('reference already used');
+      throw error;
+    }
+    dieIf(killAt, 'before-commit');
+    return payment;
+  }
+}
