@@ -2,6 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IdempotencyAcquireRequest, IdempotencyRecordId, IdempotencyStore } from '@app/idempotency';
 
+/** An acquire request with a fresh token and generous lease and TTL, overridable per test. */
+export const acquireRequest = (overrides: Partial<IdempotencyAcquireRequest> = {}): IdempotencyAcquireRequest => ({
+  fingerprint: 'fp-1',
+  token: randomUUID(),
+  leaseMs: 10_000,
+  ttlMs: 60_000,
+  ...overrides,
+});
+
 /** How a contract run gets a fresh store, and how it cleans up after itself. */
 export interface StoreContractSubject {
   store: IdempotencyStore;
@@ -31,13 +40,7 @@ export function describeIdempotencyStoreContract(name: string, open: () => Promi
       namespace = `contract-${randomUUID()}`;
     });
     const id = (key = 'key-1', scope = 'merchant-1'): IdempotencyRecordId => ({ namespace, scope, key });
-    const attempt = (overrides: Partial<IdempotencyAcquireRequest> = {}): IdempotencyAcquireRequest => ({
-      fingerprint: 'fp-1',
-      token: randomUUID(),
-      leaseMs: 10_000,
-      ttlMs: 60_000,
-      ...overrides,
-    });
+    const attempt = acquireRequest;
 
     it('acquires an absent key, then reports it in flight with the remaining lease', async () => {
       expect(await store.acquire(id(), attempt())).toEqual({ state: 'acquired', takenOver: false });

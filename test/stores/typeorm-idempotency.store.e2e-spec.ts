@@ -4,7 +4,7 @@ import { INestApplicationContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { IdempotencyAcquireRequest, IdempotencyModule, IdempotencyStore } from '@app/idempotency';
+import { IdempotencyModule, IdempotencyStore } from '@app/idempotency';
 import {
   CreateIdempotencyRecords1764259200000,
   IDEMPOTENCY_RECORDS_TABLE,
@@ -13,7 +13,7 @@ import {
 } from '@app/idempotency/typeorm';
 import { describeWithServices, TestService } from '../support/services';
 import { createIsolatedDatabase, IsolatedDatabase, SqlDialect } from '../support/typeorm-data-sources';
-import { describeIdempotencyStoreContract } from './idempotency-store.contract';
+import { acquireRequest, describeIdempotencyStoreContract } from './idempotency-store.contract';
 
 const DIALECTS: { dialect: SqlDialect; services: TestService[] }[] = [
   { dialect: 'postgres', services: ['postgres'] },
@@ -23,13 +23,7 @@ const DIALECTS: { dialect: SqlDialect; services: TestService[] }[] = [
 
 const HOUR = 3_600_000;
 
-const attempt = (overrides: Partial<IdempotencyAcquireRequest> = {}): IdempotencyAcquireRequest => ({
-  fingerprint: 'fp-1',
-  token: randomUUID(),
-  leaseMs: 10_000,
-  ttlMs: 60_000,
-  ...overrides,
-});
+const attempt = acquireRequest;
 
 /** Creates a table of its own (the migration, under another name) so a test can count and sweep every row in it. */
 async function createTable(dataSource: DataSource, tableName: string): Promise<void> {

@@ -245,15 +245,7 @@ export class TypeOrmIdempotencyStore
     const row = records[0] as Record<string, string | null>;
     const now = Number(row.now);
     // `prev` is the current row, locked before the insert ran, so it is exactly what the insert decided on.
-    const prev: ExistingRecord | undefined =
-      row.expires_at == null
-        ? undefined
-        : {
-            fingerprint: String(row.fingerprint),
-            response: row.response,
-            leaseLeftMs: Number(row.lease_until) - now,
-            ttlLeftMs: Number(row.expires_at) - now,
-          };
+    const prev = existingRecord(row, now);
     if (Number(row.won) > 0) return { state: 'acquired', takenOver: prev !== undefined && prev.ttlLeftMs > 0 };
     if (prev) return blockingResult(prev, request.fingerprint);
     // Lost to a row this statement's snapshot cannot see (inserted by a transaction that committed after the
@@ -323,15 +315,7 @@ export class TypeOrmIdempotencyStore
           expires_at: number | null;
         };
         const now = Number(row.now);
-        const prev: ExistingRecord | undefined =
-          row.expires_at == null
-            ? undefined
-            : {
-                fingerprint: String(row.fingerprint),
-                response: row.response,
-                leaseLeftMs: Number(row.lease_until) - now,
-                ttlLeftMs: Number(row.expires_at) - now,
-              };
+        const prev = existingRecord(row, now);
         const { changes } = db
           .prepare(statements.acquire)
           .run(id.namespace, id.scope, id.key, request.fingerprint, request.token, now + leaseMs, now + ttlMs, now, now);
@@ -570,4 +554,15 @@ function isDeadlock(error: unknown): boolean {
   const driverError = error.driverError as { code?: string; errno?: number };
   // PostgreSQL: deadlock_detected, serialization_failure. MySQL/MariaDB: ER_LOCK_DEADLOCK.
   return driverError.code === '40P01' || driverError.code === '40001' || driverError.errno === 1213;
+}
+
+/** The row a statement read (null columns when there was none), with its times left relative to `now`. */
+function existingRecord(row: Record<string, unknown>, now: number): ExistingRecord | undefined {
+  if (row.expires_at == null) return undefined;
+  return {
+    fingerprint: String(row.fingerprint),
+    response: row.response == null ? null : String(row.response),
+    leaseLeftMs: Number(row.lease_until) - now,
+    ttlLeftMs: Number(row.expires_at) - now,
+  };
 }
