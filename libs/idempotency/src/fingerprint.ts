@@ -12,8 +12,8 @@ export interface FingerprintInput {
   headers?: Record<string, string | undefined>;
 }
 
-// Deterministic (sorted object keys), and total: circular references and BigInts hash instead of throwing,
-// so no request body can turn fingerprinting into a 500.
+// Deterministic (sorted object keys); circular references and BigInts hash instead of throwing. Only a body
+// nested thousands deep overflows it (a RangeError the interceptor answers with 400).
 const canonicalJson = configure({ deterministic: true, circularValue: '[Circular]', bigint: true });
 
 /** Canonical JSON of a value: object keys sorted at every depth, array order kept. */

@@ -1,4 +1,5 @@
 import {
+  BadRequestException,
   CallHandler,
   ExecutionContext,
   HttpException,
@@ -116,19 +117,22 @@ export class IdempotencyInterceptor implements NestInterceptor {
     return settings;
   }
 
-  /** SHA-256 of method, request target, canonical body and the configured headers. */
+  /**
+   * SHA-256 of method, request target, canonical body and the configured headers. A body nested so deep that
+   * canonicalising it overflows the stack is the client's fault: 400, not 500.
+   */
   protected fingerprint(request: any, options: ResolvedIdempotencyOptions): string {
     const headers: Record<string, string | undefined> = {};
     for (const name of options.fingerprintHeaders) {
       const value = request.headers[name];
       headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
-    return fingerprintRequest({
-      method: request.method,
-      path: this.adapter.getRequestUrl(request),
-      body: request.body,
-      headers,
-    });
+    try {
+      return fingerprintRequest({ method: request.method, path: this.adapter.getRequestUrl(request), body: request.body, headers });
+    } catch (error) {
+      if (error instanceof RangeError) throw new BadRequestException('The request body is nested too deeply.');
+      throw error;
+    }
   }
 
   /** Every occurrence of the key header, from the raw header list, so a repeated header can be refused. */
