@@ -16,7 +16,7 @@ import {
 } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Idempotent } from '@app/idempotency';
+import { IdempotencyKey, Idempotent } from '@app/idempotency';
 
 /** Counts handler runs per route, so tests can assert "ran once". */
 export class CallCounter {
@@ -137,6 +137,12 @@ export class OrdersFixtureController {
   @Idempotent()
   parsed(@Param('n', ParseIntPipe) n: number) {
     return { n, run: calls.hit('parsed') };
+  }
+
+  @Post('key')
+  @Idempotent()
+  key(@IdempotencyKey() key: string) {
+    return { key, run: calls.hit('key') };
   }
 
   @Post('tenant')

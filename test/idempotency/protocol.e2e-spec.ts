@@ -90,6 +90,11 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
       expect(calls.of('create')).toBe(1);
     });
 
+    it('hands the handler the validated, unquoted key through @IdempotencyKey()', async () => {
+      const key = newKey();
+      expect((await post('/orders/key', `"${key}"`).send()).body).toEqual({ key, run: 1 });
+    });
+
     it('runs a route with an optional key unprotected when no key comes, and protected when one does', async () => {
       await post('/orders/optional').send();
       await post('/orders/optional').send();

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { describeWithServices } from '../support/services';
 import { PAYMENTS_CONFIGURATIONS } from './payment-configurations';
+import { PaymentsService } from '../../apps/payments/src/payments/payments.service';
 import { apiClient, MERCHANTS, PaymentsApp, startPaymentsApp } from './payments-harness';
 
 for (const configuration of PAYMENTS_CONFIGURATIONS) {
@@ -236,6 +237,17 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         expect((await api.post(`/payments/${payment.id}/refunds`, { amount: 400 }, randomUUID())).status).toBe(201);
         expect((await api.get(`/payments/${payment.id}`)).body).toMatchObject({ status: 'refunded', refundedAmount: 600 });
         expect(await balanceOf(customer.id)).toBe(1_000);
+      });
+
+      it('refuses a second refund made with one idempotency key at the database, whatever the store says', async () => {
+        // What a retry after a crash in the window would do with a store outside the database: run again.
+        const customer = await api.createCustomer(1_000);
+        const payment = (await pay(customer.id, 500)).body;
+        const service = app.app!.get(PaymentsService);
+        const key = randomUUID();
+        await service.refund('m1', payment.id, { amount: 100 }, key);
+        await expect(service.refund('m1', payment.id, { amount: 100 }, key)).rejects.toMatchObject({ status: 409 });
+        expect(await balanceOf(customer.id)).toBe(600);
       });
 
       it("answers 404 to a refund of another merchant's payment, and 400 to a bad amount", async () => {

@@ -14,6 +14,7 @@ import { fingerprintRequest } from './fingerprint';
 import { IDEMPOTENCY_REPLAYED_HEADER, IDEMPOTENCY_ROUTE_OPTIONS } from './idempotency.constants';
 import { IdempotencyConflictException, IdempotencyKeyInvalidException, IdempotencyKeyMissingException } from './idempotency.exceptions';
 import { parseIdempotencyKeyHeader } from './idempotency-key';
+import { IDEMPOTENCY_KEY_ON_REQUEST } from './idempotency-key.decorator';
 import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
 import { IdempotencyService, IdempotentSettlement } from './idempotency.service';
 
@@ -65,6 +66,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       throw new IdempotencyKeyInvalidException(options.headerName, parsed.reason);
     }
 
+    request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
     const isSse = this.reflector.get<boolean>(SSE_METADATA, context.getHandler()) === true;
     let stream: Observable<unknown> | undefined;
     const response = context.switchToHttp().getResponse();

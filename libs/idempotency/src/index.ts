@@ -1,5 +1,6 @@
 export * from './fingerprint';
 export * from './idempotency-key';
+export * from './idempotency-key.decorator';
 export * from './idempotency-options.interface';
 export { principalScope, storeBelow500 } from './idempotency-options';
 export * from './idempotency.constants';

@@ -7,12 +7,13 @@ import { Customer } from '../customers/customer.entity';
 import { Payment } from '../payments/payment.entity';
 import { Refund } from '../payments/refund.entity';
 import { CreatePaymentsSchema1764201600000 } from './migrations/1764201600000-create-payments-schema';
+import { AddRefundRequestKey1764288000000 } from './migrations/1764288000000-add-refund-request-key';
 
 /** Every entity of the app, the idempotency record included (its table comes from the library's migration). */
 export const PAYMENTS_ENTITIES = [Customer, Payment, Refund, IdempotencyRecordEntity];
 
 /** Every migration, in order; they run at start-up and through the TypeORM CLI (ormconfig.ts). */
-export const PAYMENTS_MIGRATIONS = [CreatePaymentsSchema1764201600000, CreateIdempotencyRecords1764259200000];
+export const PAYMENTS_MIGRATIONS = [CreatePaymentsSchema1764201600000, CreateIdempotencyRecords1764259200000, AddRefundRequestKey1764288000000];
 
 /** TypeORM options for the configured database. Never `synchronize`: the schema comes from migrations. */
 export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Idempotent } from '@app/idempotency';
+import { IdempotencyKey, Idempotent } from '@app/idempotency';
 import { CurrentMerchant, Merchant } from '../auth/merchant';
 import { ApiErrors, ApiIdempotentWrite } from '../common/api-errors';
 import { CreatePaymentDto } from './create-payment.dto';
@@ -38,12 +38,17 @@ export class PaymentsController {
   @Idempotent()
   @ApiIdempotentWrite()
   @ApiCreatedResponse({ type: RefundView })
-  @ApiErrors([404, 'No such payment for this merchant'], [400, 'The refund would exceed what is left of the payment'])
+  @ApiErrors(
+    [404, 'No such payment for this merchant'],
+    [400, 'The refund would exceed what is left of the payment'],
+    [409, 'A refund was already made with this idempotency key (a retry after a crash, with a store outside the database)'],
+  )
   async refund(
     @CurrentMerchant() merchant: Merchant,
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() dto: CreateRefundDto,
+    @IdempotencyKey() key: string,
   ): Promise<RefundView> {
-    return RefundView.of(await this.payments.refund(merchant.id, id, dto));
+    return RefundView.of(await this.payments.refund(merchant.id, id, dto, key));
   }
 }

@@ -58,7 +58,17 @@ export class PaymentsService {
     return payment;
   }
 
-  refund(merchantId: string, paymentId: string, dto: CreateRefundDto): Promise<Refund> {
+  /** `requestKey` is the request's idempotency key: a second refund made with it is refused (409). */
+  async refund(merchantId: string, paymentId: string, dto: CreateRefundDto, requestKey: string): Promise<Refund> {
+    try {
+      return await this.applyRefund(merchantId, paymentId, dto, requestKey);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictException(`A refund was already made with this idempotency key.`);
+      throw error;
+    }
+  }
+
+  private applyRefund(merchantId: string, paymentId: string, dto: CreateRefundDto, requestKey: string): Promise<Refund> {
     return this.db.transaction(async (manager) => {
       const payment = await manager.findOneBy(Payment, { id: paymentId, merchantId });
       if (!payment) throw new NotFoundException(`Payment ${paymentId} not found.`);
@@ -86,7 +96,7 @@ export class PaymentsService {
         .set({ balance: () => 'balance + :amount' })
         .where('id = :id AND merchant_id = :merchantId', { id: payment.customerId, merchantId, amount: dto.amount })
         .execute();
-      const refund: Refund = { id: randomUUID(), merchantId, paymentId, amount: dto.amount, createdAt: Date.now() };
+      const refund: Refund = { id: randomUUID(), merchantId, paymentId, amount: dto.amount, requestKey, createdAt: Date.now() };
       return manager.save(Refund, refund);
     });
   }
