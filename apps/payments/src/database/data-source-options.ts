@@ -23,8 +23,17 @@ export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {
       if (database.path !== ':memory:') mkdirSync(dirname(database.path), { recursive: true });
       return { ...common, type: 'better-sqlite3', database: database.path, enableWAL: database.path !== ':memory:' };
     case 'postgres':
-      return { ...common, type: 'postgres', url: database.url, extra: { max: 20 } };
+      // Bounded waits: a database that stops answering must give a 5xx, never a request that hangs.
+      return { ...common, type: 'postgres', url: database.url, extra: { max: 20, connectionTimeoutMillis: 5_000 } };
     case 'mysql':
-      return { ...common, type: 'mysql', url: database.url, extra: { connectionLimit: 20 }, supportBigNumbers: true, bigNumberStrings: true };
+      return {
+        ...common,
+        type: 'mysql',
+        url: database.url,
+        extra: { connectionLimit: 20 },
+        connectTimeout: 5_000,
+        supportBigNumbers: true,
+        bigNumberStrings: true,
+      };
   }
 }

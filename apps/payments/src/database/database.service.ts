@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { IdempotencyTransaction, sqliteConnectionMutex } from '@app/idempotency/typeorm';
@@ -13,11 +13,25 @@ import { IdempotencyTransaction, sqliteConnectionMutex } from '@app/idempotency/
  * so the payment and its idempotency record commit together.
  */
 @Injectable()
-export class DatabaseService {
+export class DatabaseService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Database');
+
   constructor(
     @InjectDataSource() readonly dataSource: DataSource,
     private readonly idempotencyTransaction: IdempotencyTransaction,
   ) {}
+
+  /**
+   * pg-pool drops its own 'error' listener when it hands a new client out, and TypeORM attaches one a tick
+   * later: a server that ends the connection in that gap (pg_terminate_backend, a failover) would crash the
+   * process with an unhandled 'error'. Every pooled client gets a permanent listener here instead; the
+   * failed query itself still rejects, and the pool replaces the connection.
+   */
+  onApplicationBootstrap(): void {
+    const pool = (this.dataSource.driver as { master?: { on(event: 'connect', listener: (client: NodeJS.EventEmitter) => void): void } }).master;
+    if (this.dataSource.options.type !== 'postgres' || !pool) return;
+    pool.on('connect', (client) => client.on('error', (error: Error) => this.logger.warn(`PostgreSQL connection lost: ${error.message}`)));
+  }
 
   /** Runs `work` in one transaction: all of it commits, or none of it. */
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
