@@ -45,8 +45,9 @@ const TEXT = 0;
 
 /**
  * The store for many app instances: records live in Redis, one compact string key per record, every state
- * change one Lua script and one round trip (a new key: acquire + complete; a replay: acquire). Leases use
- * the Redis server's clock; retention is the key's own expiry. Works on standalone, Sentinel and Cluster:
+ * change one Lua script and one round trip (a new key: acquire + complete; a replay: acquire). Calls made in the
+ * same turn of the event loop leave in one socket write. Leases use the Redis server's clock; retention is the
+ * key's own expiry. Works on standalone, Sentinel and Cluster:
  *
  * ```ts
  * new RedisIdempotencyStore('redis://127.0.0.1:6379');
@@ -68,6 +69,7 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
   private readonly commandTimeout: number;
   private ready: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  private batch: Array<() => void> | undefined;
 
   constructor(connection: RedisIdempotencyConnection, options: RedisIdempotencyStoreOptions = {}) {
     super();
@@ -136,8 +138,10 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
    */
   private async call(operation: string, name: string, args: [string, ...(string | Buffer | number)[]]): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
+    let expired = false;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        expired = true;
         reject(new Error(`RedisIdempotencyStore: ${operation} got no answer from Redis within ${this.commandTimeout} ms (connection ${this.client.status})`));
       }, this.commandTimeout);
     });
@@ -145,12 +149,48 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
       const status = this.client.status;
       // 'end' (closed for good) is left to the client, which rejects at once.
       if (status !== 'ready' && status !== 'end') await Promise.race([this.whenReady(), timeout]);
-      // defineCommand adds the methods at run time, so ioredis's types cannot know them. The Buffer variant
-      // keeps the binary fingerprint and the response's bytes intact.
-      const command = (this.client as unknown as Record<string, ScriptCommand>)[`${name}Buffer`];
-      return await Promise.race([command.apply(this.client, args), timeout]);
+      return await Promise.race([this.send(name, args, () => expired), timeout]);
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Sends a script, batched with the other calls made in the same turn of the event loop. Under load many requests
+   * reach the store in one turn (each HTTP request, each Redis reply that lets a handler finish); their commands go
+   * out as one socket write at the end of the turn instead of one write (one system call, one wake-up of Redis)
+   * each. A call whose caller was answered meanwhile (its timeout fired) is dropped, never sent.
+   */
+  private send(name: string, args: [string, ...(string | Buffer | number)[]], expired: () => boolean): Promise<unknown> {
+    // defineCommand adds the methods at run time, so ioredis's types cannot know them. The Buffer variant
+    // keeps the binary fingerprint and the response's bytes intact.
+    const command = (this.client as unknown as Record<string, ScriptCommand>)[`${name}Buffer`];
+    return new Promise((resolve, reject) => {
+      if (!this.batch) {
+        this.batch = [];
+        setImmediate(() => this.flush());
+      }
+      this.batch.push(() => {
+        if (expired()) return;
+        try {
+          command.apply(this.client, args).then(resolve, reject);
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+  }
+
+  private flush(): void {
+    const batch = this.batch ?? [];
+    this.batch = undefined;
+    // A Cluster has one stream per node; its commands are simply sent one after the other.
+    const stream = (this.client as Partial<Redis>).stream;
+    stream?.cork();
+    try {
+      for (const start of batch) start();
+    } finally {
+      stream?.uncork();
     }
   }
 
