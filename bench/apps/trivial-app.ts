@@ -1,0 +1,128 @@
+/*
+ * The bench's own app: one trivial JSON POST handler, guarded by the library (built from source through the
+ * `@app/idempotency` alias) on the store BENCH_STORE names, unguarded (`none`), or behind an interceptor that only
+ * calls `next.handle()` (`interceptor`: what Nest charges any interceptor). All are the same handler on the same
+ * route with the same request pipeline; the only difference is the decorator.
+ *
+ *   BENCH_STORE      none | interceptor | memory | redis | postgres | postgres-tx | sqlite
+ *                    (postgres-tx: the TypeORM store in the transactional mode, issue 6)
+ *   BENCH_REDIS_URL  for redis
+ *   BENCH_SQL_URL    postgres://… or a file path for sqlite
+ */
+import 'reflect-metadata';
+import { Body, CallHandler, Controller, DynamicModule, ExecutionContext, Injectable, NestInterceptor, Post, UseInterceptors } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { Idempotent, IdempotencyModule, IdempotencyStore, MemoryIdempotencyStore } from '@app/idempotency';
+import { RedisIdempotencyStore } from '@app/idempotency/redis';
+import { CreateIdempotencyRecords1764259200000, TypeOrmIdempotencyStore } from '@app/idempotency/typeorm';
+import { AcquireRecorder, serveBenchApp } from './app-process';
+
+/** What the bench posts: a small order. */
+interface OrderBody {
+  amount: number;
+  currency: string;
+  reference: string;
+}
+
+let sequence = 0;
+const recorder = new AcquireRecorder();
+
+// The handler's whole work: build a small JSON answer (about 100 bytes), as a create endpoint would.
+function createOrder(body: OrderBody) {
+  return { id: ++sequence, amount: body.amount, currency: body.currency, reference: body.reference, status: 'created' };
+}
+
+@Controller('orders')
+class UnguardedOrdersController {
+  @Post()
+  create(@Body() body: OrderBody) {
+    return createOrder(body);
+  }
+}
+
+@Injectable()
+class PassThroughInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler) {
+    return next.handle();
+  }
+}
+
+@Controller('orders')
+class PassThroughOrdersController {
+  @Post()
+  @UseInterceptors(PassThroughInterceptor)
+  create(@Body() body: OrderBody) {
+    return createOrder(body);
+  }
+}
+
+@Controller('orders')
+class GuardedOrdersController {
+  @Post()
+  @Idempotent()
+  create(@Body() body: OrderBody) {
+    return createOrder(body);
+  }
+}
+
+type StoreKind = 'none' | 'interceptor' | 'memory' | 'redis' | 'postgres' | 'postgres-tx' | 'sqlite';
+
+async function createStore(kind: Exclude<StoreKind, 'none' | 'interceptor'>, closers: Array<() => Promise<void>>): Promise<IdempotencyStore> {
+  switch (kind) {
+    case 'memory':
+      // Sized for every request of the run (rate × duration), as its doc says to size it (rate × ttl).
+      return new MemoryIdempotencyStore({ maxEntries: 2_000_000 });
+    case 'redis':
+      return new RedisIdempotencyStore(required('BENCH_REDIS_URL'));
+    case 'postgres':
+    case 'postgres-tx':
+    case 'sqlite': {
+      const options: DataSourceOptions =
+        kind !== 'sqlite'
+          ? { type: 'postgres', url: required('BENCH_SQL_URL'), poolSize: kind === 'postgres' ? 20 : 10 }
+          : { type: 'better-sqlite3', database: required('BENCH_SQL_URL'), enableWAL: true };
+      const dataSource = new DataSource({ ...options, migrations: [CreateIdempotencyRecords1764259200000], migrationsRun: true, logging: false });
+      await dataSource.initialize();
+      closers.push(() => dataSource.destroy());
+      return new TypeOrmIdempotencyStore(dataSource);
+    }
+  }
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+async function start() {
+  const kind = (process.env.BENCH_STORE ?? 'none') as StoreKind;
+  if (!['none', 'interceptor', 'memory', 'redis', 'postgres', 'postgres-tx', 'sqlite'].includes(kind)) throw new Error(`unknown BENCH_STORE ${kind}`);
+  const closers: Array<() => Promise<void>> = [];
+  let module: DynamicModule;
+  if (kind === 'none') {
+    module = { module: class UnguardedBenchModule {}, controllers: [UnguardedOrdersController] };
+  } else if (kind === 'interceptor') {
+    module = { module: class PassThroughBenchModule {}, controllers: [PassThroughOrdersController] };
+  } else {
+    const store = await createStore(kind, closers);
+    module = {
+      module: class GuardedBenchModule {},
+      imports: [IdempotencyModule.forRoot({ store, transactional: kind === 'postgres-tx', events: recorder.record })],
+      controllers: [GuardedOrdersController],
+    };
+  }
+  const app = await NestFactory.create(module, { logger: ['error', 'warn'] });
+  await app.listen(0, '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  return {
+    url,
+    close: async () => {
+      await app.close();
+      for (const close of closers) await close();
+    },
+  };
+}
+
+serveBenchApp(start, recorder);

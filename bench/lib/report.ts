@@ -1,0 +1,577 @@
+import type { AppStats } from '../apps/app-process';
+import type { LoadResult } from './load';
+import { median, range } from './stats';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const AUTOCANNON_VERSION: string = require('autocannon/package.json').version;
+
+/** What the report needs to know of a variant. */
+export interface VariantInfo {
+  id: string;
+  label: string;
+  group: 'library' | 'peer' | 'payments';
+  /** The unguarded variant it is compared with; null for a baseline. */
+  baseline: string | null;
+  /** Targets from issue 5 that apply to it. */
+  target?: { ratio?: number; acquireP99Ms?: number };
+  note?: string;
+}
+
+/** One variant in one round. */
+export interface Measurement {
+  variant: string;
+  round: number;
+  load: LoadResult;
+  stats: AppStats;
+  redis?: { keys: number; bytesPerKey: number | null; cpuUsPerRequest: number };
+}
+
+/** MEMORY USAGE of records a variant wrote (medians over a sample). */
+export interface RecordSize {
+  variant: string;
+  pattern: string;
+  sampled: number;
+  memoryUsage: number;
+  valueBytes: number;
+  keyBytes: number;
+}
+
+/** Everything one run measured. */
+export interface BenchReport {
+  command: string;
+  date: string;
+  elapsedS: number;
+  settings: { rounds: number; durationS: number; warmupS: number; connections: number };
+  machine: { cores: number; cpuModel: string; memoryGiB: number; node: string; redis: string; postgres: string; platform: string };
+  variants: VariantInfo[];
+  measurements: Measurement[];
+  /** Acquire latency of the Redis store under light load (one connection), one entry per repetition. */
+  unsaturatedAcquire: AppStats[];
+  /** `RedisIdempotencyStore.acquire` alone, called one at a time from the harness. */
+  directAcquire?: { p50Ms: number; p99Ms: number; calls: number };
+  recordSizes: RecordSize[];
+  profiled?: { dir: string; apps: string[] };
+}
+
+/** One variant's medians over the rounds. */
+export interface VariantSummary {
+  info: VariantInfo;
+  rps: number;
+  /** Median req/s divided by the baseline's median req/s; null for baselines. */
+  ratio: number | null;
+  /** Smallest and largest per-round ratio (variant / baseline of the same round). */
+  ratioRange: [number, number] | null;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  acquireP50Ms: number | null;
+  acquireP99Ms: number | null;
+  appCpuUsPerRequest: number;
+  redisBytesPerKey: number | null;
+  redisCpuUsPerRequest: number | null;
+}
+
+/** A target of issue 5 and whether the run met it. */
+export interface TargetLine {
+  text: string;
+  met: boolean;
+}
+
+export interface Summary {
+  variants: VariantSummary[];
+  byId: Map<string, VariantSummary>;
+  /** Markdown table of every variant. */
+  table: string;
+  targets: TargetLine[];
+  unsaturatedAcquire: { p50Ms: number | null; p99Ms: number | null };
+}
+
+const fixed = (value: number | null | undefined, digits: number) => (value === null || value === undefined ? '–' : value.toFixed(digits));
+
+/** Medians per variant, ratios to baselines, and the targets. */
+export function summarise(report: BenchReport): Summary {
+  const of = (id: string) => report.measurements.filter((m) => m.variant === id);
+  const variants: VariantSummary[] = report.variants.map((info) => {
+    const ms = of(info.id);
+    const rps = median(ms.map((m) => m.load.rps)) ?? 0;
+    let ratio: number | null = null;
+    let ratioRange: [number, number] | null = null;
+    if (info.baseline) {
+      const base = of(info.baseline);
+      const baseRps = median(base.map((m) => m.load.rps)) ?? NaN;
+      ratio = rps / baseRps;
+      ratioRange = range(
+        ms.map((m) => {
+          const sameRound = base.find((b) => b.round === m.round);
+          return sameRound ? m.load.rps / sameRound.load.rps : NaN;
+        }),
+      );
+    }
+    const withAcquire = ms.filter((m) => m.stats.acquireCount > 0);
+    return {
+      info,
+      rps,
+      ratio,
+      ratioRange,
+      latencyP50Ms: median(ms.map((m) => m.load.latencyP50Ms)) ?? NaN,
+      latencyP99Ms: median(ms.map((m) => m.load.latencyP99Ms)) ?? NaN,
+      acquireP50Ms: withAcquire.length ? median(withAcquire.map((m) => m.stats.acquireP50Ms!)) : null,
+      acquireP99Ms: withAcquire.length ? median(withAcquire.map((m) => m.stats.acquireP99Ms!)) : null,
+      appCpuUsPerRequest: median(ms.map((m) => m.stats.cpuUs / Math.max(1, m.load.requests))) ?? NaN,
+      redisBytesPerKey: median(ms.flatMap((m) => (m.redis?.bytesPerKey ? [m.redis.bytesPerKey] : []))),
+      redisCpuUsPerRequest: median(ms.flatMap((m) => (m.redis ? [m.redis.cpuUsPerRequest] : []))),
+    };
+  });
+  const byId = new Map(variants.map((v) => [v.info.id, v]));
+
+  const header =
+    '| variant | req/s (median) | ratio to its baseline | ratio range over rounds | latency p50 / p99 (ms) | acquire p50 / p99 (ms) | app CPU (µs/req) |\n' +
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |';
+  const rows = variants.map((v) => {
+    const base = v.info.baseline ? `${fixed(v.ratio, 2)}` : 'baseline';
+    const spread = v.ratioRange ? `${fixed(v.ratioRange[0], 2)}–${fixed(v.ratioRange[1], 2)}` : '';
+    const acquire = v.acquireP50Ms === null ? '–' : `${fixed(v.acquireP50Ms, 3)} / ${fixed(v.acquireP99Ms, 3)}`;
+    return `| ${v.info.label} | ${v.rps.toFixed(0)} | ${base} | ${spread} | ${fixed(v.latencyP50Ms, 0)} / ${fixed(v.latencyP99Ms, 0)} | ${acquire} | ${v.appCpuUsPerRequest.toFixed(0)} |`;
+  });
+
+  const unsaturatedAcquire = {
+    p50Ms: median(report.unsaturatedAcquire.map((s) => s.acquireP50Ms ?? NaN)),
+    p99Ms: median(report.unsaturatedAcquire.map((s) => s.acquireP99Ms ?? NaN)),
+  };
+
+  const targets: TargetLine[] = [];
+  for (const v of variants) {
+    const target = v.info.target;
+    if (!target) continue;
+    if (target.ratio !== undefined && v.ratio !== null) {
+      const met = v.ratio >= target.ratio;
+      targets.push({ met, text: `${met ? 'MET   ' : 'MISSED'} ${v.info.label}: ${v.ratio.toFixed(2)}× unguarded (target ≥ ${target.ratio.toFixed(2)})` });
+    }
+    if (target.acquireP99Ms !== undefined && v.acquireP99Ms !== null) {
+      const met = v.acquireP99Ms < target.acquireP99Ms;
+      const below =
+        (unsaturatedAcquire.p99Ms === null ? '' : `; under light load (one connection) p99 ${unsaturatedAcquire.p99Ms.toFixed(3)} ms`) +
+        (report.directAcquire ? `; the store alone, one call at a time, p99 ${report.directAcquire.p99Ms.toFixed(3)} ms` : '');
+      targets.push({
+        met,
+        text: `${met ? 'MET   ' : 'MISSED'} acquire p99, ${v.info.label}, ${report.settings.connections} connections: ${v.acquireP99Ms.toFixed(3)} ms (target < ${target.acquireP99Ms} ms)${below}`,
+      });
+    }
+  }
+  const ours = byId.get('redis');
+  const peer = byId.get('peer-redis');
+  if (ours?.ratio && peer?.ratio) {
+    targets.push({
+      met: ours.ratio >= peer.ratio,
+      text:
+        `${ours.ratio >= peer.ratio ? 'AHEAD ' : 'BEHIND'} vs @node-idempotency/nestjs (fresh keys, Redis): ours ${ours.ratio.toFixed(2)}× our unguarded, theirs ${peer.ratio.toFixed(2)}× their unguarded` +
+        (ours.ratioRange && peer.ratioRange && ours.ratioRange[0] <= peer.ratioRange[1] && peer.ratioRange[0] <= ours.ratioRange[1]
+          ? ' (the per-round ranges overlap: no clear difference on this machine)'
+          : ''),
+    });
+  }
+  return { variants, byId, table: [header, ...rows].join('\n'), targets, unsaturatedAcquire };
+}
+
+const GROUP_COLOURS: Record<VariantInfo['group'], string> = { library: '#3b6fb6', peer: '#c0793a', payments: '#4a9a5b' };
+
+/** A horizontal bar chart of each variant's ratio to its baseline, with 1.0 and the targets marked. */
+export function renderChart(report: BenchReport, summary: Summary): string {
+  const bars = summary.variants.filter((v) => v.ratio !== null);
+  const labelWidth = 400;
+  const plotWidth = 440;
+  const rowHeight = 26;
+  const top = 48;
+  const plotBottom = top + bars.length * rowHeight;
+  const height = plotBottom + 78;
+  const width = labelWidth + plotWidth + 110;
+  // Ratios far above 1 (a replay that skips a database transaction) would squash the rest: the axis stops at 1.6
+  // and longer bars are drawn broken, with their value.
+  const axisMax = 1.6;
+  const x = (ratio: number) => labelWidth + (Math.min(ratio, axisMax) / axisMax) * plotWidth;
+  const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
+  parts.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">Throughput relative to the unguarded baseline (median of ${report.settings.rounds} rounds, ${report.settings.connections} connections)</text>`);
+  for (let step = 0; step <= axisMax * 5 + 1e-9; step++) {
+    const tick = step / 5;
+    const tx = x(tick);
+    parts.push(`<line x1="${tx.toFixed(1)}" y1="${top - 6}" x2="${tx.toFixed(1)}" y2="${plotBottom}" stroke="#e3e3e3"/>`);
+    parts.push(`<text x="${tx.toFixed(1)}" y="${plotBottom + 16}" text-anchor="middle" fill="#555">${tick.toFixed(1)}</text>`);
+  }
+  bars.forEach((v, i) => {
+    const y = top + i * rowHeight;
+    const ratio = v.ratio!;
+    const end = x(ratio);
+    parts.push(`<text x="${labelWidth - 8}" y="${y + 17}" text-anchor="end">${escape(v.info.label)}</text>`);
+    parts.push(`<rect x="${labelWidth}" y="${y + 4}" width="${(end - labelWidth).toFixed(1)}" height="${rowHeight - 8}" fill="${GROUP_COLOURS[v.info.group]}"/>`);
+    let labelX = end + 6;
+    if (ratio > axisMax) {
+      // A white gap across the bar's end marks it as broken.
+      parts.push(`<line x1="${(end - 14).toFixed(1)}" y1="${y + 2}" x2="${(end - 20).toFixed(1)}" y2="${y + rowHeight - 2}" stroke="#ffffff" stroke-width="4"/>`);
+    } else if (v.ratioRange) {
+      const [low, high] = v.ratioRange;
+      parts.push(`<line x1="${x(low).toFixed(1)}" y1="${y + rowHeight / 2}" x2="${x(high).toFixed(1)}" y2="${y + rowHeight / 2}" stroke="#222" stroke-width="1"/>`);
+      labelX = Math.max(labelX, x(high) + 6);
+    }
+    const target = v.info.target?.ratio;
+    if (target !== undefined) {
+      const tx = x(target);
+      parts.push(`<line x1="${tx.toFixed(1)}" y1="${y + 1}" x2="${tx.toFixed(1)}" y2="${y + rowHeight - 1}" stroke="#d62728" stroke-width="2.5"/>`);
+      labelX = Math.max(labelX, tx + 6);
+    }
+    parts.push(`<text x="${labelX.toFixed(1)}" y="${y + 17}" fill="#222">${ratio.toFixed(2)}${ratio > axisMax ? ' (axis cut)' : ''}</text>`);
+  });
+  const one = x(1);
+  parts.push(`<line x1="${one.toFixed(1)}" y1="${top - 6}" x2="${one.toFixed(1)}" y2="${plotBottom}" stroke="#222" stroke-dasharray="4 3"/>`);
+  let legendX = labelWidth;
+  const firstRow = plotBottom + 40;
+  for (const [group, label] of [
+    ['library', 'this library, trivial handler'],
+    ['peer', '@node-idempotency/nestjs'],
+    ['payments', 'payments app'],
+  ] as const) {
+    parts.push(`<rect x="${legendX}" y="${firstRow - 10}" width="12" height="12" fill="${GROUP_COLOURS[group]}"/>`);
+    parts.push(`<text x="${legendX + 16}" y="${firstRow}">${label}</text>`);
+    legendX += 16 + label.length * 6.3 + 20;
+  }
+  const secondRow = firstRow + 20;
+  parts.push(`<line x1="${labelWidth + 5}" y1="${secondRow - 11}" x2="${labelWidth + 5}" y2="${secondRow + 2}" stroke="#d62728" stroke-width="2.5"/>`);
+  parts.push(`<text x="${labelWidth + 16}" y="${secondRow}">target (issue 5)</text>`);
+  parts.push(`<line x1="${labelWidth + 130}" y1="${secondRow - 4}" x2="${labelWidth + 160}" y2="${secondRow - 4}" stroke="#222"/>`);
+  parts.push(`<text x="${labelWidth + 166}" y="${secondRow}">range of per-round ratios</text>`);
+  parts.push(`<line x1="${labelWidth + 330}" y1="${secondRow - 11}" x2="${labelWidth + 330}" y2="${secondRow + 2}" stroke="#222" stroke-dasharray="4 3"/>`);
+  parts.push(`<text x="${labelWidth + 338}" y="${secondRow}">unguarded = 1.0</text>`);
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
+/** docs/benchmarks.md */
+export function renderBenchmarks(report: BenchReport, summary: Summary): string {
+  const { machine, settings } = report;
+  const v = (id: string) => summary.byId.get(id);
+  const ratio = (id: string) => fixed(v(id)?.ratio, 2);
+  const sizes = report.recordSizes;
+  const sizeRows = sizes.map((size) => {
+    const allIn = v(size.variant)?.redisBytesPerKey;
+    const cpu = v(size.variant)?.redisCpuUsPerRequest;
+    return `| ${v(size.variant)?.info.label ?? size.variant} | ${size.memoryUsage} | ${fixed(allIn, 0)} | ${size.keyBytes} | ${size.valueBytes} | ${fixed(cpu, 1)} |`;
+  });
+  const cpu = (id: string) => v(id)?.appCpuUsPerRequest ?? null;
+  const diff = (a: string, b: string) => (cpu(a) !== null && cpu(b) !== null ? cpu(a)! - cpu(b)! : null);
+  const oursAboveFloor = diff('redis', 'interceptor');
+  const peerAboveFloor = diff('peer-redis', 'peer-interceptor');
+  const nest11Floor = diff('interceptor', 'unguarded');
+  const nest10Floor = diff('peer-interceptor', 'peer-unguarded');
+
+  return `# Benchmarks
+
+What \`@Idempotent()\` costs per request, measured against an unguarded baseline in the same run, and against
+the peer library [\`@node-idempotency/nestjs\`](https://www.npmjs.com/package/@node-idempotency/nestjs) on the same
+handler. Generated by \`${report.command}\` (bench/run.ts) on ${report.date.slice(0, 10)}; do not edit by hand.
+
+![Throughput relative to the unguarded baseline](benchmarks.svg)
+
+## Results
+
+${summary.table}
+
+Bars in the chart are the ratio of median throughputs; the whisker is the range of per-round ratios (each variant
+against its baseline measured in the same round). Latencies are what autocannon saw (whole request, ms); acquire
+p50/p99 is the library's own \`acquireMs\` from its \`events\` hook, collected in the app process; app CPU is the app
+process's CPU time (user + system, all threads) divided by the requests it served.
+
+### Against the targets of issue 5
+
+${summary.targets.map((line) => `- ${line.text.replace(/^(MET|MISSED|AHEAD|BEHIND) +/, (m) => `**${m.trim()}** `)}`).join('\n')}
+
+Acquire latency of the Redis store, as the \`events\` hook reports it:
+
+| load | acquire p50 (ms) | acquire p99 (ms) |
+| --- | ---: | ---: |
+| ${settings.connections} connections (the table above) | ${fixed(v('redis')?.acquireP50Ms, 3)} | ${fixed(v('redis')?.acquireP99Ms, 3)} |
+| one connection, same app (${report.unsaturatedAcquire.length} runs of ${settings.durationS} s, medians) | ${fixed(summary.unsaturatedAcquire.p50Ms, 3)} | ${fixed(summary.unsaturatedAcquire.p99Ms, 3)} |
+| the store's \`acquire\` alone, one call at a time from the harness (${report.directAcquire?.calls ?? 0} calls) | ${fixed(report.directAcquire?.p50Ms, 3)} | ${fixed(report.directAcquire?.p99Ms, 3)} |
+
+The last line is the round trip itself: a Lua script on a local Redis, ${fixed(report.directAcquire?.p50Ms, 3)} ms at the
+median. What the app adds on top is time in its own event loop, and when other processes compete for the cores, the
+slowest calls wait for the scheduler rather than for Redis.
+
+### Redis bytes per record
+
+| records written by | MEMORY USAGE (bytes, median) | all-in (Δ used_memory / Δ keys) | key bytes | value bytes | Redis CPU (µs/request) |
+| --- | ---: | ---: | ---: | ---: | ---: |
+${sizeRows.join('\n')}
+
+MEMORY USAGE is Redis's own figure for a sample of ${sizes[0]?.sampled ?? 0} real records the run wrote; "all-in" divides
+the growth of \`used_memory\` by the keys added during each measurement (median over rounds), so it also counts the
+expiry entry and the hash table's share. Our value is \`'c' <len> ':' <32-byte fingerprint> <stored response>\`, the
+stored response being \`{"status":…,"headers":{"content-type":…},"body":…}\`. Redis CPU is the server's
+\`used_cpu_user + used_cpu_sys\` over the measurement, per request. docs/capacity.md turns these into memory and shards.
+
+## What the figures say
+
+- **The trivial handler is the worst case on purpose.** Unguarded it costs ${fixed(cpu('unguarded'), 0)} µs of app CPU
+  per request, so whatever a guard adds is measured against almost nothing. On the payments route (API-key guard,
+  validation, a PostgreSQL transaction) the same guard runs at ${ratio('payments-redis')}× unguarded, and a replay, which
+  skips validation and the transaction, at ${ratio('payments-replay')}×.
+${floorParagraph(v, cpu)}
+${aboveFloorParagraph(v, cpu)}
+- **What was fixed.** Profiles (\`--cpu-prof\` on the Redis-guarded app) showed the single largest cost of the guard
+  to be the socket writes to Redis: one \`write\` system call per command, each also waking redis-server, about 40 µs per
+  request on this VM. \`RedisIdempotencyStore\` now sends the commands of one event-loop turn in one write (corked
+  stream, flushed by \`setImmediate\`; a call whose timeout fired before the flush is dropped, never sent). In an A/B of
+  six alternating rounds this cut the guarded app's CPU per request by about 15% (277 → 235 µs, median) and raised
+  throughput by about 30%. ioredis's own \`enableAutoPipelining\` gained about half as much (its pipeline bookkeeping
+  costs more than the write it saves) and could send a command after its caller had been answered.
+- **Acquire latency under saturation is queueing.** With ${settings.connections} connections the app's event loop is
+  never idle: a reply waits in the socket until the loop gets to it, and the batching adds up to one turn. The same
+  store with one connection, and the store alone, show the round trip itself (above).
+- **SQL stores** are bound by the database round trips and commits: two statements (acquire, complete), each its own
+  transaction, per request. On PostgreSQL each statement is parsed and planned anew (TypeORM sends unnamed statements)
+  and each takes and returns a pooled connection through a TypeORM \`QueryRunner\`; pgbench runs the same two
+  statements 2.1× faster as named prepared statements (2,090 → 4,420 pairs/s, 20 clients). SQLite (WAL,
+  \`synchronous=FULL\`) syncs the log on each of the two commits, inside the event loop.
+- **Memory store**: every record lives on the JavaScript heap until its 24 h TTL, so the heap grows through the run
+  and major garbage collections get longer; it is meant for tests and single instances, not for volume.
+
+## Method
+
+- Each app runs in its own Node process (\`bench/apps/trivial-app.ts\` for this library's variants,
+  \`bench/peer-node-idempotency/app.ts\` for the peer, \`bench/apps/payments-app.ts\` for the payments app), forked by the
+  harness with an IPC channel through which the app reports acquire latencies and outcomes.
+- Load: autocannon ${AUTOCANNON_VERSION} programmatic API, ${settings.connections} connections, pipelining 1, ${settings.durationS} s per
+  measurement, ${settings.warmupS} s of warm-up per variant, ${settings.rounds} rounds; in each round every variant runs once,
+  the order is rotated from round to round and reversed every other round, so each variant runs both before and after its
+  baseline. Every request is built by \`setupRequest\` with its own
+  \`Idempotency-Key\` (unguarded variants get one too, and ignore it), so the client does the same work for every variant.
+  A measurement with any non-2xx answer, error or timeout fails the run, and so does an app that reports an outcome other
+  than the expected one (\`executed\` for fresh keys, \`replayed\` for replays) or a fresh-key variant that wrote fewer
+  Redis keys than it served requests.
+- Baselines. The trivial handler: the same controller method on the same route without \`@Idempotent()\` and without the
+  module. The peer: the same Nest 10 app without its module and decorator. The payments app: the app exactly as shipped
+  (\`AppModule\`, \`setupApp\`, API-key guard, global \`ValidationPipe\`, PostgreSQL), with \`PaymentsModule\` swapped for a
+  bench-only copy whose \`POST /payments\` is word for word the shipped route minus \`@Idempotent()\`
+  (\`bench/apps/unguarded-payments.module.ts\`). \`required: false\` with no key sent would still run the interceptor
+  (header scan, scope, route settings) and flatter the guarded variant; the copy removes exactly the guard.
+- Stores: memory (\`maxEntries\` 2,000,000, sized for the run); Redis: a dedicated \`redis-server\` ${machine.redis} the
+  bench starts on a free port, no persistence; PostgreSQL ${machine.postgres}: a database created for the run, pool of 20;
+  SQLite: a WAL file in a temporary directory. Payments: PostgreSQL for the business data, the Redis store for records,
+  ${'200'} customers used round-robin so that concurrent payments do not queue on one row.
+- The load generator, the app, Redis and PostgreSQL share the machine's ${machine.cores} cores, and other work on the
+  machine may run at the same time: absolute req/s move from run to run, and so, less, do the ratios (the whiskers);
+  the PostgreSQL-bound payments pair moves most. Compare ratios within one run, and runs with one another only loosely.
+- Profiling: \`BENCH_PROFILE=lib-redis,lib-interceptor npm run bench\` runs those apps under \`node --cpu-prof\`;
+  \`npx ts-node --transpile-only bench/profile-summary.ts <file>.cpuprofile\` summarises a profile.
+  \`npx ts-node -r tsconfig-paths/register --transpile-only bench/micro.ts\` repeats the micro-measurements quoted above.
+
+## Machine
+
+| | |
+| --- | --- |
+| CPU | ${machine.cpuModel}, ${machine.cores} cores |
+| memory | ${machine.memoryGiB.toFixed(0)} GiB |
+| platform | ${machine.platform} |
+| Node | ${machine.node} |
+| Redis | ${machine.redis} |
+| PostgreSQL | ${machine.postgres} |
+| run | ${report.date}, ${report.elapsedS.toFixed(0)} s in all |
+
+Command: \`npm run bench\` (settings through \`BENCH_ROUNDS\`, \`BENCH_DURATION\`, \`BENCH_WARMUP\`, \`BENCH_CONNECTIONS\`,
+\`BENCH_ONLY\`, \`BENCH_PROFILE\`; see bench/run.ts).
+`;
+}
+
+type Lookup = (id: string) => VariantSummary | undefined;
+
+/** The paragraph on Nest's interceptor floor, worded from what the run measured. */
+function floorParagraph(v: Lookup, cpu: (id: string) => number | null): string {
+  const floor = v('interceptor')?.ratio;
+  const ours = v('redis')?.ratio;
+  const peerFloor = v('peer-interceptor')?.ratio;
+  if (floor == null || ours == null) return '';
+  const share = (1 - floor) / Math.max(1e-9, 1 - ours);
+  const lead = share >= 0.5 ? "Most of the gap is Nest's, not the library's." : "Part of the gap is Nest's.";
+  const extra = (a: string, b: string) => (cpu(a) !== null && cpu(b) !== null ? `${(cpu(a)! - cpu(b)!).toFixed(0)} µs` : '–');
+  const capped =
+    floor < 0.85
+      ? ' Every interceptor-based guard pays this, the peer included, and it caps every ratio of the trivial-handler groups: ' +
+        'on this handler, machine and Node version no interceptor reaches the targets of ≥ 0.85 (fresh keys) and ≥ 1.0 (replay).'
+      : ' Every interceptor-based guard pays this, the peer included.';
+  return `- **${lead}** An interceptor that only returns \`next.handle()\` already runs at ${fixed(floor, 2)}× unguarded on
+  Nest 11 (${extra('interceptor', 'unguarded')} more app CPU per request)${peerFloor != null ? ` and at ${fixed(peerFloor, 2)}× on Nest 10 (${extra('peer-interceptor', 'peer-unguarded')})` : ''}.
+  Nest's \`InterceptorsConsumer\` wraps every intercepted call in \`AsyncResource.bind\` twice; on Node 20 each bind costs
+  about 8 µs by itself (\`bench/micro.ts\`; it defines the deprecated \`asyncResource\` accessors through
+  \`util.deprecate\` and \`Object.defineProperties\`), and the rxjs \`defer\`/\`mergeAll\`/\`from\` chain and the garbage
+  it leaves do the rest.${capped}`;
+}
+
+/** The paragraph on what the guards add above their framework's floor. */
+function aboveFloorParagraph(v: Lookup, cpu: (id: string) => number | null): string {
+  const pair = (guarded: string, floor: string) => {
+    const a = cpu(guarded);
+    const b = cpu(floor);
+    if (a === null || b === null) return null;
+    return { guarded: a, floor: b, within: Math.abs(a - b) < 0.1 * b };
+  };
+  const ours = pair('redis', 'interceptor');
+  const peer = pair('peer-redis', 'peer-interceptor');
+  if (!ours) return '';
+  const describe = (p: { guarded: number; floor: number; within: boolean }) =>
+    `${p.guarded.toFixed(0)} µs of app CPU per request against ${p.floor.toFixed(0)} µs for the pass-through interceptor` +
+    (p.within
+      ? ' (a difference within this machine\'s run-to-run noise)'
+      : ` (${Math.abs(p.guarded - p.floor).toFixed(0)} µs ${p.guarded > p.floor ? 'more' : 'less, which says how noisy CPU per request is here'})`);
+  const redisCpu = (id: string) => v(id)?.redisCpuUsPerRequest;
+  return `- **Above that floor.** The Redis-guarded route used ${describe(ours)}${peer ? `; the peer ${describe(peer)}` : ''}.
+  Ours makes two Lua round trips (acquire, complete) with a server-clock lease and a fencing token, hashes method,
+  path and canonical JSON with SHA-256, and stores a compact binary record; the peer sends \`SET NX\` then \`SET\`
+  (\`SET NX\` then \`GET\` on a replay), hashes the body only, keeps no lease or fencing token, and node-redis pipelines
+  the commands of one tick by itself. The Lua scripts cost Redis more: ${fixed(redisCpu('redis'), 1)} µs of Redis CPU per
+  new key here against ${fixed(redisCpu('peer-redis'), 1)} µs for the peer's plain commands (docs/capacity.md sizes shards
+  with ours); on this machine that CPU comes out of the same two cores as the app's and the load generator's, which is
+  why a guarded variant's ratio can sit below its floor's with the same app CPU.`;
+}
+
+const GB = 1e9;
+
+/** docs/capacity.md: memory and Redis Cluster shards from the run's bytes per record and Redis CPU per request. */
+export function renderCapacity(report: BenchReport, summary: Summary): string {
+  const ours = summary.byId.get('redis');
+  const size = report.recordSizes.find((s) => s.variant === 'redis');
+  const paymentsSize = report.recordSizes.find((s) => s.variant === 'payments-redis');
+  const payments = summary.byId.get('payments-redis');
+  if (!ours || !size || ours.redisBytesPerKey === null || ours.redisCpuUsPerRequest === null) {
+    return '# Capacity\n\nThe run did not measure the Redis store; run `npm run bench` in full.\n';
+  }
+  // The run's record: its stored response is the value less the state byte, length prefix and 32-byte fingerprint.
+  const fingerprintPart = 1 + String(33).length + 1 + 33;
+  const measuredResponse = size.valueBytes - fingerprintPart;
+  // Fixed cost of a record: everything but its stored response, all-in (key, value header, expiry, table share).
+  const fixedBytes = Math.round(ours.redisBytesPerKey - measuredResponse);
+  const SLACK = 1.1;
+  const distribution = [
+    { share: 0.6, bytes: 300, what: 'acknowledgements and small creates: an id, a status' },
+    { share: 0.3, bytes: 1500, what: 'a resource representation' },
+    { share: 0.1, bytes: 8000, what: 'larger documents and lists' },
+  ];
+  const meanResponse = distribution.reduce((sum, part) => sum + part.share * part.bytes, 0);
+  const perRecord = fixedBytes + meanResponse * SLACK;
+  const usablePerShard = 25 * GB;
+  const replicas = 1;
+  const redisCpuUs = ours.redisCpuUsPerRequest;
+  const paymentsRedisCpuUs = payments?.redisCpuUsPerRequest ?? null;
+  const coreBudget = 0.7;
+  const requestsPerShard = (coreBudget * 1e6) / redisCpuUs;
+  const rates = [1_000, 100_000, 1_000_000];
+  const retentions = [
+    { label: '1 h', seconds: 3600 },
+    { label: '24 h', seconds: 86_400 },
+  ];
+  const fmtBytes = (bytes: number) =>
+    bytes >= 1e12 ? `${(bytes / 1e12).toFixed(1)} TB` : bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(0)} MB`;
+  const fmtCount = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} billion` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} million` : n.toLocaleString('en-US'));
+  const rows: string[] = [];
+  let memoryBound = 0;
+  let worstData = 0;
+  for (const rate of rates) {
+    for (const retention of retentions) {
+      const records = rate * retention.seconds;
+      const data = records * perRecord;
+      const memoryShards = Math.max(1, Math.ceil(data / usablePerShard));
+      const cpuShards = Math.max(1, Math.ceil(rate / requestsPerShard));
+      const shards = Math.max(memoryShards, cpuShards);
+      if (memoryShards > cpuShards) memoryBound++;
+      worstData = Math.max(worstData, data);
+      rows.push(
+        `| ${rate.toLocaleString('en-US')} | ${retention.label} | ${fmtCount(records)} | ${fmtBytes(data)} | ${fmtBytes(data * (1 + replicas))} | ${memoryShards.toLocaleString('en-US')} | ${cpuShards.toLocaleString('en-US')} | **${shards.toLocaleString('en-US')}** (${(shards * (1 + replicas)).toLocaleString('en-US')} nodes) |`,
+      );
+    }
+  }
+  const floorRows: string[] = [];
+  for (const [label, bytes] of [
+    ['the bench record (~100-byte body)', ours.redisBytesPerKey],
+    ['a payment (~250-byte body)', summary.byId.get('payments-redis')?.redisBytesPerKey ?? null],
+  ] as const) {
+    if (bytes === null) continue;
+    const day = 1_000_000 * 86_400 * bytes;
+    const hour = 1_000_000 * 3600 * bytes;
+    floorRows.push(`| ${label} | ${bytes.toFixed(0)} | ${fmtBytes(hour)} | ${fmtBytes(day)} |`);
+  }
+  const bodyShare = (meanResponse * SLACK) / perRecord;
+
+  return `# Capacity planning for the Redis store
+
+Generated by \`npm run bench\` (bench/lib/report.ts) from the figures of the run of ${report.date.slice(0, 10)}
+(docs/benchmarks.md); the assumptions are stated, change them and the arithmetic follows.
+
+## What was measured
+
+- **Bytes per record.** A record of the bench's trivial handler (a ${measuredResponse}-byte stored response: status,
+  \`content-type\`, a ~100-byte JSON body) takes ${size.memoryUsage} bytes by \`MEMORY USAGE\` and
+  ${ours.redisBytesPerKey.toFixed(0)} bytes all-in (growth of \`used_memory\` per key added, which also counts the expiry
+  entry and the hash table). Its key is ${size.keyBytes} bytes, its value ${size.valueBytes}.${paymentsSize ? ` A payment record (value ${paymentsSize.valueBytes} bytes) takes ${paymentsSize.memoryUsage} bytes by \`MEMORY USAGE\`${payments?.redisBytesPerKey ? ` and ${payments.redisBytesPerKey.toFixed(0)} all-in` : ''}.` : ''}
+- So a record costs **${fixedBytes} bytes plus its stored response**: the key (namespace, scope, client key), Redis's
+  object and expiry entries, the state byte and the 32-byte binary fingerprint.
+- **Redis CPU per request**: ${redisCpuUs.toFixed(1)} µs for a new key (acquire + complete, two Lua scripts)${paymentsRedisCpuUs !== null ? `, ${paymentsRedisCpuUs.toFixed(1)} µs on the payments route (fewer requests per second, so Redis's own background work weighs more per request)` : ''},
+  measured as the server's CPU time over a measurement divided by its requests, on this shared
+  ${report.machine.cores}-core machine (${report.machine.cpuModel}), where Redis competes with the load generator and the app
+  for cores: a dedicated server does better, so this is conservative.
+- **App throughput**: one app process served ${ours.rps.toFixed(0)} guarded req/s on the trivial handler at
+  ${ours.appCpuUsPerRequest.toFixed(0)} µs of CPU each; size the app tier from your own handlers, the guard adds roughly the
+  difference shown in docs/benchmarks.md.
+
+## Assumptions
+
+- **Every request at the stated rate is a keyed write that creates a record.** Replays and conflicts read records but
+  add none, so this is the upper bound.
+- **Stored response sizes** (status + replayable headers + JSON body, as the library stores them):
+${distribution.map((part) => `  ${(part.share * 100).toFixed(0)}% about ${part.bytes.toLocaleString('en-US')} bytes (${part.what});`).join('\n')}
+  a mean of **${meanResponse.toFixed(0)} bytes**, plus ${((SLACK - 1) * 100).toFixed(0)}% for jemalloc's size classes, so
+  **${perRecord.toFixed(0)} bytes per record**. Nothing above \`maxResponseBytes\` (default 1 MiB) is stored.
+- **A shard** is one Redis primary on a 32 GB node with **25 GB usable** for data (the rest for fragmentation, client and
+  replication buffers, and copy-on-write during a fork), **one replica** per primary (replication factor 2), and at most
+  **${(coreBudget * 100).toFixed(0)}% of one core** for Redis's main thread, i.e. ${Math.floor(requestsPerShard).toLocaleString('en-US')} new keys per second per shard at the
+  measured CPU cost.
+- Keys spread evenly: each record's key is hash-tagged on scope and client key, so records spread over all 16,384 slots.
+
+## Memory and shards
+
+| requests/s | retention | live records | data | with replicas | shards for memory | shards for CPU | shards (nodes) |
+| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |
+${rows.join('\n')}
+
+For scale, the smallest records measured here, at 1M requests/s:
+
+| record | bytes all-in | 1 h | 24 h |
+| --- | ---: | ---: | ---: |
+${floorRows.join('\n')}
+
+## What dominates, and what cuts it
+
+At the assumed sizes the stored response is **${(bodyShare * 100).toFixed(0)}%** of every record: memory is the stored
+bodies times the retention. The fixed part (${fixedBytes} bytes) only matters for tiny responses. Memory, not Redis CPU,
+sets the shard count in ${memoryBound} of the ${rates.length * retentions.length} cases above; 1M requests/s kept for 24 h is
+${fmtBytes(worstData)} of data before replicas, a reason to shorten retention and slim stored bodies rather than to buy RAM.
+
+What the library offers:
+
+- **\`ttl\` (retention, default 24 h).** Memory is linear in it: 1 h instead of 24 h is 24× less. Keep it above the
+  longest time a client retries (its backoff schedule, plus queues and batch jobs that replay requests), not longer.
+  It can be set per route with \`@Idempotent({ ttl })\`, so only routes whose clients retry late keep records long.
+- **\`maxResponseBytes\` (default 1 MiB).** Caps the worst record: a larger response is sent but not stored (the
+  record is released and a retry runs the handler again), so set it just above the largest response that must be
+  replayed. With the default, a single 1 MiB response costs as much as ~${Math.round((1024 * 1024) / perRecord).toLocaleString('en-US')} average records.
+- **Storing only what replay needs.** A record already holds only the status, \`content-type\`, \`location\` and the
+  headers you allow-list (\`replayHeaders\`), the body, and a 32-byte binary fingerprint; never the request or its
+  headers. The biggest lever left is the body itself: a create endpoint that answers with the new resource's id and
+  status rather than the whole resource stores a record of a few hundred bytes. \`storeResponse\` decides which answers are
+  stored at all (default: every status below 500).
+- **\`lockTimeout\`** only bounds how long an in-flight record blocks retries; in-flight records are small and short-lived.
+- Not offered: compressing stored bodies (JSON typically shrinks 3-5×); it would trade app CPU for Redis memory and could
+  be added as a store option.
+
+Redis Cluster is supported as it is (ioredis \`Cluster\`, every record on one slot), so shards are added by resharding,
+with no change to the app.
+`;
+}

@@ -1,0 +1,579 @@
+/*
+ * `npm run bench`: what idempotency costs per request, measured against unguarded baselines in the same run.
+ *
+ * Every app under test runs in its own child process (bench/apps/*, bench/peer-node-idempotency/app.ts). After a
+ * warm-up the harness runs the variants round by round (A B C …, then … C B A, rotated from round to round), with
+ * autocannon's programmatic API, and reports per variant the median over rounds and the ratio to its own
+ * unguarded baseline. The machine is shared and noisy: ratios, not absolute figures, are the result.
+ *
+ * It writes docs/benchmarks.md, docs/benchmarks.svg and docs/capacity.md (not when BENCH_ONLY narrows the run).
+ *
+ * Settings (environment): BENCH_ROUNDS (5), BENCH_DURATION seconds per measurement (5), BENCH_WARMUP seconds (3),
+ * BENCH_CONNECTIONS (50), BENCH_ONLY=variant,... (baselines are added), BENCH_PROFILE=app,... (node --cpu-prof on
+ * those app processes; see bench/profile-summary.ts), BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test),
+ * BENCH_REDIS_URL (default: a dedicated redis-server the bench starts), BENCH_STRICT=1 (exit 2 when a target is missed).
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import Redis from 'ioredis';
+import { Client } from 'pg';
+import type { AppStats } from './apps/app-process';
+import { LoadResult, RequestShape, runLoad } from './lib/load';
+import { AppProcess, REPO_ROOT, runningCount, startRedisServer, stopAll } from './lib/processes';
+import { BenchReport, Measurement, renderBenchmarks, renderCapacity, renderChart, summarise, VariantInfo } from './lib/report';
+
+const PEER_DIR = join(REPO_ROOT, 'bench/peer-node-idempotency');
+/** The raw figures of the last full run, from which `BENCH_RENDER_ONLY=1` rewrites the docs without measuring. */
+const LAST_RUN = join(REPO_ROOT, 'bench/last-run.json');
+const API_KEY = 'sk_bench_merchant_one';
+const CUSTOMERS = 200;
+/** The light load under which the Redis store's acquire latency is the round trip itself: one client at a time. */
+const LIGHT_LOAD = { connections: 1 };
+
+interface Settings {
+  rounds: number;
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  only: string[] | null;
+  profile: string[];
+  postgresUrl: string;
+  redisUrl: string | null;
+  strict: boolean;
+}
+
+function readSettings(env = process.env): Settings {
+  const int = (name: string, fallback: number, min: number) => {
+    const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
+    if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}, got ${env[name]}`);
+    return value;
+  };
+  const list = (name: string) => (env[name] ? env[name]!.split(',').map((part) => part.trim()).filter(Boolean) : null);
+  return {
+    rounds: int('BENCH_ROUNDS', 5, 3),
+    durationS: int('BENCH_DURATION', 5, 1),
+    warmupS: int('BENCH_WARMUP', 3, 1),
+    connections: int('BENCH_CONNECTIONS', 50, 1),
+    only: list('BENCH_ONLY'),
+    profile: list('BENCH_PROFILE') ?? [],
+    postgresUrl: env.BENCH_POSTGRES_URL ?? env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    redisUrl: env.BENCH_REDIS_URL || null,
+    strict: env.BENCH_STRICT === '1',
+  };
+}
+
+/** One variant: an app, the requests sent to it, and what the app must report for the run to count. */
+interface Variant extends VariantInfo {
+  app: string;
+  request: () => RequestShape;
+  /** The only outcome the app may report (guarded variants), or none at all (unguarded). */
+  expectOutcome: 'executed' | 'replayed' | null;
+  /** Redis key pattern of the records this variant writes: its memory and Redis CPU are measured. */
+  redisRecords?: string;
+}
+
+const cleanups: Array<{ name: string; run: () => Promise<void> | void }> = [];
+let cleaningUp: Promise<void> | undefined;
+
+/** Stops every app and server, then drops what setup created; safe to call twice. */
+function cleanup(): Promise<void> {
+  cleaningUp ??= (async () => {
+    await stopAll();
+    for (const { name, run } of cleanups.reverse()) {
+      try {
+        await run();
+      } catch (error) {
+        console.error(`cleanup of ${name} failed: ${String(error)}`);
+      }
+    }
+  })();
+  return cleaningUp;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping the bench's processes`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+function log(message: string): void {
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+async function main(): Promise<number> {
+  const settings = readSettings();
+  if (process.env.BENCH_RENDER_ONLY === '1') {
+    if (!existsSync(LAST_RUN)) throw new Error(`${LAST_RUN} does not exist: run the bench first`);
+    return publish(JSON.parse(readFileSync(LAST_RUN, 'utf8')) as BenchReport, { ...settings, only: null });
+  }
+  const runId = randomBytes(4).toString('hex');
+  const started = Date.now();
+
+  // --- Preflight: every service the run needs, or a loud failure naming what is missing.
+  log('checking services');
+  const postgresVersion = await probePostgres(settings.postgresUrl);
+  if (!settings.redisUrl) {
+    const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+    if (probe.status !== 0) {
+      throw new Error(`redis-server is not installed (${probe.error?.message ?? probe.stderr}); install it, or set BENCH_REDIS_URL to a Redis to use`);
+    }
+  }
+  installPeer();
+
+  // --- Setup: Redis, databases, files; each registered for cleanup as soon as it exists.
+  let redisUrl = settings.redisUrl;
+  let redisVersion = '';
+  if (!redisUrl) {
+    const server = await startRedisServer();
+    redisUrl = server.url;
+  }
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: () => null });
+  cleanups.push({ name: 'redis client', run: () => void redis.disconnect() });
+  try {
+    redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
+  } catch (error) {
+    throw new Error(`Redis is not reachable at ${redisUrl} (${error instanceof Error ? error.message : String(error)}); start it, or unset BENCH_REDIS_URL to let the bench start its own`);
+  }
+  log(`Redis ${redisVersion} at ${redisUrl}${settings.redisUrl ? '' : ' (started for the bench)'}`);
+
+  const libDatabase = await createDatabase(settings.postgresUrl, `bench_${runId}_lib`);
+  const paymentsDatabase = await createDatabase(settings.postgresUrl, `bench_${runId}_payments`);
+  const sqliteDir = mkdtempSync(join(tmpdir(), 'idempotency-bench-sqlite-'));
+  cleanups.push({ name: 'sqlite files', run: () => rmSync(sqliteDir, { recursive: true, force: true }) });
+  const profileDir = settings.profile.length ? join(tmpdir(), `idempotency-bench-profiles-${runId}`) : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+
+  // --- Apps, each in its own process.
+  const appSpecs: Record<string, ConstructorParameters<typeof AppProcess>> = {
+    'lib-unguarded': ['lib-unguarded', 'bench/apps/trivial-app.ts', { env: { BENCH_STORE: 'none' } }],
+    'lib-interceptor': ['lib-interceptor', 'bench/apps/trivial-app.ts', { env: { BENCH_STORE: 'interceptor' } }],
+    'lib-memory': ['lib-memory', 'bench/apps/trivial-app.ts', { env: { BENCH_STORE: 'memory' } }],
+    'lib-redis': ['lib-redis', 'bench/apps/trivial-app.ts', { env: { BENCH_STORE: 'redis', BENCH_REDIS_URL: redisUrl } }],
+    'lib-postgres': ['lib-postgres', 'bench/apps/trivial-app.ts', { env: { BENCH_STORE: 'postgres', BENCH_SQL_URL: libDatabase } }],
+    'lib-postgres-tx': ['lib-postgres-tx', 'bench/apps/trivial-app.ts', { env: { BENCH_STORE: 'postgres-tx', BENCH_SQL_URL: libDatabase } }],
+    'lib-sqlite': ['lib-sqlite', 'bench/apps/trivial-app.ts', { env: { BENCH_STORE: 'sqlite', BENCH_SQL_URL: join(sqliteDir, 'bench.sqlite') } }],
+    'peer-unguarded': ['peer-unguarded', join(PEER_DIR, 'app.ts'), { env: { PEER_GUARDED: '0' }, tsProject: join(PEER_DIR, 'tsconfig.json') }],
+    'peer-interceptor': ['peer-interceptor', join(PEER_DIR, 'app.ts'), { env: { PEER_GUARDED: 'interceptor' }, tsProject: join(PEER_DIR, 'tsconfig.json') }],
+    'peer-redis': ['peer-redis', join(PEER_DIR, 'app.ts'), { env: { PEER_GUARDED: '1', BENCH_REDIS_URL: redisUrl }, tsProject: join(PEER_DIR, 'tsconfig.json') }],
+    'payments-redis': ['payments-redis', 'bench/apps/payments-app.ts', { env: paymentsEnv(paymentsDatabase, redisUrl, '1') }],
+    'payments-unguarded': ['payments-unguarded', 'bench/apps/payments-app.ts', { env: paymentsEnv(paymentsDatabase, redisUrl, '0') }],
+  };
+
+  let counter = 0;
+  const order = (reference: string) => `{"amount":2500,"currency":"EUR","reference":"${reference}"}`;
+  const freshOrder = (): RequestShape => {
+    const n = ++counter;
+    return { path: '/orders', headers: { 'idempotency-key': `${runId}-o${n}` }, body: order(`order-${n}`) };
+  };
+  const sameOrder = (key: string) => {
+    const shape: RequestShape = { path: '/orders', headers: { 'idempotency-key': key }, body: order('order-replayed') };
+    return () => shape;
+  };
+  const auth = { authorization: `Bearer ${API_KEY}` };
+  let customers: string[] = [];
+  const freshPayment = (): RequestShape => {
+    const n = ++counter;
+    return {
+      path: '/payments',
+      headers: { ...auth, 'idempotency-key': `${runId}-p${n}` },
+      // Round-robin over many customers, so that concurrent payments seldom wait for one another's row lock.
+      body: `{"customerId":"${customers[n % customers.length]}","amount":1,"currency":"EUR","reference":"${runId}-${n}"}`,
+    };
+  };
+  let replayedPayment: RequestShape | undefined;
+
+  const variants: Variant[] = [
+    { id: 'unguarded', label: 'Unguarded (trivial handler)', group: 'library', app: 'lib-unguarded', baseline: null, request: freshOrder, expectOutcome: null },
+    {
+      id: 'interceptor', label: 'Pass-through interceptor (Nest 11 floor)', group: 'library', app: 'lib-interceptor', baseline: 'unguarded', request: freshOrder, expectOutcome: null,
+      note: 'an interceptor that only returns next.handle(): what Nest charges any interceptor',
+    },
+    { id: 'memory', label: 'Guarded, memory store, fresh keys', group: 'library', app: 'lib-memory', baseline: 'unguarded', request: freshOrder, expectOutcome: 'executed' },
+    {
+      id: 'redis', label: 'Guarded, Redis store, fresh keys', group: 'library', app: 'lib-redis', baseline: 'unguarded', request: freshOrder, expectOutcome: 'executed',
+      redisRecords: `idempotency:{:${runId}-o*`, target: { ratio: 0.85, acquireP99Ms: 0.5 },
+    },
+    {
+      id: 'redis-replay', label: 'Replay, Redis store (same key, completed)', group: 'library', app: 'lib-redis', baseline: 'unguarded', request: sameOrder(`${runId}-replayed`), expectOutcome: 'replayed',
+      target: { ratio: 1.0 },
+    },
+    {
+      id: 'postgres', label: 'Guarded, PostgreSQL (TypeORM store), fresh keys', group: 'library', app: 'lib-postgres', baseline: 'unguarded', request: freshOrder, expectOutcome: 'executed',
+      target: { ratio: 0.6 },
+    },
+    {
+      id: 'postgres-tx', label: 'Guarded, PostgreSQL (TypeORM store, transactional mode), fresh keys', group: 'library', app: 'lib-postgres-tx', baseline: 'unguarded', request: freshOrder, expectOutcome: 'executed',
+      note: 'the record completes inside a BEGIN/COMMIT around the handler; compare with the non-transactional PostgreSQL row',
+    },
+    { id: 'sqlite', label: 'Guarded, SQLite (TypeORM store), fresh keys', group: 'library', app: 'lib-sqlite', baseline: 'unguarded', request: freshOrder, expectOutcome: 'executed' },
+    { id: 'peer-unguarded', label: 'Peer app unguarded (Nest 10)', group: 'peer', app: 'peer-unguarded', baseline: null, request: freshOrder, expectOutcome: null },
+    {
+      id: 'peer-interceptor', label: 'Peer app, pass-through interceptor (Nest 10 floor)', group: 'peer', app: 'peer-interceptor', baseline: 'peer-unguarded', request: freshOrder, expectOutcome: null,
+    },
+    {
+      id: 'peer-redis', label: '@node-idempotency/nestjs 1.0.4, Redis, fresh keys', group: 'peer', app: 'peer-redis', baseline: 'peer-unguarded', request: freshOrder, expectOutcome: null,
+      redisRecords: `node-idempotency:POST:/orders:${runId}-o*`,
+    },
+    {
+      id: 'peer-replay', label: '@node-idempotency/nestjs 1.0.4, Redis, replay', group: 'peer', app: 'peer-redis', baseline: 'peer-unguarded', request: sameOrder(`${runId}-peer-replayed`), expectOutcome: null,
+    },
+    { id: 'payments-unguarded', label: 'Payments POST /payments, unguarded', group: 'payments', app: 'payments-unguarded', baseline: null, request: freshPayment, expectOutcome: null },
+    {
+      id: 'payments-redis', label: 'Payments POST /payments, guarded (Redis), fresh keys', group: 'payments', app: 'payments-redis', baseline: 'payments-unguarded', request: freshPayment, expectOutcome: 'executed',
+      redisRecords: `idempotency:{m1:${runId}-p*`,
+    },
+    {
+      id: 'payments-replay', label: 'Payments POST /payments, replay (Redis)', group: 'payments', app: 'payments-redis', baseline: 'payments-unguarded', request: () => replayedPayment!, expectOutcome: 'replayed',
+    },
+  ];
+
+  const selected = selectVariants(variants, settings.only);
+  const apps = new Map<string, AppProcess>();
+  for (const name of new Set(selected.map((variant) => variant.app))) {
+    const [appName, entry, options] = appSpecs[name];
+    const profile = profileDir && settings.profile.includes(name) ? { cpuProfileDir: profileDir } : {};
+    const app = new AppProcess(appName, entry, { ...options, ...profile });
+    log(`starting ${name}`);
+    await app.start();
+    apps.set(name, app);
+  }
+
+  // --- Data the variants need: customers for payments, completed records for the replay variants.
+  if (apps.has('payments-redis')) {
+    customers = await createCustomers(apps.get('payments-redis')!.url, runId);
+    replayedPayment = freshPayment();
+  }
+  for (const variant of selected.filter((v) => v.id.endsWith('replay'))) {
+    await checkReplay(apps.get(variant.app)!.url, variant.request());
+  }
+
+  // --- Warm-up, then the rounds.
+  log(`warming up ${selected.length} variants, ${settings.warmupS} s each`);
+  for (const variant of selected) {
+    const app = apps.get(variant.app)!;
+    const result = await runLoad(app.url, variant.request, { connections: settings.connections, durationS: settings.warmupS });
+    await app.settle();
+    await assertClean(variant, result, app);
+  }
+  const measurements: Measurement[] = [];
+  for (let round = 0; round < settings.rounds; round++) {
+    // Rotated, and reversed every other round, so that each variant runs both before and after its baseline.
+    const rotation = (round * 3) % selected.length;
+    const rotated = [...selected.slice(rotation), ...selected.slice(0, rotation)];
+    const order = round % 2 ? rotated.reverse() : rotated;
+    log(`round ${round + 1}/${settings.rounds}: ${order.map((v) => v.id).join(' ')}`);
+    for (const variant of order) {
+      const app = apps.get(variant.app)!;
+      app.reset();
+      const before = variant.redisRecords ? await redisFigures(redis) : undefined;
+      const load = await runLoad(app.url, variant.request, { connections: settings.connections, durationS: settings.durationS });
+      const after = variant.redisRecords ? await redisFigures(redis) : undefined;
+      const stats = await app.stats();
+      // Requests autocannon left in flight finish before the next measurement starts on this app.
+      await app.settle();
+      await assertClean(variant, load, app);
+      assertOutcomes(variant, stats, load);
+      const redisCost = before && after ? redisDelta(variant, before, after, load) : undefined;
+      measurements.push({ variant: variant.id, round, load, stats, redis: redisCost });
+      log(
+        `  ${variant.id.padEnd(20)} ${load.rps.toFixed(0).padStart(6)} req/s  p50 ${load.latencyP50Ms} ms  p99 ${load.latencyP99Ms} ms` +
+          (stats.acquireP99Ms !== null ? `  acquire p50 ${stats.acquireP50Ms!.toFixed(3)} p99 ${stats.acquireP99Ms.toFixed(3)} ms` : '') +
+          `  app CPU ${(stats.cpuUs / Math.max(1, load.requests)).toFixed(0)} µs/req`,
+      );
+    }
+  }
+
+  // --- Acquire latency of the Redis store under light load, where it is the round trip rather than the queue.
+  const unsaturated: AppStats[] = [];
+  if (apps.has('lib-redis') && selected.some((v) => v.id === 'redis')) {
+    const redisVariant = selected.find((v) => v.id === 'redis')!;
+    const app = apps.get('lib-redis')!;
+    log('acquire latency of the Redis store under light load (one connection)');
+    for (let i = 0; i < 3; i++) {
+      app.reset();
+      const load = await runLoad(app.url, redisVariant.request, { ...LIGHT_LOAD, durationS: settings.durationS });
+      await assertClean(redisVariant, load, app);
+      unsaturated.push(await app.stats());
+      await app.settle();
+    }
+  }
+
+  // --- The store's acquire alone, called one at a time from this (otherwise idle) process: the round trip's floor.
+  let directAcquire: { p50Ms: number; p99Ms: number; calls: number } | undefined;
+  if (selected.some((v) => v.id === 'redis')) directAcquire = await measureDirectAcquire(redisUrl, runId);
+
+  // --- Bytes per record: MEMORY USAGE of records the run wrote.
+  const recordSizes = [];
+  for (const variant of selected.filter((v) => v.redisRecords)) {
+    recordSizes.push({ variant: variant.id, ...(await sampleRecords(redis, variant.redisRecords!)) });
+  }
+
+  await stopAll();
+  if (runningCount() !== 0) throw new Error(`${runningCount()} bench process(es) still running after stopAll`);
+
+  const report: BenchReport = {
+    command: 'npm run bench',
+    date: new Date().toISOString(),
+    elapsedS: (Date.now() - started) / 1000,
+    settings: { rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS, connections: settings.connections },
+    machine: {
+      cores: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGiB: totalmem() / 2 ** 30,
+      node: process.version,
+      redis: redisVersion,
+      postgres: postgresVersion,
+      platform: `${process.platform} ${process.arch}`,
+    },
+    variants: selected.map(({ id, label, group, baseline, target, note }) => ({ id, label, group, baseline, target, note })),
+    measurements,
+    unsaturatedAcquire: unsaturated,
+    directAcquire,
+    recordSizes,
+    profiled: profileDir ? { dir: profileDir, apps: settings.profile } : undefined,
+  };
+  if (!settings.only) writeFileSync(LAST_RUN, `${JSON.stringify(report, null, 1)}\n`);
+  return publish(report, settings);
+}
+
+/** Prints the table and the targets, and writes the docs (not for a narrowed run). */
+function publish(report: BenchReport, settings: Pick<Settings, 'only' | 'strict' | 'profile'>): number {
+  const summary = summarise(report);
+  const profileDir = report.profiled?.dir;
+  console.log(`\n${summary.table}\n`);
+  for (const line of summary.targets) console.log(line.text);
+  if (profileDir) console.log(`\nCPU profiles: ${profileDir} (summarise with: npx ts-node --transpile-only bench/profile-summary.ts <file>)`);
+
+  if (settings.only) {
+    log('BENCH_ONLY narrowed the run: docs not written');
+  } else {
+    const docs = join(REPO_ROOT, 'docs');
+    mkdirSync(docs, { recursive: true });
+    writeFileSync(join(docs, 'benchmarks.md'), renderBenchmarks(report, summary));
+    writeFileSync(join(docs, 'benchmarks.svg'), renderChart(report, summary));
+    writeFileSync(join(docs, 'capacity.md'), renderCapacity(report, summary));
+    log('wrote docs/benchmarks.md, docs/benchmarks.svg, docs/capacity.md');
+  }
+  log(`done in ${report.elapsedS.toFixed(0)} s`);
+  return settings.strict && summary.targets.some((line) => line.text.startsWith('MISSED')) ? 2 : 0;
+}
+
+function paymentsEnv(databaseUrl: string, redisUrl: string, guarded: '0' | '1'): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    IDEMPOTENCY_STORE: 'redis',
+    REDIS_URL: redisUrl,
+    API_KEYS: `m1:${API_KEY}`,
+    PORT: '0',
+    BENCH_PAYMENTS_GUARDED: guarded,
+  };
+}
+
+function selectVariants(all: Variant[], only: string[] | null): Variant[] {
+  if (!only) return all;
+  const unknown = only.filter((id) => !all.some((variant) => variant.id === id));
+  if (unknown.length) throw new Error(`BENCH_ONLY names unknown variants: ${unknown.join(', ')} (known: ${all.map((v) => v.id).join(', ')})`);
+  const wanted = new Set(only);
+  for (const variant of all) if (wanted.has(variant.id) && variant.baseline) wanted.add(variant.baseline);
+  return all.filter((variant) => wanted.has(variant.id));
+}
+
+/** Installs the peer's own dependencies (Nest 10) from its lock file when they are missing. */
+function installPeer(): void {
+  if (existsSync(join(PEER_DIR, 'node_modules/@node-idempotency/nestjs/package.json'))) return;
+  log('installing bench/peer-node-idempotency (npm ci)');
+  const result = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PEER_DIR, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`npm ci in bench/peer-node-idempotency failed (${result.status ?? result.error?.message})`);
+}
+
+// Pools of the apps on PostgreSQL (lib-postgres and the two payments apps hold 20 each, lib-postgres-tx 10), plus
+// set-up connections.
+const POSTGRES_CONNECTIONS_NEEDED = 74;
+
+/**
+ * Checks that PostgreSQL answers and has room for the bench's connection pools. Other work on a shared server can
+ * hold connections for a while, so a lack of room is waited out for up to two minutes before the run fails.
+ */
+async function probePostgres(url: string): Promise<string> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+    let free: number;
+    let version: string;
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ server_version: string; free: string }>(
+        "SELECT current_setting('server_version') AS server_version, " +
+          "current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - (SELECT count(*) FROM pg_stat_activity) AS free",
+      );
+      version = rows[0].server_version;
+      free = Number(rows[0].free);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (/too many clients/.test(reason) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 5000));
+        continue;
+      }
+      throw new Error(`PostgreSQL is not usable at ${url} (${reason}); start it or set BENCH_POSTGRES_URL`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    if (free >= POSTGRES_CONNECTIONS_NEEDED) return version;
+    if (Date.now() >= deadline) {
+      throw new Error(`PostgreSQL at ${url} has ${free} free connections; the bench needs ${POSTGRES_CONNECTIONS_NEEDED} (see pg_stat_activity for who holds them)`);
+    }
+    log(`PostgreSQL has ${free} free connections, the bench needs ${POSTGRES_CONNECTIONS_NEEDED}: waiting`);
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+  }
+}
+
+/** A throwaway database, dropped at the end of the run. */
+async function createDatabase(adminUrl: string, name: string): Promise<string> {
+  const run = async (sql: string) => {
+    const client = new Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await run(`CREATE DATABASE ${name}`);
+  cleanups.push({ name: `database ${name}`, run: () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) });
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function createCustomers(url: string, runId: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < CUSTOMERS; i++) {
+    const response = await fetch(`${url}/customers`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}`, 'idempotency-key': `${runId}-customer-${i}` },
+      body: JSON.stringify({ name: `Bench customer ${i}`, balance: 1_000_000_000 }),
+    });
+    if (response.status !== 201) throw new Error(`creating a customer answered ${response.status}: ${await response.text()}`);
+    ids.push(((await response.json()) as { id: string }).id);
+  }
+  return ids;
+}
+
+/** Sends a replay variant's request twice: the first completes the record, the second must be a replay. */
+async function checkReplay(url: string, shape: RequestShape): Promise<void> {
+  const send = () => fetch(`${url}${shape.path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...shape.headers }, body: shape.body });
+  const first = await send();
+  await first.text();
+  const second = await send();
+  await second.text();
+  if (first.status !== 201 || second.status !== 201 || second.headers.get('idempotent-replayed') !== 'true') {
+    throw new Error(`replay set-up failed on ${url}${shape.path}: ${first.status} then ${second.status} (Idempotent-Replayed: ${second.headers.get('idempotent-replayed')})`);
+  }
+}
+
+async function assertClean(variant: Variant, load: LoadResult, app: AppProcess): Promise<void> {
+  if (load.non2xx > 0 || load.errors > 0 || load.timeouts > 0 || load.requests === 0) {
+    // One more request of the same kind, to show what the app answers.
+    const shape = variant.request();
+    const sample = await fetch(`${app.url}${shape.path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...shape.headers }, body: shape.body })
+      .then(async (response) => `${response.status} ${(await response.text()).slice(0, 300)}`)
+      .catch((error: unknown) => String(error));
+    throw new Error(
+      `${variant.id}: ${load.non2xx} non-2xx (by status: ${JSON.stringify(load.statusCodes)}), ${load.errors} errors, ${load.timeouts} timeouts ` +
+        `of ${load.requests} requests; the bench would measure the wrong path.\nA request sent now gets: ${sample}\n` +
+        `The app's last output:\n${app.recentOutput().slice(-2000)}`,
+    );
+  }
+}
+
+function assertOutcomes(variant: Variant, stats: AppStats, load: LoadResult): void {
+  const outcomes = Object.entries(stats.outcomes);
+  const unexpected = outcomes.filter(([outcome]) => outcome !== variant.expectOutcome);
+  const expected = variant.expectOutcome ? (stats.outcomes[variant.expectOutcome] ?? 0) : 0;
+  // Requests still in flight when autocannon stops are counted by the app but not by autocannon, hence the slack.
+  if (unexpected.length || (variant.expectOutcome && expected < load.requests * 0.95)) {
+    throw new Error(`${variant.id}: the app reported ${JSON.stringify(stats.outcomes)} for ${load.requests} requests, expected only '${variant.expectOutcome ?? 'no events'}'`);
+  }
+}
+
+interface RedisFigures {
+  usedMemory: number;
+  keys: number;
+  cpuS: number;
+}
+
+async function redisFigures(redis: Redis): Promise<RedisFigures> {
+  const info = await redis.info();
+  const field = (name: string) => Number(new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1] ?? NaN);
+  return { usedMemory: field('used_memory'), keys: await redis.dbsize(), cpuS: field('used_cpu_sys') + field('used_cpu_user') };
+}
+
+function redisDelta(variant: Variant, before: RedisFigures, after: RedisFigures, load: LoadResult) {
+  const keys = after.keys - before.keys;
+  const fresh = variant.expectOutcome !== 'replayed' && !variant.id.endsWith('replay');
+  if (fresh && keys < load.requests * 0.95) throw new Error(`${variant.id}: ${load.requests} requests wrote only ${keys} Redis keys`);
+  return {
+    keys,
+    bytesPerKey: keys > 0 ? (after.usedMemory - before.usedMemory) / keys : null,
+    cpuUsPerRequest: ((after.cpuS - before.cpuS) * 1e6) / Math.max(1, load.requests),
+  };
+}
+
+/** Latency of `RedisIdempotencyStore.acquire` called one at a time, 5,000 times, on new keys. */
+async function measureDirectAcquire(redisUrl: string, runId: string): Promise<{ p50Ms: number; p99Ms: number; calls: number }> {
+  const { RedisIdempotencyStore } = await import('@app/idempotency/redis');
+  const store = new RedisIdempotencyStore(redisUrl);
+  try {
+    const calls = 5000;
+    const latencies = new Float64Array(calls);
+    for (let i = 0; i < calls + 500; i++) {
+      const started = performance.now();
+      await store.acquire({ namespace: 'bench-direct', scope: '', key: `${runId}-${i}` }, { fingerprint: 'f'.repeat(64), token: 't', leaseMs: 30_000, ttlMs: 60_000 });
+      // The first 500 calls warm up the connection and the JIT.
+      if (i >= 500) latencies[i - 500] = performance.now() - started;
+    }
+    latencies.sort();
+    return { p50Ms: latencies[Math.ceil(calls * 0.5) - 1], p99Ms: latencies[Math.ceil(calls * 0.99) - 1], calls };
+  } finally {
+    await store.close();
+  }
+}
+
+/** MEMORY USAGE (and key/value length) of up to 200 records matching `pattern`. */
+async function sampleRecords(redis: Redis, pattern: string) {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0' && keys.length < 200);
+  const sample = keys.slice(0, 200);
+  if (sample.length === 0) throw new Error(`no Redis record matches ${pattern}`);
+  const usage: number[] = [];
+  const valueBytes: number[] = [];
+  const keyBytes: number[] = [];
+  for (const key of sample) {
+    usage.push(Number(await redis.memory('USAGE', key, 'SAMPLES', 0)));
+    valueBytes.push(await redis.strlen(key));
+    keyBytes.push(Buffer.byteLength(key));
+  }
+  const med = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  return { pattern, sampled: sample.length, memoryUsage: med(usage), valueBytes: med(valueBytes), keyBytes: med(keyBytes) };
+}
+
+main()
+  .then(async (code) => {
+    await cleanup();
+    process.exit(code);
+  })
+  .catch(async (error: unknown) => {
+    console.error(`\nBENCH FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    await cleanup();
+    process.exit(1);
+  });
