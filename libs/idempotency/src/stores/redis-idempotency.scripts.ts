@@ -31,6 +31,20 @@ local function owner(record, from)
 end
 `;
 
+// The fencing check complete and release share: the fingerprint of KEYS[1] if it is in flight and `token`
+// owns it, else nil.
+const OWNED_IN_FLIGHT = `
+local function ownedInFlight(token)
+  local record = redis.call('GET', KEYS[1])
+  if not record then return nil end
+  local state, fingerprint, rest = parse(record)
+  if state ~= 'i' then return nil end
+  local _, holder = owner(record, rest)
+  if holder ~= token then return nil end
+  return fingerprint
+end
+`;
+
 /**
  * KEYS[1] record; ARGV fingerprint, token, leaseMs, ttlMs. Creates the in-flight record, takes over an
  * expired lease with the same fingerprint, or returns what is there.
@@ -60,25 +74,16 @@ return {${ACQUIRED}, takenOver}
 `;
 
 /** KEYS[1] record; ARGV token, response, ttlMs. Completes an in-flight record the token owns: 1, else 0. */
-export const COMPLETE_SCRIPT = `${PARSE}
-local record = redis.call('GET', KEYS[1])
-if not record then return 0 end
-local state, fingerprint, rest = parse(record)
-if state ~= 'i' then return 0 end
-local _, token = owner(record, rest)
-if token ~= ARGV[1] then return 0 end
+export const COMPLETE_SCRIPT = `${PARSE}${OWNED_IN_FLIGHT}
+local fingerprint = ownedInFlight(ARGV[1])
+if not fingerprint then return 0 end
 redis.call('SET', KEYS[1], 'c' .. #fingerprint .. ':' .. fingerprint .. ARGV[2], 'PX', ARGV[3])
 return 1
 `;
 
 /** KEYS[1] record; ARGV token. Deletes an in-flight record the token owns: 1, else 0. */
-export const RELEASE_SCRIPT = `${PARSE}
-local record = redis.call('GET', KEYS[1])
-if not record then return 0 end
-local state, _, rest = parse(record)
-if state ~= 'i' then return 0 end
-local _, token = owner(record, rest)
-if token ~= ARGV[1] then return 0 end
+export const RELEASE_SCRIPT = `${PARSE}${OWNED_IN_FLIGHT}
+if not ownedInFlight(ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
 `;
