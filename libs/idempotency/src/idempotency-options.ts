@@ -7,6 +7,7 @@ import {
   IDEMPOTENCY_DEFAULT_MAX_RESPONSE_BYTES,
   IDEMPOTENCY_DEFAULT_TTL_MS,
   IDEMPOTENCY_NEVER_REPLAYED_HEADERS,
+  IDEMPOTENCY_ROUTE_OPTIONS,
 } from './idempotency.constants';
 import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
 import { supportsTransactions } from './stores/idempotency-store';
@@ -18,6 +19,16 @@ export function principalScope(context: ExecutionContext): string | undefined {
   const user = context.switchToHttp().getRequest()?.user;
   const id = user?.id ?? user?.sub;
   return id === undefined || id === null ? undefined : String(id);
+}
+
+/**
+ * The options `@Idempotent()` declared for a handler: the controller's, overridden by the method's; undefined
+ * when neither carries the decorator. The interceptor and the start-up validation both read them here.
+ */
+export function declaredRouteOptions(controller: Function, handler: Function): IdempotentRouteOptions | undefined {
+  const classOptions: IdempotentRouteOptions | undefined = Reflect.getMetadata(IDEMPOTENCY_ROUTE_OPTIONS, controller);
+  const methodOptions: IdempotentRouteOptions | undefined = Reflect.getMetadata(IDEMPOTENCY_ROUTE_OPTIONS, handler);
+  return classOptions || methodOptions ? { ...classOptions, ...methodOptions } : undefined;
 }
 
 /** Default storage policy: every response below 500, thrown `HttpException`s included. */

@@ -1,7 +1,6 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import { IDEMPOTENCY_ROUTE_OPTIONS } from './idempotency.constants';
-import { IdempotentRouteOptions } from './idempotency-options.interface';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { declaredRouteOptions } from './idempotency-options';
 import { IdempotencyService } from './idempotency.service';
 
 /**
@@ -14,7 +13,6 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
-    private readonly reflector: Reflector,
     private readonly idempotency: IdempotencyService,
   ) {}
 
@@ -22,13 +20,12 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
     for (const wrapper of this.discovery.getControllers()) {
       const controller = wrapper.metatype as Function | undefined;
       if (!controller || !wrapper.instance) continue;
-      const classOptions = this.reflector.get<IdempotentRouteOptions>(IDEMPOTENCY_ROUTE_OPTIONS, controller);
       const prototype = Object.getPrototypeOf(wrapper.instance);
       for (const method of this.scanner.getAllMethodNames(prototype)) {
-        const methodOptions = this.reflector.get<IdempotentRouteOptions>(IDEMPOTENCY_ROUTE_OPTIONS, prototype[method]);
-        if (!classOptions && !methodOptions) continue;
+        const declared = declaredRouteOptions(controller, prototype[method]);
+        if (!declared) continue;
         try {
-          this.idempotency.resolve({ ...classOptions, ...methodOptions });
+          this.idempotency.resolve(declared);
         } catch (error) {
           throw new Error(`@Idempotent() on ${controller.name}.${method}: ${error instanceof Error ? error.message : String(error)}`);
         }

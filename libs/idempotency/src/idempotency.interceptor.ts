@@ -11,11 +11,12 @@ import { PATH_METADATA, SSE_METADATA } from '@nestjs/common/constants';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { lastValueFrom, Observable, of } from 'rxjs';
 import { fingerprintRequest } from './fingerprint';
-import { IDEMPOTENCY_REPLAYED_HEADER, IDEMPOTENCY_ROUTE_OPTIONS } from './idempotency.constants';
+import { IDEMPOTENCY_REPLAYED_HEADER } from './idempotency.constants';
 import { IdempotencyConflictException, IdempotencyKeyInvalidException, IdempotencyKeyMissingException } from './idempotency.exceptions';
 import { parseIdempotencyKeyHeader } from './idempotency-key';
 import { IDEMPOTENCY_KEY_ON_REQUEST } from './idempotency-key.decorator';
-import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
+import { ResolvedIdempotencyOptions } from './idempotency-options.interface';
+import { declaredRouteOptions } from './idempotency-options';
 import { IdempotencyService, IdempotentSettlement } from './idempotency.service';
 
 /** A response as stored for replay. */
@@ -25,6 +26,13 @@ export interface StoredHttpResponse {
   body: unknown;
   /** The handler threw an `HttpException`: a replay throws it again, so exception filters shape it alike. */
   error?: true;
+}
+
+/** What the interceptor works out once per handler. */
+interface RouteSettings {
+  options: ResolvedIdempotencyOptions;
+  path: string;
+  isSse: boolean;
 }
 
 /** Marks a request this interceptor has taken, so a second registration (class and method) passes through. */
@@ -39,7 +47,7 @@ const REJECTED_BY_PIPES = Symbol.for('nestjs:rejected-by-pipes');
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  private readonly routeCache = new WeakMap<Function, { options: ResolvedIdempotencyOptions; path: string }>();
+  private readonly routeCache = new WeakMap<Function, RouteSettings>();
 
   constructor(
     private readonly idempotency: IdempotencyService,
@@ -52,7 +60,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (context.getType() !== 'http' || request[TAKEN]) return next.handle();
     request[TAKEN] = true;
 
-    const { options, path } = this.routeSettings(context);
+    const { options, path, isSse } = this.routeSettings(context);
     const route = `${request.method} ${path}`;
     const scope = (await options.scope(context)) ?? '';
     const parsed = parseIdempotencyKeyHeader(this.headerOccurrences(request, options.headerName));
@@ -67,7 +75,6 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
 
     request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
-    const isSse = this.reflector.get<boolean>(SSE_METADATA, context.getHandler()) === true;
     let stream: Observable<unknown> | undefined;
     const response = context.switchToHttp().getResponse();
     try {
@@ -97,23 +104,22 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   /**
-   * The request's route pattern (not its URL, so metrics stay low-cardinality) and its options, worked
-   * out once per handler.
+   * The request's route pattern (not its URL, so metrics stay low-cardinality), its options and whether it
+   * streams server-sent events, worked out once per handler.
    */
-  protected routeSettings(context: ExecutionContext): { options: ResolvedIdempotencyOptions; path: string } {
+  protected routeSettings(context: ExecutionContext): RouteSettings {
     const handler = context.getHandler();
     let settings = this.routeCache.get(handler);
     if (!settings) {
-      const classOptions = this.reflector.get<IdempotentRouteOptions>(IDEMPOTENCY_ROUTE_OPTIONS, context.getClass());
-      const methodOptions = this.reflector.get<IdempotentRouteOptions>(IDEMPOTENCY_ROUTE_OPTIONS, handler);
-      const options = this.idempotency.resolve({ ...classOptions, ...methodOptions });
+      const options = this.idempotency.resolve(declaredRouteOptions(context.getClass(), handler) ?? {});
       const first = (value: unknown) => (Array.isArray(value) ? value[0] : value) ?? '';
       const path = `/${[first(Reflect.getMetadata(PATH_METADATA, context.getClass())), first(Reflect.getMetadata(PATH_METADATA, handler))]
         .join('/')
         .split('/')
         .filter(Boolean)
         .join('/')}`;
-      settings = { options, path };
+      const isSse = this.reflector.get<boolean>(SSE_METADATA, handler) === true;
+      settings = { options, path, isSse };
       this.routeCache.set(handler, settings);
     }
     return settings;
