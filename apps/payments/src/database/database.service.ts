@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { Mutex } from 'async-mutex';
 import { DataSource, EntityManager } from 'typeorm';
 import { IdempotencyTransaction, sqliteConnectionMutex } from '@app/idempotency/typeorm';
 
@@ -15,11 +16,15 @@ import { IdempotencyTransaction, sqliteConnectionMutex } from '@app/idempotency/
 @Injectable()
 export class DatabaseService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Database');
+  /** The SQLite connection's mutex, shared with the idempotency store; undefined on pooled databases. */
+  private readonly sqliteMutex: Mutex | undefined;
 
   constructor(
     @InjectDataSource() readonly dataSource: DataSource,
     private readonly idempotencyTransaction: IdempotencyTransaction,
-  ) {}
+  ) {
+    this.sqliteMutex = sqliteConnectionMutex(dataSource);
+  }
 
   /**
    * pg-pool drops its own 'error' listener when it hands a new client out, and TypeORM attaches one a tick
@@ -49,7 +54,6 @@ export class DatabaseService implements OnApplicationBootstrap {
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const mutex = sqliteConnectionMutex(this.dataSource);
-    return mutex ? mutex.runExclusive(work) : work();
+    return this.sqliteMutex ? this.sqliteMutex.runExclusive(work) : work();
   }
 }

@@ -1,4 +1,5 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Mutex } from 'async-mutex';
 import { DataSource, EntityManager, QueryFailedError, QueryResult, QueryRunner } from 'typeorm';
 import {
   IdempotencyAcquireRequest,
@@ -104,6 +105,7 @@ export class TypeOrmIdempotencyStore
 {
   private readonly logger = new Logger(TypeOrmIdempotencyStore.name);
   private readonly dialect: Dialect;
+  private readonly sqliteMutex: Mutex | undefined;
   private readonly tableName: string;
   private readonly sweepIntervalMs: number;
   private readonly sweepBatchSize: number;
@@ -118,6 +120,7 @@ export class TypeOrmIdempotencyStore
   ) {
     super();
     this.dialect = dialectOf(dataSource);
+    this.sqliteMutex = sqliteConnectionMutex(dataSource);
     this.tableName = options.tableName ?? IDEMPOTENCY_RECORDS_TABLE;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     this.sweepBatchSize = options.sweepBatchSize ?? 1000;
@@ -207,8 +210,7 @@ export class TypeOrmIdempotencyStore
 
   /** On SQLite every call takes its turn on the one connection (see `sqliteConnectionMutex`). */
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const mutex = sqliteConnectionMutex(this.dataSource);
-    return mutex ? mutex.runExclusive(work) : work();
+    return this.sqliteMutex ? this.sqliteMutex.runExclusive(work) : work();
   }
 
   /** Starts the sweeper (unless `sweepIntervalMs` is 0); its timer never keeps the process alive. */
