@@ -28,7 +28,13 @@ const OUTAGE_CODES = new Set([
 const POSTGRES_CLIENT_OUTAGE_MESSAGE =
   /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed and is not queryable)/;
 
+// TypeORM releases a PostgreSQL query runner as soon as its connection reports an error (a terminated backend);
+// the transaction's next statement, or its COMMIT, then fails with this instead of the connection's own error.
+// The app never holds a query runner of its own, so it has no other cause here.
+const RELEASED_RUNNER_ERROR = 'QueryRunnerAlreadyReleasedError';
+
 interface DriverErrorShape {
+  name?: unknown;
   code?: unknown;
   errno?: unknown;
   fatal?: unknown;
@@ -44,7 +50,8 @@ interface DriverErrorShape {
 export function isDatabaseOutage(error: unknown): boolean {
   for (let candidate = error as DriverErrorShape | undefined, depth = 0; candidate && depth < 3; depth++) {
     if (typeof candidate !== 'object') return false;
-    const { code, errno, fatal, message } = candidate;
+    const { name, code, errno, fatal, message } = candidate;
+    if (name === RELEASED_RUNNER_ERROR) return true;
     if (typeof code === 'string') {
       if (POSTGRES_OUTAGE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || OUTAGE_CODES.has(code)) return true;
       if (code.startsWith('SQLITE_BUSY')) return true;
