@@ -73,9 +73,12 @@ describeWithServices(['postgres'], 'REPRO: a FATAL on a new pooled connection', 
     const paying: Array<Promise<void>> = [];
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      const reference = `fatal-${randomUUID().slice(0, 8)}`;
-      const body = { customerId, amount: 100, currency: 'EUR', reference };
-      paying.push(client.send([app.url], '/payments', body).then((first: Operation) => void payments.push({ customerId, amount: 100, reference, first, resends: [] })));
+      // Several at once, so that they need more connections than the pool holds idle: new ones, which get the FATAL.
+      for (let i = 0; i < 4; i++) {
+        const reference = `fatal-${randomUUID().slice(0, 8)}`;
+        const body = { customerId, amount: 100, currency: 'EUR', reference };
+        paying.push(client.send([app.url], '/payments', body).then((first: Operation) => void payments.push({ customerId, amount: 100, reference, first, resends: [] })));
+      }
       statuses.push(await getStatus(app.url, '/health'));
       if (!isAlive(app)) break;
       if (toInject === 0 && statuses.at(-1) === 200) break;
