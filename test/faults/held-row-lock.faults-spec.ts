@@ -85,9 +85,14 @@ for (const configuration of CONFIGURATIONS) {
       }
 
       const attemptsOf = (payments: LogicalPayment[]) => payments.flatMap((payment) => payment.first.attempts);
-      const during = (attempt: Attempt) => attempt.sentAt >= from && attempt.answeredAt <= until;
-      const lockedDuring = attemptsOf(locked.payments).filter(during);
-      const freeDuring = attemptsOf(free.payments).filter(during);
+      // Every attempt that waited while the lock was held counts for the longest; statuses are those of the attempts
+      // the lock surrounded entirely (one sent just before the release may well succeed).
+      const overlapping = (attempt: Attempt) => attempt.sentAt < until && attempt.answeredAt > from;
+      const inside = (attempt: Attempt) => attempt.sentAt >= from && attempt.answeredAt <= until;
+      const lockedOverlapping = attemptsOf(locked.payments).filter(overlapping);
+      const freeOverlapping = attemptsOf(free.payments).filter(overlapping);
+      const lockedDuring = lockedOverlapping.filter(inside);
+      const freeDuring = freeOverlapping.filter(inside);
       const longest = (attempts: Attempt[]) => Math.max(0, ...attempts.map((a) => a.answeredAt - a.sentAt));
       const statuses = (attempts: Attempt[]) => [...new Set(attempts.map((a) => a.status))].sort();
       const payments = [...locked.payments, ...free.payments];
@@ -100,9 +105,9 @@ for (const configuration of CONFIGURATIONS) {
           [
             `payments ${payments.length}: ${JSON.stringify(outcomes(payments.map((p) => p.first)))}; ${client.tally}`,
             `locked customer, requests under the lock: ${lockedDuring.length}, statuses ${statuses(lockedDuring).join(',')}, ` +
-              `longest ${longest(lockedDuring)} ms (bound ${LOCKED_REQUEST_BOUND_MS} ms; lock wait ${DATABASE_TIMEOUTS.lockWaitMs} ms)`,
-            `other customers, requests under the lock: ${freeDuring.length}, statuses ${statuses(freeDuring).join(',')}, ` +
-              `longest ${longest(freeDuring)} ms (target ${OTHER_CUSTOMERS_TARGET_MS} ms)`,
+              `longest ${longest(lockedOverlapping)} ms (bound ${LOCKED_REQUEST_BOUND_MS} ms; lock wait ${DATABASE_TIMEOUTS.lockWaitMs} ms)`,
+            `other customers, requests under the lock: ${freeDuring.length}, statuses ${statuses(freeOverlapping).join(',')}, ` +
+              `longest ${longest(freeOverlapping)} ms (target ${OTHER_CUSTOMERS_TARGET_MS} ms)`,
             `/health under the lock: ${health.map((h) => h.status).join(',')}; longest ${Math.max(0, ...health.map((h) => h.ms))} ms`,
           ],
           report,
@@ -112,10 +117,10 @@ for (const configuration of CONFIGURATIONS) {
 
       expect(lockedDuring.length).toBeGreaterThan(0);
       expect(statuses(lockedDuring)).toEqual([503]);
-      expect(longest(lockedDuring)).toBeLessThanOrEqual(LOCKED_REQUEST_BOUND_MS);
+      expect(longest(lockedOverlapping)).toBeLessThanOrEqual(LOCKED_REQUEST_BOUND_MS);
       expect(freeDuring.length).toBeGreaterThan(0);
-      expect(statuses(freeDuring)).toEqual([201]);
-      expect(longest(freeDuring)).toBeLessThan(OTHER_CUSTOMERS_TARGET_MS);
+      expect(statuses(freeOverlapping)).toEqual([201]);
+      expect(longest(freeOverlapping)).toBeLessThan(OTHER_CUSTOMERS_TARGET_MS);
       expect(health.length).toBeGreaterThan(0);
       expect(health.every((h) => h.status === 200)).toBe(true);
       // Once the lock is gone, the locked customer's payments ran with the keys they were refused under, once each.
