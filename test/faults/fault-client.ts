@@ -72,6 +72,10 @@ export interface Attempt {
   /** The 409 was the idempotency layer's "still in flight", not the business's "reference used". */
   inFlight?: boolean;
   replayed?: boolean;
+  /** A 503 whose message says the request was not processed (the idempotency layer refused to run it). */
+  notProcessed?: boolean;
+  /** The Retry-After header, if any. */
+  retryAfter?: string;
 }
 
 /**
@@ -102,10 +106,11 @@ export interface Operation {
 
 /**
  * Whether an attempt may have run the handler without the client learning its outcome: no HTTP answer at all,
- * or a 5xx other than the library's 503 (which it sends only when it refused to run the handler).
+ * or a 5xx other than the library's "not processed" 503 (sent only when it refused to run the handler). The
+ * app's 503 for a database outage is ambiguous: a connection lost while COMMIT was on its way may have committed.
  */
 export function isAmbiguous(attempt: Attempt): boolean {
-  return attempt.status === 0 || (attempt.status >= 500 && attempt.status !== 503);
+  return attempt.status === 0 || (attempt.status >= 500 && !(attempt.status === 503 && attempt.notProcessed));
 }
 
 /** Counts over every attempt a client made. */
@@ -116,6 +121,8 @@ export class Tally {
   readonly byStatus = new Map<number, number>();
   inFlightConflicts = 0;
   replays = 0;
+  /** 503s that did not say when to retry. */
+  unavailableWithoutRetryAfter = 0;
 
   record(attempt: Attempt, isRetry: boolean): void {
     this.requests++;
@@ -124,6 +131,7 @@ export class Tally {
     else this.byStatus.set(attempt.status, (this.byStatus.get(attempt.status) ?? 0) + 1);
     if (attempt.inFlight) this.inFlightConflicts++;
     if (attempt.replayed) this.replays++;
+    if (attempt.status === 503 && !/^[1-9]\d*$/.test(attempt.retryAfter ?? '')) this.unavailableWithoutRetryAfter++;
   }
 
   count(status: number): number {
@@ -135,7 +143,7 @@ export class Tally {
       .sort(([a], [b]) => a - b)
       .map(([status, count]) => `${status}×${count}`)
       .join(' ');
-    return `requests ${this.requests} (retries ${this.retries}): ${statuses}; no answer ×${this.transportErrors}; 409 in flight ×${this.inFlightConflicts}; replayed ×${this.replays}`;
+    return `requests ${this.requests} (retries ${this.retries}): ${statuses}; no answer ×${this.transportErrors}; 409 in flight ×${this.inFlightConflicts}; replayed ×${this.replays}; 503 without Retry-After ×${this.unavailableWithoutRetryAfter}`;
   }
 }
 
@@ -179,6 +187,8 @@ export class RetryingClient {
         attempt.status = answer.status;
         attempt.replayed = answer.headers['idempotent-replayed'] === 'true';
         attempt.inFlight = answer.status === 409 && /already being processed/.test(String(answer.body?.message));
+        attempt.retryAfter = answer.headers['retry-after'] as string | undefined;
+        attempt.notProcessed = answer.status === 503 && /not processed/.test(String(answer.body?.message));
       } catch (error) {
         attempt.error = error instanceof Error ? `${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}`.trim() : String(error);
       }

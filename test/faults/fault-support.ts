@@ -138,6 +138,7 @@ export function outcomes(operations: Operation[]): Record<string, number> {
 export function summary(title: string, lines: string[], report?: LedgerReport): string {
   const out = [`── ${title}`, ...lines.map((line) => `   ${line}`)];
   if (report) {
+    out.push(`   double debits (payments or refunds applied twice): ${report.doubleDebits}`);
     for (const c of report.perCustomer) {
       out.push(
         `   customer ${c.customerId.slice(0, 8)}: ${c.start} → ${c.end} (debits ${c.debits} = seen ${c.seen} + in-flight ${c.inFlight}; refunds ${c.refunds})`,

@@ -1,3 +1,4 @@
+import mysql from 'mysql2/promise';
 import { Client } from 'pg';
 import { isAmbiguous, Operation } from './fault-client';
 
@@ -27,28 +28,45 @@ export interface Ledger {
   refunds: Array<{ id: string; paymentId: string; amount: number; requestKey: string | null }>;
 }
 
-/** Reads customers, payments and refunds straight from PostgreSQL (never through a proxy under test). */
+/** Reads customers, payments and refunds straight from PostgreSQL or MariaDB (never through a proxy under test). */
 export async function readLedger(databaseUrl: string): Promise<Ledger> {
-  const client = new Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
-  await client.connect();
-  try {
-    const customers = await client.query('SELECT id, balance FROM customers');
-    const payments = await client.query('SELECT id, customer_id, amount, reference, refunded_amount FROM payments');
-    const refunds = await client.query('SELECT id, payment_id, amount, request_key FROM refunds');
-    return {
-      balances: new Map(customers.rows.map((row) => [row.id, Number(row.balance)])),
-      payments: payments.rows.map((row) => ({
-        id: row.id,
-        customerId: row.customer_id,
-        amount: Number(row.amount),
-        reference: row.reference,
-        refundedAmount: Number(row.refunded_amount),
-      })),
-      refunds: refunds.rows.map((row) => ({ id: row.id, paymentId: row.payment_id, amount: Number(row.amount), requestKey: row.request_key })),
-    };
-  } finally {
-    await client.end();
+  const sql = {
+    customers: 'SELECT id, balance FROM customers',
+    payments: 'SELECT id, customer_id, amount, reference, refunded_amount FROM payments',
+    refunds: 'SELECT id, payment_id, amount, request_key FROM refunds',
+  };
+  let rows: Record<keyof typeof sql, Array<Record<string, unknown>>>;
+  if (databaseUrl.startsWith('mysql')) {
+    const connection = await mysql.createConnection({ uri: databaseUrl, connectTimeout: 5_000 });
+    try {
+      const read = async (query: string) => (await connection.query(query))[0] as Array<Record<string, unknown>>;
+      rows = { customers: await read(sql.customers), payments: await read(sql.payments), refunds: await read(sql.refunds) };
+    } finally {
+      await connection.end();
+    }
+  } else {
+    const client = new Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
+    await client.connect();
+    try {
+      const read = async (query: string) => (await client.query(query)).rows as Array<Record<string, unknown>>;
+      rows = { customers: await read(sql.customers), payments: await read(sql.payments), refunds: await read(sql.refunds) };
+    } finally {
+      await client.end();
+    }
   }
+  // String() also reads identifiers a schema keeps as bytes (VARBINARY) as the UTF-8 text they are.
+  const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
+  return {
+    balances: new Map(rows.customers.map((row) => [text(row.id)!, Number(row.balance)])),
+    payments: rows.payments.map((row) => ({
+      id: text(row.id)!,
+      customerId: text(row.customer_id)!,
+      amount: Number(row.amount),
+      reference: text(row.reference)!,
+      refundedAmount: Number(row.refunded_amount),
+    })),
+    refunds: rows.refunds.map((row) => ({ id: text(row.id)!, paymentId: text(row.payment_id)!, amount: Number(row.amount), requestKey: text(row.request_key) })),
+  };
 }
 
 /** The outcome of the check: violations fail the scenario; notes are reported. */
@@ -59,6 +77,8 @@ export interface LedgerReport {
   perCustomer: Array<{ customerId: string; start: number; end: number; debits: number; seen: number; inFlight: number; refunds: number }>;
   /** Logical payments with a row although the client never saw them succeed (accounted by an ambiguous attempt). */
   unseenButAccounted: number;
+  /** Logical payments debited more than once plus refunds applied more than once: must be 0. */
+  doubleDebits: number;
 }
 
 /**
@@ -122,12 +142,16 @@ export function checkLedger(
 
   // (2), (3), (4)
   let unseenButAccounted = 0;
+  let doubleDebits = 0;
   const accountedReferences: string[] = [];
   for (const payment of payments) {
     const rows = rowsByReference.get(payment.reference) ?? [];
     const ambiguous = payment.first.attempts.some(isAmbiguous);
     const label = `payment ${payment.reference} (key ${payment.first.key}, answers ${describeAttempts(payment.first)})`;
-    if (rows.length > 1) violations.push(`${label} debited ${rows.length} times`);
+    if (rows.length > 1) {
+      doubleDebits++;
+      violations.push(`${label} debited ${rows.length} times`);
+    }
     switch (payment.first.final) {
       case 'succeeded': {
         if (rows.length === 0) violations.push(`${label}: the client saw 201 but there is no payment row`);
@@ -198,7 +222,10 @@ export function checkLedger(
     const ambiguous = refund.op.attempts.some(isAmbiguous);
     const label = `refund of ${refund.amount} on payment ${refund.paymentId} (key ${refund.op.key}, answers ${describeAttempts(refund.op)})`;
     if (rows.some((row) => row.amount !== refund.amount)) violations.push(`${label}: a refund row has another amount`);
-    if (rows.length > 1) violations.push(`${label} applied ${rows.length} times`);
+    if (rows.length > 1) {
+      doubleDebits++;
+      violations.push(`${label} applied ${rows.length} times`);
+    }
     if (rows.some((row) => row.requestKey !== refund.op.key)) violations.push(`${label}: a refund row carries another key (${rows.map((row) => row.requestKey).join(', ')})`);
     if (refund.op.final === 'succeeded' && !rows.some((row) => row.id === refund.op.answer?.id)) violations.push(`${label}: answered 201 but its row is missing`);
     if (refund.op.final === 'reference_conflict' && rows.length === 0) violations.push(`${label}: answered 409 "already made" but there is no refund row`);
@@ -210,7 +237,7 @@ export function checkLedger(
       violations.push(`payment ${paymentId} has ${rows.length} refund row(s) the client never asked for`);
     }
   }
-  return { violations, notes, perCustomer, unseenButAccounted };
+  return { violations, notes, perCustomer, unseenButAccounted, doubleDebits };
 }
 
 /** `201 503 503 0 …`: the statuses of an operation's attempts (0: no answer). */

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PaymentsProcess, createPostgresDatabase } from '../payments/payments-harness';
 import { describeWithServices } from '../support/services';
-import { getStatus } from './fault-client';
-import { appOutputs, closeApps, isAlive, spawnApp } from './fault-support';
+import { getStatus, Operation, RetryingClient } from './fault-client';
+import { checkLedger, LogicalPayment, readLedger } from './ledger';
+import { API_KEY, appOutputs, closeApps, createCustomers, isAlive, spawnApp } from './fault-support';
 
 /**
  * Regression test for a crash the fault suite found: the payments app (TypeORM 1.1 over pg 8 / pg-pool 3) died
@@ -14,7 +16,8 @@ import { appOutputs, closeApps, isAlive, spawnApp } from './fault-support';
  * DatabaseService now gives every pooled client a permanent listener.
  *
  * Here a proxy delivers a FATAL 57P01 in the same chunk as the startup's ReadyForQuery for the next three new
- * connections, then passes traffic through again: the app must survive and become healthy.
+ * connections, then passes traffic through again, while payments arrive: the app must survive and become healthy,
+ * answer the payments caught by the FATAL with a retryable 503 (never a 500), and debit each payment once.
  */
 describeWithServices(['postgres'], 'REPRO: a FATAL on a new pooled connection', () => {
   let server: Server | undefined;
@@ -27,7 +30,7 @@ describeWithServices(['postgres'], 'REPRO: a FATAL on a new pooled connection', 
     await database?.drop();
   }, 60_000);
 
-  it('does not crash the app; it answers 503 meanwhile and recovers', async () => {
+  it('does not crash the app; it answers 503 (never 500) meanwhile, recovers, and debits each payment once', async () => {
     database = await createPostgresDatabase();
     const direct = new URL(database.url);
     let toInject = 0;
@@ -59,20 +62,42 @@ describeWithServices(['postgres'], 'REPRO: a FATAL on a new pooled connection', 
     viaProxy.port = String((server.address() as { port: number }).port);
     const app = await spawnApp({ DATABASE_URL: viaProxy.toString(), IDEMPOTENCY_STORE: 'typeorm' });
     apps.push(app);
+    const startBalances = await createCustomers(app.url, [1_000_000]);
+    const [customerId] = startBalances.keys();
+    const client = new RetryingClient(API_KEY, { maxAttempts: 60, deadlineMs: 20_000, requestTimeoutMs: 10_000 });
+    const payments: LogicalPayment[] = [];
 
     toInject = 3;
-    // Health checks open new pooled connections once the idle ones are used up or dropped.
+    // Health checks and payments open new pooled connections once the idle ones are used up or dropped.
     const statuses: number[] = [];
+    const paying: Array<Promise<void>> = [];
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
+      // Several at once, so that they need more connections than the pool holds idle: new ones, which get the FATAL.
+      for (let i = 0; i < 4; i++) {
+        const reference = `fatal-${randomUUID().slice(0, 8)}`;
+        const body = { customerId, amount: 100, currency: 'EUR', reference };
+        paying.push(client.send([app.url], '/payments', body).then((first: Operation) => void payments.push({ customerId, amount: 100, reference, first, resends: [] })));
+      }
       statuses.push(await getStatus(app.url, '/health'));
       if (!isAlive(app)) break;
       if (toInject === 0 && statuses.at(-1) === 200) break;
       await sleep(200);
     }
-    console.log(`REPRO: FATAL injected on ${injected} new connection(s); /health answered ${statuses.join(',')}\n${isAlive(app) ? '' : appOutputs(apps, 30)}`);
+    await Promise.all(paying);
+    const report = checkLedger(await readLedger(database.url), startBalances, payments, []);
+    console.log(
+      `REPRO: FATAL injected on ${injected} new connection(s); /health answered ${statuses.join(',')}; payments: ${client.tally}; ` +
+        `double debits ${report.doubleDebits}; violations ${report.violations.join('; ') || 'none'}\n${isAlive(app) ? '' : appOutputs(apps, 30)}`,
+    );
     expect(isAlive(app)).toBe(true);
     expect(statuses.at(-1)).toBe(200);
+    expect(injected).toBeGreaterThan(0);
+    expect([...client.tally.byStatus.keys()].filter((status) => status >= 500 && status !== 503)).toEqual([]);
+    expect(client.tally.unavailableWithoutRetryAfter).toBe(0);
+    expect(payments.map((payment) => payment.first.final)).toEqual(payments.map(() => 'succeeded'));
+    expect(report.violations).toEqual([]);
+    expect(report.doubleDebits).toBe(0);
   });
 });
 

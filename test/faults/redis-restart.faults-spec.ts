@@ -119,9 +119,12 @@ describeWithServices(['postgres'], 'fault: Redis restarted under load (2 instanc
         report,
       ),
     );
-    if (report.violations.length > 0) console.log(appOutputs(apps));
+    if (report.violations.length > 0 || client.tally.count(500) > 0) console.log(appOutputs(apps, 400));
 
     expect(report.violations).toEqual([]);
+    expect(report.doubleDebits).toBe(0);
+    expect(client.tally.unavailableWithoutRetryAfter).toBe(0);
+    expect(client.tally.count(500)).toBe(0);
     // No debit the client did not see succeed: every attempt got an HTTP answer, so nothing was in flight unseen.
     expect(client.tally.transportErrors).toBe(0);
     expect(report.unseenButAccounted).toBe(0);

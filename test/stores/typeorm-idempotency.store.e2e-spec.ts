@@ -220,6 +220,32 @@ for (const { dialect, services } of DIALECTS) {
         });
       });
 
+      // better-sqlite3 waits for a lock synchronously (its busy timeout), so no timer can cut that wait short there.
+      (dialect === 'sqlite' ? it.skip : it)('rejects a call still waiting for a row lock once callTimeout has passed', async () => {
+        const bounded = new TypeOrmIdempotencyStore(dataSource, { sweepIntervalMs: 0, callTimeout: 300 });
+        const namespace = `call-timeout-${randomUUID()}`;
+        const id = { namespace, scope: 'merchant-1', key: 'k' };
+        expect(await bounded.acquire(id, attempt())).toEqual({ state: 'acquired', takenOver: false });
+        // Another session holds the record's row lock, as a long transaction of another instance would.
+        const holder = dataSource.createQueryRunner();
+        await holder.startTransaction();
+        try {
+          await holder.manager
+            .getRepository(IdempotencyRecordEntity)
+            .createQueryBuilder('r')
+            .setLock('pessimistic_write')
+            .where('r.namespace = :namespace', { namespace })
+            .getMany();
+          const started = Date.now();
+          await expect(bounded.acquire(id, attempt())).rejects.toThrow(/acquire got no answer from the database within 300 ms/);
+          expect(Date.now() - started).toBeLessThan(2_000);
+        } finally {
+          await holder.rollbackTransaction();
+          await holder.release();
+        }
+        expect(await bounded.acquire(id, attempt())).toMatchObject({ state: 'in_flight' });
+      });
+
       it('sweeps on its interval as the module store, and stops when the app closes', async () => {
         const namespace = `timer-${randomUUID()}`;
         const id = { namespace, scope: 'merchant-1', key: 'k' };
@@ -266,6 +292,7 @@ describe('TypeOrmIdempotencyStore construction', () => {
     expect(() => new TypeOrmIdempotencyStore(fakeDataSource('postgres'), { sweepBatchSize: 0 })).toThrow(/sweepBatchSize/);
     expect(() => new TypeOrmIdempotencyStore(fakeDataSource('postgres'), { sweepIntervalMs: -1 })).toThrow(/sweepIntervalMs/);
     expect(() => new TypeOrmIdempotencyStore(fakeDataSource('postgres'), { tableName: 'x; DROP TABLE y' })).toThrow(/tableName/);
+    expect(() => new TypeOrmIdempotencyStore(fakeDataSource('postgres'), { callTimeout: 0 })).toThrow(/callTimeout/);
   });
 });
 

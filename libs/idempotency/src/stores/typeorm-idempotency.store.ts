@@ -24,6 +24,12 @@ export interface TypeOrmIdempotencyStoreOptions {
   sweepIntervalMs?: number;
   /** Most rows one sweep statement deletes (default 1,000), so no sweep holds many row locks for long. */
   sweepBatchSize?: number;
+  /**
+   * Longest time, in milliseconds, one store call (acquire, complete, release, sweep) may take, the wait for a
+   * pooled connection or a row lock included, before it rejects (the library then answers 503). Default 5000.
+   * The statement itself ends at the database's own bounds (statement_timeout, lock_timeout): set those too.
+   */
+  callTimeout?: number;
 }
 
 type Dialect = 'postgres' | 'mysql' | 'sqlite';
@@ -109,6 +115,7 @@ export class TypeOrmIdempotencyStore
   private readonly tableName: string;
   private readonly sweepIntervalMs: number;
   private readonly sweepBatchSize: number;
+  private readonly callTimeout: number;
   private statements?: Statements;
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
@@ -124,6 +131,7 @@ export class TypeOrmIdempotencyStore
     this.tableName = options.tableName ?? IDEMPOTENCY_RECORDS_TABLE;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     this.sweepBatchSize = options.sweepBatchSize ?? 1000;
+    this.callTimeout = options.callTimeout ?? 5000;
     if (!SIMPLE_TABLE_NAME.test(this.tableName)) {
       throw new Error(`TypeOrmIdempotencyStore: tableName must be an identifier or schema.identifier, got '${this.tableName}'`);
     }
@@ -133,10 +141,13 @@ export class TypeOrmIdempotencyStore
     if (!Number.isSafeInteger(this.sweepBatchSize) || this.sweepBatchSize < 1) {
       throw new Error(`TypeOrmIdempotencyStore: sweepBatchSize must be a positive integer, got ${options.sweepBatchSize}`);
     }
+    if (!Number.isSafeInteger(this.callTimeout) || this.callTimeout <= 0) {
+      throw new Error(`TypeOrmIdempotencyStore: callTimeout must be a positive whole number, got ${options.callTimeout}`);
+    }
   }
 
   acquire(id: IdempotencyRecordId, request: IdempotencyAcquireRequest): Promise<IdempotencyAcquireResult> {
-    return this.exclusive(() => this.acquireNow(id, request));
+    return this.bounded('acquire', () => this.acquireNow(id, request));
   }
 
   private async acquireNow(id: IdempotencyRecordId, request: IdempotencyAcquireRequest): Promise<IdempotencyAcquireResult> {
@@ -158,7 +169,7 @@ export class TypeOrmIdempotencyStore
   }
 
   complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean> {
-    return this.exclusive(() => this.completeOn(undefined, id, token, response, ttlMs));
+    return this.bounded('complete', () => this.completeOn(undefined, id, token, response, ttlMs));
   }
 
   /**
@@ -193,7 +204,7 @@ export class TypeOrmIdempotencyStore
   }
 
   release(id: IdempotencyRecordId, token: string): Promise<boolean> {
-    return this.exclusive(async () => {
+    return this.bounded('release', async () => {
       checkLengths({ ...idParts(id), token });
       const result = await this.query(this.sql().release, [...this.idParams(id), this.param(token)]);
       return (result.affected ?? 0) > 0;
@@ -205,7 +216,22 @@ export class TypeOrmIdempotencyStore
    * other instances sweep and acquire: a row is deleted only if it is still expired when the delete reaches it.
    */
   sweep(): Promise<number> {
-    return this.exclusive(async () => (await this.query(this.sql().sweep, [this.sweepBatchSize])).affected ?? 0);
+    return this.bounded('sweep', async () => (await this.query(this.sql().sweep, [this.sweepBatchSize])).affected ?? 0);
+  }
+
+  /**
+   * Runs one store call in its turn (`exclusive`) and rejects once `callTimeout` has passed, as the Redis store
+   * does: a pool that has no connection to give or a row lock held elsewhere makes a 503, not a hung request.
+   */
+  private bounded<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`TypeOrmIdempotencyStore: ${operation} got no answer from the database within ${this.callTimeout} ms`)),
+        this.callTimeout,
+      );
+    });
+    return Promise.race([this.exclusive(work), timeout]).finally(() => clearTimeout(timer));
   }
 
   /** On SQLite every call takes its turn on the one connection (see `sqliteConnectionMutex`). */
