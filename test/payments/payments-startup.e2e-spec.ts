@@ -4,19 +4,36 @@ import { resolve } from 'node:path';
 import request from 'supertest';
 import { apiClient, createSqliteFile, PaymentsApp, startPaymentsApp } from './payments-harness';
 
+/** Runs `main.ts` with `env` until it exits by itself; resolves its exit code and what it printed, colours removed. */
+async function runUntilExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/payments/src/main.ts'], {
+    cwd: resolve(__dirname, '../..'),
+    env: { ...process.env, ...env, TS_NODE_PROJECT: 'tsconfig.json' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const code = await new Promise<number | null>((done) => child.once('exit', done));
+  // eslint-disable-next-line no-control-regex
+  return { code, output: output.replace(/\x1b\[[0-9;]*m/g, '') };
+}
+
 describe('payments app start-up', () => {
   it('refuses to start with a bad variable, and says which', async () => {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/payments/src/main.ts'], {
-      cwd: resolve(__dirname, '../..'),
-      env: { ...process.env, IDEMPOTENCY_STORE: 'mongo', TS_NODE_PROJECT: 'tsconfig.json' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const code = await new Promise<number | null>((done) => child.once('exit', done));
+    const { code, output } = await runUntilExit({ IDEMPOTENCY_STORE: 'mongo' });
     expect(code).toBe(1);
     expect(output).toContain('Invalid IDEMPOTENCY_STORE: "mongo" is not one of typeorm, redis, memory');
+  }, 60_000);
+
+  it('refuses a TTL shorter than the lock timeout in one line naming both variables, no stack trace', async () => {
+    const { code, output } = await runUntilExit({ IDEMPOTENCY_TTL_SECONDS: '2', DATABASE_URL: 'sqlite::memory:' });
+    expect(code).toBe(1);
+    const lines = output.split('\n').filter((line) => line.trim() !== '');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /ERROR \[Payments\] Invalid IDEMPOTENCY_TTL_SECONDS: 2 is shorter than IDEMPOTENCY_LOCK_TIMEOUT_SECONDS \(30\); a record must live at least as long as its lease$/,
+    );
   }, 60_000);
 
   describe('with IDEMPOTENCY_STORE=redis and no Redis answering', () => {

@@ -12,6 +12,8 @@ describe('loadAppConfig', () => {
       redisUrls: ['redis://127.0.0.1:6379'],
       idempotencyTtlMs: 86_400_000,
       idempotencyLockTimeoutMs: 30_000,
+      memoryStoreMaxRecords: 100_000,
+      memoryStoreMaxRecordsPerScope: 10_000,
       demoMerchant: true,
     });
     expect([...config.apiKeys]).toEqual([['demo', 'generated-secret']]);
@@ -25,6 +27,8 @@ describe('loadAppConfig', () => {
       REDIS_URL: 'redis://a:7000, redis://b:7001',
       IDEMPOTENCY_TTL_SECONDS: '3600',
       IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '10',
+      IDEMPOTENCY_MEMORY_MAX_RECORDS: '5000',
+      IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE: '500',
       API_KEYS: 'acme:s1,globex:s2',
     });
     expect(config).toMatchObject({
@@ -34,6 +38,8 @@ describe('loadAppConfig', () => {
       redisUrls: ['redis://a:7000', 'redis://b:7001'],
       idempotencyTtlMs: 3_600_000,
       idempotencyLockTimeoutMs: 10_000,
+      memoryStoreMaxRecords: 5_000,
+      memoryStoreMaxRecordsPerScope: 500,
       demoMerchant: false,
     });
     expect([...config.apiKeys]).toEqual([
@@ -42,6 +48,8 @@ describe('loadAppConfig', () => {
     ]);
     expect(load({ DATABASE_URL: 'mysql://root@127.0.0.1/test' }).database.type).toBe('mysql');
     expect(load({ DATABASE_URL: 'sqlite::memory:' }).database).toEqual({ type: 'sqlite', path: ':memory:' });
+    // A smaller store without its own share: one merchant may use all of it.
+    expect(load({ IDEMPOTENCY_MEMORY_MAX_RECORDS: '2000' }).memoryStoreMaxRecordsPerScope).toBe(2_000);
   });
 
   it.each([
@@ -54,6 +62,17 @@ describe('loadAppConfig', () => {
     [{ REDIS_URL: 'http://x' }, 'Invalid REDIS_URL'],
     [{ IDEMPOTENCY_TTL_SECONDS: '0' }, 'Invalid IDEMPOTENCY_TTL_SECONDS'],
     [{ IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '1.5' }, 'Invalid IDEMPOTENCY_LOCK_TIMEOUT_SECONDS'],
+    [
+      { IDEMPOTENCY_TTL_SECONDS: '2' },
+      'Invalid IDEMPOTENCY_TTL_SECONDS: 2 is shorter than IDEMPOTENCY_LOCK_TIMEOUT_SECONDS (30); a record must live at least as long as its lease',
+    ],
+    [{ IDEMPOTENCY_TTL_SECONDS: '60', IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '61' }, 'Invalid IDEMPOTENCY_TTL_SECONDS: 60 is shorter than IDEMPOTENCY_LOCK_TIMEOUT_SECONDS (61)'],
+    [{ IDEMPOTENCY_MEMORY_MAX_RECORDS: '0' }, 'Invalid IDEMPOTENCY_MEMORY_MAX_RECORDS: 0 is outside 1..100000000'],
+    [{ IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE: 'ten' }, 'Invalid IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE: "ten" is not a whole number'],
+    [
+      { IDEMPOTENCY_MEMORY_MAX_RECORDS: '100', IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE: '101' },
+      'Invalid IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE: 101 is more than IDEMPOTENCY_MEMORY_MAX_RECORDS (100)',
+    ],
     [{ API_KEYS: 'no-secret' }, 'Invalid API_KEYS: "no-secret" is not merchantId:secret'],
     [{ API_KEYS: 'a:x,a:y' }, 'Invalid API_KEYS: merchant "a" appears twice'],
     [{ API_KEYS: 'a:x,b:x' }, 'Invalid API_KEYS: two merchants share one secret'],

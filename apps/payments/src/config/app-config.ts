@@ -18,6 +18,9 @@ export interface AppConfig {
   redisUrls: string[];
   idempotencyTtlMs: number;
   idempotencyLockTimeoutMs: number;
+  /** Bounds of the memory store: records in all, and records of one merchant (IDEMPOTENCY_STORE=memory). */
+  memoryStoreMaxRecords: number;
+  memoryStoreMaxRecordsPerScope: number;
   /** merchant id → API secret. */
   apiKeys: Map<string, string>;
   /** True when API_KEYS was not set and a demo merchant was made up. */
@@ -42,13 +45,32 @@ export const DEFAULT_SQLITE_PATH = resolve(process.cwd(), 'data', 'payments.sqli
 export function loadAppConfig(env: NodeJS.ProcessEnv, generateSecret: () => string): AppConfig {
   const apiKeys = parseApiKeys(env.API_KEYS);
   const demoMerchant = apiKeys === undefined;
+  const ttlSeconds = integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 365 * 86_400);
+  const lockTimeoutSeconds = integer(env, 'IDEMPOTENCY_LOCK_TIMEOUT_SECONDS', 30, 1, 86_400);
+  // A record that expired while its request still ran would let the retry run the request a second time.
+  if (lockTimeoutSeconds > ttlSeconds) {
+    throw new ConfigError(
+      'IDEMPOTENCY_TTL_SECONDS',
+      `${ttlSeconds} is shorter than IDEMPOTENCY_LOCK_TIMEOUT_SECONDS (${lockTimeoutSeconds}); a record must live at least as long as its lease`,
+    );
+  }
+  const memoryMax = integer(env, 'IDEMPOTENCY_MEMORY_MAX_RECORDS', 100_000, 1, 100_000_000);
+  const memoryMaxPerScope = integer(env, 'IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE', Math.min(10_000, memoryMax), 1, 100_000_000);
+  if (memoryMaxPerScope > memoryMax) {
+    throw new ConfigError(
+      'IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE',
+      `${memoryMaxPerScope} is more than IDEMPOTENCY_MEMORY_MAX_RECORDS (${memoryMax})`,
+    );
+  }
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
     database: parseDatabaseUrl(env.DATABASE_URL),
     idempotencyStore: parseStoreKind(env.IDEMPOTENCY_STORE),
     redisUrls: parseRedisUrls(env.REDIS_URL),
-    idempotencyTtlMs: integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 365 * 86_400) * 1000,
-    idempotencyLockTimeoutMs: integer(env, 'IDEMPOTENCY_LOCK_TIMEOUT_SECONDS', 30, 1, 86_400) * 1000,
+    idempotencyTtlMs: ttlSeconds * 1000,
+    idempotencyLockTimeoutMs: lockTimeoutSeconds * 1000,
+    memoryStoreMaxRecords: memoryMax,
+    memoryStoreMaxRecordsPerScope: memoryMaxPerScope,
     apiKeys: apiKeys ?? new Map([['demo', generateSecret()]]),
     demoMerchant,
   };

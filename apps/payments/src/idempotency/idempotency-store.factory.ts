@@ -10,7 +10,11 @@ export function createIdempotencyStore(config: AppConfig, db: DatabaseService): 
   switch (config.idempotencyStore) {
     case 'memory':
       new Logger('Idempotency').warn('IDEMPOTENCY_STORE=memory: records live in this process only; do not run several instances');
-      return new MemoryIdempotencyStore();
+      // Every merchant is a scope: its share keeps one merchant's flood from evicting another's records.
+      return new MemoryIdempotencyStore({
+        maxEntries: config.memoryStoreMaxRecords,
+        maxEntriesPerScope: config.memoryStoreMaxRecordsPerScope,
+      });
     case 'redis': {
       const [first, ...more] = config.redisUrls;
       if (more.length === 0) return new RedisIdempotencyStore(first);

@@ -1,137 +1,267 @@
-import { Logger } from '@nestjs/common';
+import { OnModuleDestroy } from '@nestjs/common';
 import {
   IdempotencyAcquireRequest,
   IdempotencyAcquireResult,
   IdempotencyRecordId,
   IdempotencyStore,
 } from './idempotency-store';
+import { EvictionCause, EvictionReport } from './memory/eviction-report';
+import { ExpiryWheel } from './memory/expiry-wheel';
+import { RecencyList, RecencyNode } from './memory/recency-list';
 
 /** Options of the in-process store. */
 export interface MemoryIdempotencyStoreOptions {
   /**
-   * Most records kept at once (default 100,000). When full, expired records go first, then the oldest;
-   * evicting a live record weakens its guarantee, so the eviction is logged. Size it as rate × ttl.
+   * Most records held at once (default 100,000); size it as requests per second × ttl. When full, the least
+   * recently used completed record goes. In-flight records are never evicted: when every record is a live
+   * in-flight one, `acquire` rejects (the library answers 503).
    */
   maxEntries?: number;
+  /**
+   * Most records one scope (one tenant, under the default scope) may hold; default a tenth of `maxEntries`.
+   * A scope at its bound loses its own least recently used completed record, so one tenant's flood cannot
+   * push out another's records; a scope full of its own in-flight records is refused.
+   */
+  maxEntriesPerScope?: number;
+  /** Evictions are summed up in one warning per this many milliseconds (default 60,000). */
+  evictionWarningIntervalMs?: number;
   /** Clock, for tests that move time; defaults to `Date.now`. */
   now?: () => number;
 }
 
+/** The records of one scope: how many there are, and its completed ones from least to most recently used. */
+interface ScopeRecords {
+  readonly key: string;
+  count: number;
+  readonly completed: RecencyList<MemoryRecord>;
+}
+
 interface MemoryRecord {
+  readonly mapKey: string;
+  readonly scope: ScopeRecords;
   fingerprint: string;
   token: string | null;
   leaseUntil: number;
   expiresAt: number;
+  expiryBucket: number;
   response: string | null;
+  /** Places in the store's and the scope's recency lists; set once the record is completed. */
+  recent?: RecencyNode<MemoryRecord>;
+  recentInScope?: RecencyNode<MemoryRecord>;
 }
+
+// Expired records are reclaimed in these steps, so no call does unbounded work: a few on every acquire and
+// more on a timer, which also keeps the wheel's cursor near the present while no request comes.
+const EXPIRY_BUCKET_MS = 1_000;
+const RECLAIM_PER_ACQUIRE = 16;
+const BUCKETS_PER_ACQUIRE = 64;
+const RECLAIM_PER_TICK = 10_000;
+const BUCKETS_PER_TICK = 3_600;
 
 /**
  * A store for one process: tests, development, and single-instance apps. It implements the whole contract
- * (TTL, lease, fencing) with bounded memory, but its records die with the process and are not shared.
+ * (TTL, lease, fencing) in bounded memory, but its records die with the process and are not shared.
+ *
+ * Every operation is O(1): completed records sit in recency lists (the store's and their scope's), in-flight
+ * ones in none, so eviction only ever finds completed records; expiry is filed in a timing wheel.
  */
-export class MemoryIdempotencyStore extends IdempotencyStore {
-  private readonly logger = new Logger(MemoryIdempotencyStore.name);
+export class MemoryIdempotencyStore extends IdempotencyStore implements OnModuleDestroy {
   private readonly records = new Map<string, MemoryRecord>();
+  private readonly scopes = new Map<string, ScopeRecords>();
+  private readonly completed = new RecencyList<MemoryRecord>();
+  private readonly expiry = new ExpiryWheel<MemoryRecord>(EXPIRY_BUCKET_MS);
+  private readonly evictions: EvictionReport;
   private readonly maxEntries: number;
+  private readonly maxEntriesPerScope: number;
   private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(options: MemoryIdempotencyStoreOptions = {}) {
     super();
     this.maxEntries = options.maxEntries ?? 100_000;
-    this.now = options.now ?? Date.now;
-    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) {
-      throw new Error(`MemoryIdempotencyStore: maxEntries must be a positive integer, got ${options.maxEntries}`);
+    assertPositiveInteger('maxEntries', this.maxEntries);
+    this.maxEntriesPerScope = options.maxEntriesPerScope ?? Math.max(1, Math.floor(this.maxEntries / 10));
+    assertPositiveInteger('maxEntriesPerScope', this.maxEntriesPerScope);
+    if (this.maxEntriesPerScope > this.maxEntries) {
+      throw new Error(`MemoryIdempotencyStore: maxEntriesPerScope (${this.maxEntriesPerScope}) must not exceed maxEntries (${this.maxEntries})`);
     }
+    const intervalMs = options.evictionWarningIntervalMs ?? 60_000;
+    assertPositiveInteger('evictionWarningIntervalMs', intervalMs);
+    this.evictions = new EvictionReport(intervalMs, { maxEntries: this.maxEntries, maxEntriesPerScope: this.maxEntriesPerScope });
+    this.now = options.now ?? Date.now;
   }
 
-  /** How many records are held, expired ones not yet evicted included. */
+  /** How many records are held, expired ones not yet reclaimed included. */
   get size(): number {
     return this.records.size;
   }
 
   async acquire(id: IdempotencyRecordId, request: IdempotencyAcquireRequest): Promise<IdempotencyAcquireResult> {
     const now = this.now();
-    const mapKey = this.mapKey(id);
+    this.startTimer();
+    this.expiry.takeExpired(now, RECLAIM_PER_ACQUIRE, BUCKETS_PER_ACQUIRE, (record) => this.remove(record));
+    const mapKey = recordKey(id);
     const existing = this.live(mapKey, now);
     if (existing?.response != null) {
+      // A replay is a use: the record moves away from eviction.
+      this.completed.touch(existing.recent!);
+      existing.scope.completed.touch(existing.recentInScope!);
       return { state: 'completed', fingerprint: existing.fingerprint, response: existing.response };
     }
     if (existing && (existing.leaseUntil > now || existing.fingerprint !== request.fingerprint)) {
-      return {
-        state: 'in_flight',
-        fingerprint: existing.fingerprint,
-        retryAfterMs: Math.max(0, existing.leaseUntil - now),
-      };
+      return { state: 'in_flight', fingerprint: existing.fingerprint, retryAfterMs: Math.max(0, existing.leaseUntil - now) };
     }
+    if (existing) {
+      existing.token = request.token;
+      existing.leaseUntil = now + request.leaseMs;
+      this.expireAt(existing, now + request.ttlMs);
+      return { state: 'acquired', takenOver: true };
+    }
+    const scope = this.scopeOf(id);
+    this.makeRoom(scope, now);
     const record: MemoryRecord = {
+      mapKey,
+      scope,
       fingerprint: request.fingerprint,
       token: request.token,
       leaseUntil: now + request.leaseMs,
-      expiresAt: now + request.ttlMs,
+      expiresAt: 0,
+      expiryBucket: 0,
       response: null,
     };
-    // Delete first so the Map's insertion order stays the order of last acquisition (oldest first).
-    this.records.delete(mapKey);
-    this.makeRoom(now);
+    this.expireAt(record, now + request.ttlMs);
     this.records.set(mapKey, record);
-    return { state: 'acquired', takenOver: existing !== undefined };
+    this.scopes.set(scope.key, scope);
+    scope.count++;
+    return { state: 'acquired', takenOver: false };
   }
 
   async complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean> {
     const now = this.now();
-    const record = this.live(this.mapKey(id), now);
+    const record = this.live(recordKey(id), now);
     if (!record || record.response != null || record.token !== token) return false;
     record.response = response;
     record.token = null;
-    record.expiresAt = now + ttlMs;
+    this.expireAt(record, now + ttlMs);
+    record.recent = this.completed.push(record);
+    record.recentInScope = record.scope.completed.push(record);
     return true;
   }
 
   async release(id: IdempotencyRecordId, token: string): Promise<boolean> {
-    const mapKey = this.mapKey(id);
-    const record = this.live(mapKey, this.now());
+    const record = this.live(recordKey(id), this.now());
     if (!record || record.response != null || record.token !== token) return false;
-    this.records.delete(mapKey);
+    this.remove(record);
     return true;
   }
 
   /** Removes every record (for tests). */
   clear(): void {
-    this.records.clear();
+    for (const record of [...this.records.values()]) this.remove(record);
   }
 
+  /** Stops the housekeeping timer and logs the evictions not yet reported. The store still answers afterwards. */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.evictions.flush(this.now(), true);
+  }
+
+  /** Nest calls this when the application closes: same as `close()`. */
+  onModuleDestroy(): void {
+    this.close();
+  }
+
+  /** The record under `mapKey` unless its TTL has passed; an expired one is removed on the way. */
   private live(mapKey: string, now: number): MemoryRecord | undefined {
     const record = this.records.get(mapKey);
     if (record && record.expiresAt <= now) {
-      this.records.delete(mapKey);
+      this.remove(record);
       return undefined;
     }
     return record;
   }
 
   /**
-   * Records sit in the Map in the order they were acquired, so expired ones gather at its front: sweeping
-   * from the front until the first live record bounds memory at amortised O(1) per acquire.
+   * Frees a place for a new record of `scope`, first within the scope's own bound, then within the store's,
+   * by evicting the least recently used completed record. Rejects when only in-flight records are left to
+   * evict: failing that request (503) is safe, letting a running request's retry run again is not.
    */
-  private makeRoom(now: number): void {
-    let evictedLive = 0;
-    for (const [mapKey, record] of this.records) {
-      if (record.expiresAt <= now) {
-        this.records.delete(mapKey);
-      } else if (this.records.size >= this.maxEntries) {
-        this.records.delete(mapKey);
-        evictedLive++;
-      } else {
-        break;
+  private makeRoom(scope: ScopeRecords, now: number): void {
+    if (scope.count >= this.maxEntriesPerScope) {
+      const victim = scope.completed.oldest;
+      if (!victim) {
+        throw new Error(
+          `MemoryIdempotencyStore: this scope holds maxEntriesPerScope=${this.maxEntriesPerScope} records, all in flight; ` +
+            'refusing a new key rather than evicting a running request',
+        );
       }
+      this.evict(victim, 'maxEntriesPerScope', now);
     }
-    if (evictedLive > 0) {
-      this.logger.warn(`Memory store full (maxEntries=${this.maxEntries}): evicted ${evictedLive} live record(s)`);
+    if (this.records.size >= this.maxEntries) {
+      // Before evicting a live record, give the expired ones a chance to make the room.
+      this.expiry.takeExpired(now, 1, BUCKETS_PER_ACQUIRE, (record) => this.remove(record));
+    }
+    if (this.records.size >= this.maxEntries) {
+      const victim = this.completed.oldest;
+      if (!victim) {
+        throw new Error(
+          `MemoryIdempotencyStore: holds maxEntries=${this.maxEntries} records, all in flight; ` +
+            'refusing a new key rather than evicting a running request',
+        );
+      }
+      this.evict(victim, 'maxEntries', now);
     }
   }
 
-  private mapKey(id: IdempotencyRecordId): string {
-    // JSON of a tuple is unambiguous whatever characters scope and key contain.
-    return JSON.stringify([id.namespace, id.scope, id.key]);
+  private evict(record: MemoryRecord, cause: EvictionCause, now: number): void {
+    // An expired record is not an eviction anyone loses anything by.
+    if (record.expiresAt > now) this.evictions.record(cause, record.scope.key, now);
+    this.remove(record);
+  }
+
+  private remove(record: MemoryRecord): void {
+    // Taken from the wheel already when it expired there; removing again is a no-op.
+    if (this.records.get(record.mapKey) !== record) return;
+    this.records.delete(record.mapKey);
+    this.expiry.remove(record, record.expiryBucket);
+    if (record.recent) this.completed.remove(record.recent);
+    if (record.recentInScope) record.scope.completed.remove(record.recentInScope);
+    if (--record.scope.count === 0) this.scopes.delete(record.scope.key);
+  }
+
+  private expireAt(record: MemoryRecord, expiresAt: number): void {
+    this.expiry.remove(record, record.expiryBucket);
+    record.expiresAt = expiresAt;
+    record.expiryBucket = this.expiry.add(record, expiresAt);
+  }
+
+  private scopeOf(id: IdempotencyRecordId): ScopeRecords {
+    const key = JSON.stringify([id.namespace, id.scope]);
+    return this.scopes.get(key) ?? { key, count: 0, completed: new RecencyList() };
+  }
+
+  /** Reclaims expired records while no request comes and reports evictions; unref'd, so it never keeps a process alive. */
+  private startTimer(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setInterval(() => {
+      const now = this.now();
+      this.expiry.takeExpired(now, RECLAIM_PER_TICK, BUCKETS_PER_TICK, (record) => this.remove(record));
+      this.evictions.flush(now);
+    }, EXPIRY_BUCKET_MS);
+    this.timer.unref();
+  }
+}
+
+function recordKey(id: IdempotencyRecordId): string {
+  // JSON of a tuple is unambiguous whatever characters scope and key contain.
+  return JSON.stringify([id.namespace, id.scope, id.key]);
+}
+
+function assertPositiveInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new Error(`MemoryIdempotencyStore: ${name} must be a positive integer, got ${value}`);
   }
 }

@@ -6,6 +6,7 @@ import {
   IdempotencyRecordId,
   IdempotencyStore,
 } from './idempotency-store';
+import { watchEvictionPolicy } from './redis-idempotency.eviction-policy';
 import { ACQUIRE_SCRIPT, ACQUIRED, COMPLETE_SCRIPT, COMPLETED, IN_FLIGHT, RELEASE_SCRIPT } from './redis-idempotency.scripts';
 
 /** Seed nodes of a Redis Cluster for the store to connect to (and later close) itself. */
@@ -67,6 +68,7 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
   protected readonly client: Redis | Cluster;
   private readonly ownsClient: boolean;
   private readonly commandTimeout: number;
+  private readonly stopWatchingEvictionPolicy: () => void;
   private ready: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private batch: Array<() => void> | undefined;
@@ -82,6 +84,8 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
     this.client.defineCommand(ACQUIRE, { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
     this.client.defineCommand(COMPLETE, { numberOfKeys: 1, lua: COMPLETE_SCRIPT });
     this.client.defineCommand(RELEASE, { numberOfKeys: 1, lua: RELEASE_SCRIPT });
+    // An evicting Redis can drop an in-flight record: warn when the store connects, never on a request.
+    this.stopWatchingEvictionPolicy = watchEvictionPolicy(this.client);
   }
 
   async acquire(id: IdempotencyRecordId, request: IdempotencyAcquireRequest): Promise<IdempotencyAcquireResult> {
@@ -114,6 +118,7 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
 
   /** Closes the connection if the store created it; a client passed in is left to its owner. */
   close(): Promise<void> {
+    this.stopWatchingEvictionPolicy();
     this.closing ??= this.ownsClient ? this.quit() : Promise.resolve();
     return this.closing;
   }
