@@ -145,12 +145,13 @@ describeWithServices(['postgres'], 'fault: an app instance SIGKILLed mid-request
     expect(figures.indefinite).toEqual([]);
     // The kill came while requests were in flight, not after the burst was over.
     expect(figures.cut).toBeGreaterThan(0);
-    // What the client saw succeed is given back (or, had its completion not landed, refused by the reference).
+    // What the client saw succeed is given back (replayed, or found again by its reference); nothing is a 409.
+    expect(figures.cutReferenceConflict).toBe(0);
     expect(fates.filter((f) => f.onVictim.status === 201 && f.onSurvivor.final === 'succeeded').every((f) => f.onSurvivor.answer.id === f.payment.first.answer.id)).toBe(true);
     expect(fates.flatMap((f) => f.onSurvivor.attempts).filter((a) => a.status >= 500)).toEqual([]);
   });
 
-  it('kill between the business commit and the completion: the retry gets 409 "reference used", charged once', async () => {
+  it('kill between the business commit and the completion: the retry gets the original payment (201), charged once', async () => {
     const proxied = proxy!;
     let completions = 0;
     const { fates, killedAt, victim } = await round('window', { REDIS_URL: `redis://127.0.0.1:${proxied.port}` }, async () => {
@@ -176,9 +177,12 @@ describeWithServices(['postgres'], 'fault: an app instance SIGKILLed mid-request
     expect(isAlive(survivor!)).toBe(true);
     expect(figures.indefinite).toEqual([]);
     expect(held.length).toBeGreaterThan(0);
-    // Committed, never completed: the survivor takes the lease over, runs the handler again, and the UNIQUE
-    // reference turns the second run into a 409 — charged once, but the client does not get its payment back.
-    expect(held.map((f) => `${f.index}:${f.onVictim.status}:${f.onSurvivor.final}`)).toEqual(held.map((f) => `${f.index}:0:reference_conflict`));
+    // Committed, never completed: the survivor takes the lease over, runs the handler again, finds the payment
+    // by its UNIQUE reference with the same parameters, and answers with it — charged once (the ledger test
+    // below), and the client gets its payment back, not a replay but the row as it was created.
+    expect(held.map((f) => `${f.index}:${f.onVictim.status}:${f.onSurvivor.final}`)).toEqual(held.map((f) => `${f.index}:0:succeeded`));
+    expect(held.every((f) => f.onSurvivor.answer.reference === f.payment.reference && f.onSurvivor.answer.status === 'succeeded')).toBe(true);
+    expect(figures.cutReferenceConflict).toBe(0);
     expect(fates.flatMap((f) => f.onSurvivor.attempts).filter((a) => a.status >= 500)).toEqual([]);
   });
 

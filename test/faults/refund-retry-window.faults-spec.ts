@@ -19,8 +19,9 @@ import { API_KEY, closeApps, createCustomers, spawnApp, summary } from './fault-
  * everything from the refund's completion on — the completion is the only command carrying the stored
  * response, hence `"paymentId":"<id>"` — and the victim is SIGKILLed right then.
  *
- * - Redis store: the completion is sent after the refund committed; the retry's second run hits the unique key
- *   → 409 "a refund was already made with this idempotency key": credited once, no refund body for the client.
+ * - Redis store: the completion is sent after the refund committed; the retry's second run finds the refund by
+ *   its unique key, made for the same payment and amount, and answers with it → 201: credited once, and the
+ *   client gets its refund back.
  * - TypeORM store, transactional (issue 6): the completion is an UPDATE inside the business transaction, before
  *   COMMIT; holding it freezes the transaction uncommitted, the kill rolls it back, and the retry runs once → 201.
  */
@@ -95,9 +96,12 @@ describe.each(['redis', 'typeorm'] as const)('fault: a refund retried after its 
       expect(refundRows).toHaveLength(1);
       expect(refundRows[0].requestKey).toBe(key);
       expect(ledger.balances.get(customerId)).toBe(9_300);
+      expect(retry.attempts.filter((attempt) => attempt.status >= 500)).toEqual([]);
       if (store === 'redis') {
-        // The refund committed on the victim; the second run is refused by the unique key.
-        expect(retry.final).toBe('reference_conflict');
+        // The refund committed on the victim; the second run finds it by the unique key and answers with it.
+        expect(retry.final).toBe('succeeded');
+        expect(retry.replayed).toBe(false);
+        expect(retry.answer).toMatchObject({ id: refundRows[0].id, paymentId, amount: 300 });
       } else {
         // Nothing committed on the victim; the retry ran it, once.
         expect(retry.final).toBe('succeeded');

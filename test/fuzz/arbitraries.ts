@@ -54,3 +54,19 @@ export function roundTrip(value: unknown): unknown {
   const text = JSON.stringify(value);
   return text === undefined ? undefined : JSON.parse(text);
 }
+
+/** Characters no database stores as sent: U+0000 (PostgreSQL refuses it) and unpaired UTF-16 surrogates. */
+export const unstorableChar = fc.constantFrom('\u0000', '\ud800', '\udbff', '\udc00', '\udfff');
+
+/**
+ * A string of a valid length (`minLength`–`maxLength` code points, counting the inserted one) with one
+ * unstorable character somewhere in it; its neighbours are printable ASCII, so a surrogate stays unpaired.
+ */
+export function unstorableString(minLength: number, maxLength: number): fc.Arbitrary<string> {
+  return fc
+    .tuple(fc.string({ minLength: Math.max(0, minLength - 1), maxLength: Math.max(0, maxLength - 1) }), unstorableChar, fc.nat())
+    .map(([text, char, at]) => {
+      const position = at % (text.length + 1);
+      return text.slice(0, position) + char + text.slice(position);
+    });
+}

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { longString, roundTrip, visibleChar } from './arbitraries';
+import { longString, roundTrip, unstorableString, visibleChar } from './arbitraries';
 import { errorBodyProblem, fuzzParameters, FuzzTarget, Route, ROUTES, Tally } from './fuzz-target';
 import { describeResponse, jsonBody, RawHeader, RawResponse, sendRaw } from './raw-http';
 
@@ -10,7 +10,7 @@ import { describeResponse, jsonBody, RawHeader, RawResponse, sendRaw } from './r
  *
  * What each class of body must get (DESIGN.md §4: "Bad input gets a clear 4xx with a JSON body
  * {statusCode, error, message}; nothing is half-written"):
- * - malformed JSON, wrong types, unknown fields, nesting of any depth, a body that is not a JSON object,
+ * - malformed JSON, wrong types, strings holding U+0000 or an unpaired surrogate, unknown fields, nesting of any depth, a body that is not a JSON object,
  *   a content type the app does not read (its body is then absent), JSON that claims a compression it
  *   does not have: 400;
  * - more than the body parser's limit (Express's default, 100 KiB), whatever the framing (Content-Length
@@ -26,7 +26,9 @@ const BODY_LIMIT_BYTES = 100 * 1024;
 const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const isIntIn = (value: unknown, min: number, max: number) => typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
-const isStringOfLength = (value: unknown, min: number, max: number) => typeof value === 'string' && [...value].length >= min && [...value].length <= max;
+/** A string of `min`–`max` code points that every database stores as sent: no U+0000, no unpaired surrogate. */
+const isStringOfLength = (value: unknown, min: number, max: number) =>
+  typeof value === 'string' && [...value].length >= min && [...value].length <= max && !value.includes('\u0000') && !/\p{Cs}/u.test(value);
 
 /** Each route's body fields and the DTO's rule for them, restated as the oracle of "would this be accepted". */
 const FIELDS: Record<Route, Record<string, (value: unknown) => boolean>> = {
@@ -81,7 +83,7 @@ const badInteger = (min: number, max: number) =>
     .filter((value) => !isIntIn(roundTrip(value), min, max));
 const badString = (min: number, max: number) =>
   fc
-    .oneof(notAString, ...(min > 0 ? [fc.constant('')] : []), longString(max + 1, max + 80))
+    .oneof(notAString, ...(min > 0 ? [fc.constant('')] : []), longString(max + 1, max + 80), unstorableString(min, max))
     .filter((value) => !isStringOfLength(roundTrip(value), min, max));
 const badCurrency = fc
   .oneof(notAString, fc.string({ maxLength: 6 }), fc.constantFrom('eur', 'EURO', 'EU', 'E1R', ' EUR', 'EUR ', 'Eur', '€UR', 'ÉUR', 'EUR\n'))
@@ -415,6 +417,8 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
           }
           text = objectText(entries);
           for (const [field, change] of Object.entries(bad.changes)) if (change.kind !== 'keep') tally.add(`${bad.route}.${field} ${change.kind}`);
+          const unstorable = Object.values(bad.changes).some((change) => change.kind === 'bad' && typeof change.value === 'string' && !isStringOfLength(change.value, 0, Infinity));
+          if (unstorable) tally.add('a string holding U+0000 or an unpaired surrogate');
         } else if (bad.kind === 'not an object') {
           text = JSON.stringify(bad.value);
         } else {
@@ -430,6 +434,7 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
     for (const route of ROUTES) for (const field of Object.keys(FIELDS[route])) expect(tally.get(`${route}.${field} bad`)).toBeGreaterThan(20);
     expect(tally.get('not an object')).toBeGreaterThan(20);
     expect(tally.get('valid body in an array')).toBeGreaterThan(20);
+    expect(tally.get('a string holding U+0000 or an unpaired surrogate')).toBeGreaterThan(20);
   }, 300_000);
 
   it('answers 400 to unknown fields, whatever their name, value or position', async () => {

@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { describeWithServices } from '../support/services';
 import { PAYMENTS_CONFIGURATIONS } from './payment-configurations';
+import { DataSource } from 'typeorm';
+import { Customer } from '../../apps/payments/src/customers/customer.entity';
+import { CustomersService } from '../../apps/payments/src/customers/customers.service';
 import { PaymentsService } from '../../apps/payments/src/payments/payments.service';
 import { apiClient, MERCHANTS, PaymentsApp, startPaymentsApp } from './payments-harness';
 
@@ -27,6 +30,7 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
     const pay = (customerId: string, amount: number, key = randomUUID(), reference = `ref-${randomUUID()}`) =>
       api.post('/payments', { customerId, amount, currency: 'EUR', reference }, key);
     const balanceOf = async (customerId: string) => (await api.get(`/customers/${customerId}`)).body.balance as number;
+    const customerRowsMadeWith = (key: string) => app.app!.get(DataSource).getRepository(Customer).countBy({ merchantId: 'm1', requestKey: key });
 
     describe('authentication', () => {
       it('answers 401 without an API key, or with an unknown one', async () => {
@@ -76,6 +80,46 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
         // The key is free: a corrected request with it runs.
         expect((await api.post('/customers', { name: 'Fixed', balance: 1 }, key)).status).toBe(201);
+      });
+
+      it.each([
+        ['a NUL in the name', { name: 'a\u0000b', balance: 1 }, 'name must not contain the NUL character (U+0000)'],
+        ['a lone high surrogate as the name', { name: '\ud800', balance: 1 }, 'name must not contain an unpaired UTF-16 surrogate (it is not valid Unicode)'],
+        ['a lone low surrogate in the name', { name: 'a\udc00b', balance: 1 }, 'name must not contain an unpaired UTF-16 surrogate (it is not valid Unicode)'],
+        ['a NUL in an unknown field', { name: 'A', balance: 1, x: '\u0000' }, 'x must not contain the NUL character (U+0000)'],
+      ])('refuses %s with 400 naming the field, writes nothing, and leaves the key free', async (_case, body, message) => {
+        const key = randomUUID();
+        const res = await api.post('/customers', body, key);
+        expect(res.status).toBe(400);
+        expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: [message] });
+        expect(await customerRowsMadeWith(key)).toBe(0);
+        const fixed = await api.post('/customers', { name: 'Fixed', balance: 1 }, key);
+        expect(fixed.status).toBe(201);
+        expect(fixed.headers['idempotent-replayed']).toBeUndefined();
+      });
+
+      it('stores names outside the BMP as sent (a surrogate pair is not refused)', async () => {
+        const created = await api.post('/customers', { name: 'Ada 😀', balance: 1 }, randomUUID());
+        expect(created.status).toBe(201);
+        expect((await api.get(`/customers/${created.body.id}`)).body.name).toBe('Ada 😀');
+      });
+
+      it('creates one customer per key at the database, whatever the store says, and answers a retry with it', async () => {
+        // What a retry does once its record is lost (a Redis restarted empty, an expired TTL): run again.
+        const service = app.app!.get(CustomersService);
+        const key = randomUUID();
+        const runs = await Promise.all(Array.from({ length: 8 }, () => service.create('m1', { name: 'Grace', balance: 700 }, key)));
+        expect(new Set(runs.map((customer) => customer.id)).size).toBe(1);
+        expect(runs.map((customer) => [customer.name, customer.balance])).toEqual(runs.map(() => ['Grace', 700]));
+        expect(await customerRowsMadeWith(key)).toBe(1);
+        // Spent since: a retry still answers with the opening balance, as the first request did.
+        await pay(runs[0].id, 200);
+        await expect(service.create('m1', { name: 'Grace', balance: 700 }, key)).resolves.toMatchObject({ id: runs[0].id, balance: 700 });
+        await expect(service.create('m1', { name: 'Grace', balance: 701 }, key)).rejects.toMatchObject({ status: 409 });
+        await expect(service.create('m1', { name: 'Other', balance: 700 }, key)).rejects.toMatchObject({ status: 409 });
+        // Another merchant's key space is its own.
+        await expect(service.create('m2', { name: 'Grace', balance: 700 }, key)).resolves.not.toMatchObject({ id: runs[0].id });
+        expect(await balanceOf(runs[0].id)).toBe(500);
       });
 
       it('refuses malformed JSON with 400', async () => {
@@ -148,14 +192,62 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         expect(await balanceOf(customer.id)).toBe(100);
       });
 
-      it('answers 409 to a reference used before (with a new key), without debiting', async () => {
+      it('answers a used reference with the same parameters (a new key) with the original payment, debiting once', async () => {
+        const customer = await api.createCustomer(1_000);
+        const reference = `dup-${randomUUID()}`;
+        const first = await pay(customer.id, 100, randomUUID(), reference);
+        expect(first.status).toBe(201);
+        await api.post(`/payments/${first.body.id}/refunds`, { amount: 30 }, randomUUID());
+        const again = await pay(customer.id, 100, randomUUID(), reference);
+        expect(again.status).toBe(201);
+        // As the first answer was: refunds made since do not show.
+        expect(again.body).toEqual(first.body);
+        expect(await balanceOf(customer.id)).toBe(930);
+      });
+
+      it.each([
+        ['another amount', { amount: 101 }],
+        ['another currency', { currency: 'USD' }],
+      ])('answers 409 to a used reference with %s, without debiting', async (_case, override) => {
         const customer = await api.createCustomer(1_000);
         const reference = `dup-${randomUUID()}`;
         expect((await pay(customer.id, 100, randomUUID(), reference)).status).toBe(201);
-        const res = await pay(customer.id, 100, randomUUID(), reference);
+        const res = await api.post('/payments', { customerId: customer.id, amount: 100, currency: 'EUR', reference, ...override }, randomUUID());
         expect(res.status).toBe(409);
         expect(res.body).toEqual({ statusCode: 409, error: 'Conflict', message: `A payment with reference "${reference}" already exists.` });
         expect(await balanceOf(customer.id)).toBe(900);
+      });
+
+      it('answers a used reference for another customer with 409', async () => {
+        const [a, b] = [await api.createCustomer(1_000), await api.createCustomer(1_000)];
+        const reference = `dup-${randomUUID()}`;
+        expect((await pay(a.id, 100, randomUUID(), reference)).status).toBe(201);
+        expect((await pay(b.id, 100, randomUUID(), reference)).status).toBe(409);
+        expect([await balanceOf(a.id), await balanceOf(b.id)]).toEqual([900, 1_000]);
+      });
+
+      it('runs 10 concurrent payments with one reference and new keys once: all get the one payment, one debit', async () => {
+        const customer = await api.createCustomer(1_000);
+        const reference = `race-${randomUUID()}`;
+        const responses = await Promise.all(Array.from({ length: 10 }, () => pay(customer.id, 100, randomUUID(), reference)));
+        expect(responses.map((res) => res.status)).toEqual(responses.map(() => 201));
+        expect(new Set(responses.map((res) => res.body.id)).size).toBe(1);
+        expect(await balanceOf(customer.id)).toBe(900);
+      });
+
+      it.each([
+        ['a NUL in the reference', { reference: 'ref\u0000' }, 'reference must not contain the NUL character (U+0000)'],
+        ['a lone surrogate in the reference', { reference: 'ref-\udfff' }, 'reference must not contain an unpaired UTF-16 surrogate (it is not valid Unicode)'],
+        ['a NUL in the currency', { currency: 'EU\u0000' }, 'currency must not contain the NUL character (U+0000)'],
+      ])('refuses %s with 400 naming the field, and debits nothing', async (_case, override, message) => {
+        const customer = await api.createCustomer(1_000);
+        const key = randomUUID();
+        const body = { customerId: customer.id, amount: 10, currency: 'EUR', reference: `r-${randomUUID()}` };
+        const res = await api.post('/payments', { ...body, ...override }, key);
+        expect(res.status).toBe(400);
+        expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: [message] });
+        expect(await balanceOf(customer.id)).toBe(1_000);
+        expect((await api.post('/payments', body, key)).status).toBe(201);
       });
 
       it('lets two merchants use one reference', async () => {
@@ -239,15 +331,20 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         expect(await balanceOf(customer.id)).toBe(1_000);
       });
 
-      it('refuses a second refund made with one idempotency key at the database, whatever the store says', async () => {
+      it('applies one refund per key at the database, whatever the store says, and answers a retry with it', async () => {
         // What a retry after a crash in the window would do with a store outside the database: run again.
         const customer = await api.createCustomer(1_000);
         const payment = (await pay(customer.id, 500)).body;
         const service = app.app!.get(PaymentsService);
         const key = randomUUID();
-        await service.refund('m1', payment.id, { amount: 100 }, key);
-        await expect(service.refund('m1', payment.id, { amount: 100 }, key)).rejects.toMatchObject({ status: 409 });
-        expect(await balanceOf(customer.id)).toBe(600);
+        const runs = await Promise.all(Array.from({ length: 6 }, () => service.refund('m1', payment.id, { amount: 100 }, key)));
+        expect(new Set(runs.map((refund) => refund.id)).size).toBe(1);
+        await expect(service.refund('m1', payment.id, { amount: 100 }, key)).resolves.toMatchObject({ id: runs[0].id, amount: 100 });
+        await expect(service.refund('m1', payment.id, { amount: 99 }, key)).rejects.toMatchObject({ status: 409 });
+        const otherPayment = (await pay(customer.id, 100)).body;
+        await expect(service.refund('m1', otherPayment.id, { amount: 100 }, key)).rejects.toMatchObject({ status: 409 });
+        expect(await balanceOf(customer.id)).toBe(500);
+        expect((await api.get(`/payments/${payment.id}`)).body).toMatchObject({ refundedAmount: 100 });
       });
 
       it("answers 404 to a refund of another merchant's payment, and 400 to a bad amount", async () => {

@@ -25,6 +25,13 @@ export class KillPointPaymentsController {
   }
 
   private async debit(manager: EntityManager, body: { reference: string; amount: number }, killAt?: string): Promise<Payment> {
+    // As the payments app does: a payment already made with this reference and amount (the retry of a request
+    // whose record never completed) is the answer; with another amount the reference is taken.
+    const existing = await manager.findOneBy(Payment, { reference: body.reference });
+    if (existing) {
+      if (existing.amount !== body.amount) throw new ConflictException('reference already used');
+      return existing;
+    }
     const debited = await manager
       .createQueryBuilder()
       .update(Account)

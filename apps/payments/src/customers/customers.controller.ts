@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Idempotent } from '@app/idempotency';
+import { IdempotencyKey, Idempotent } from '@app/idempotency';
 import { CurrentMerchant, Merchant } from '../auth/merchant';
 import { ApiErrors, ApiIdempotentWrite } from '../common/api-errors';
 import { CreateCustomerDto } from './create-customer.dto';
@@ -17,8 +17,9 @@ export class CustomersController {
   @Idempotent()
   @ApiIdempotentWrite()
   @ApiCreatedResponse({ type: CustomerView })
-  async create(@CurrentMerchant() merchant: Merchant, @Body() dto: CreateCustomerDto): Promise<CustomerView> {
-    return CustomerView.of(await this.customers.create(merchant.id, dto));
+  @ApiErrors([409, 'A customer was already created with this idempotency key, with another name or balance'])
+  async create(@CurrentMerchant() merchant: Merchant, @Body() dto: CreateCustomerDto, @IdempotencyKey() key: string): Promise<CustomerView> {
+    return CustomerView.of(await this.customers.create(merchant.id, dto, key));
   }
 
   @Get(':id')

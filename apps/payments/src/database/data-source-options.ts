@@ -9,20 +9,32 @@ import { Refund } from '../payments/refund.entity';
 import { CreatePaymentsSchema1764201600000 } from './migrations/1764201600000-create-payments-schema';
 import { AddRefundRequestKey1764288000000 } from './migrations/1764288000000-add-refund-request-key';
 import { DATABASE_TIMEOUTS, DatabaseTimeouts } from './database-timeouts';
+import { ByteExactIdentifiers1764374400000 } from './migrations/1764374400000-byte-exact-identifiers';
+import { AddCustomerRequestKey1764460800000 } from './migrations/1764460800000-add-customer-request-key';
 import { boundedMysql2 } from './mysql-session-bounds';
+import { mysqlServerType } from './mysql-server-type';
 
 /** Every entity of the app, the idempotency record included (its table comes from the library's migration). */
 export const PAYMENTS_ENTITIES = [Customer, Payment, Refund, IdempotencyRecordEntity];
 
 /** Every migration, in order; they run at start-up and through the TypeORM CLI (ormconfig.ts). */
-export const PAYMENTS_MIGRATIONS = [CreatePaymentsSchema1764201600000, CreateIdempotencyRecords1764259200000, AddRefundRequestKey1764288000000];
+export const PAYMENTS_MIGRATIONS = [
+  CreatePaymentsSchema1764201600000,
+  CreateIdempotencyRecords1764259200000,
+  AddRefundRequestKey1764288000000,
+  ByteExactIdentifiers1764374400000,
+  AddCustomerRequestKey1764460800000,
+];
 
 /**
  * TypeORM options for the configured database. Never `synchronize`: the schema comes from migrations. The app
  * runs with every lock, statement and pool wait bounded (`timeouts`, see database-timeouts.ts); the TypeORM CLI
  * passes null (no bounds), so that a long migration is not cut short.
  */
-export function dataSourceOptions(database: DatabaseConfig, timeouts: DatabaseTimeouts | null = DATABASE_TIMEOUTS): DataSourceOptions {
+export async function dataSourceOptions(
+  database: DatabaseConfig,
+  timeouts: DatabaseTimeouts | null = DATABASE_TIMEOUTS,
+): Promise<DataSourceOptions> {
   const common = { entities: PAYMENTS_ENTITIES, migrations: PAYMENTS_MIGRATIONS, synchronize: false, logging: false } as const;
   switch (database.type) {
     case 'sqlite':
@@ -56,7 +68,8 @@ export function dataSourceOptions(database: DatabaseConfig, timeouts: DatabaseTi
     case 'mysql':
       return {
         ...common,
-        type: 'mysql',
+        // A MariaDB behind a mysql:// URL is still told to TypeORM as what it is (see mysqlServerType).
+        type: await mysqlServerType(database.url),
         url: database.url,
         extra: { connectionLimit: 20 },
         connectTimeout: timeouts?.poolWaitMs ?? 5_000,

@@ -12,7 +12,7 @@ import { DatabaseService } from './database.service';
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({ ...dataSourceOptions(config.database), migrationsRun: true }),
+      useFactory: async (config: AppConfig) => ({ ...(await dataSourceOptions(config.database)), migrationsRun: true }),
     }),
   ],
   providers: [DatabaseService, IdempotencyTransaction],

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Mutex } from 'async-mutex';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, EntityTarget, FindOptionsWhere, ObjectLiteral } from 'typeorm';
 import { IdempotencyTransaction, sqliteConnectionMutex } from '@app/idempotency/typeorm';
 
 /**
@@ -38,12 +38,26 @@ export class DatabaseService implements OnApplicationBootstrap {
     pool.on('connect', (client) => client.on('error', (error: Error) => this.logger.warn(`PostgreSQL connection lost: ${error.message}`)));
   }
 
-  /** Runs `work` in one transaction: all of it commits, or none of it. */
+  /**
+   * Runs `work` in one transaction: all of it commits, or none of it. Inside the request's transaction it is
+   * a savepoint, so a unit that fails (a unique violation, say) takes its writes back and leaves the request's
+   * transaction usable (PostgreSQL would otherwise refuse every later statement of it).
+   */
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     const ambient = this.idempotencyTransaction.managerFor(this.dataSource);
     // The request's transaction already holds the SQLite mutex: taking it again would wait for ourselves.
-    if (ambient) return work(ambient);
+    if (ambient) return ambient.transaction(work);
     return this.exclusive(() => this.dataSource.transaction(work));
+  }
+
+  /**
+   * The committed row matching `where`: the winner of a race decided by a unique index. A locking read on
+   * MySQL/MariaDB, where a plain one inside an older REPEATABLE READ transaction would not see the winner.
+   */
+  winner<T extends ObjectLiteral>(entity: EntityTarget<T>, where: FindOptionsWhere<T>): Promise<T | null> {
+    const type = this.dataSource.options.type;
+    const lock = type === 'mysql' || type === 'mariadb' ? { lock: { mode: 'pessimistic_read' as const } } : {};
+    return this.transaction((manager) => manager.findOne(entity, { where, ...lock }));
   }
 
   /** Runs reads that must not see another request's uncommitted writes. */

@@ -21,7 +21,7 @@ export class PaymentsController {
   @ApiErrors(
     [402, "The customer's balance is too low (stored and replayed like any answer)"],
     [404, 'No such customer for this merchant'],
-    [409, 'The reference was already used by another payment'],
+    [409, 'The reference was already used by a payment for another customer, amount or currency'],
   )
   async create(@CurrentMerchant() merchant: Merchant, @Body() dto: CreatePaymentDto): Promise<PaymentView> {
     return PaymentView.of(await this.payments.pay(merchant.id, dto));
@@ -41,7 +41,7 @@ export class PaymentsController {
   @ApiErrors(
     [404, 'No such payment for this merchant'],
     [400, 'The refund would exceed what is left of the payment'],
-    [409, 'A refund was already made with this idempotency key (a retry after a crash, with a store outside the database)'],
+    [409, 'A refund was already made with this idempotency key for another payment or amount'],
   )
   async refund(
     @CurrentMerchant() merchant: Merchant,

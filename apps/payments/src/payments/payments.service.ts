@@ -19,11 +19,17 @@ import { Refund } from './refund.entity';
 export class PaymentsService {
   constructor(private readonly db: DatabaseService) {}
 
+  /**
+   * A payment whose reference this merchant already used is given back as it was created, if it was made for
+   * the same customer, amount and currency (a retry whose idempotency record was lost, or one sent with a new
+   * key): not charged again. Otherwise the reference is taken (409).
+   */
   async pay(merchantId: string, dto: CreatePaymentDto): Promise<Payment> {
     try {
       return await this.db.transaction(async (manager) => {
         await this.ownCustomer(manager, merchantId, dto.customerId);
-        if (await manager.existsBy(Payment, { merchantId, reference: dto.reference })) throw referenceUsed(dto.reference);
+        const existing = await manager.findOneBy(Payment, { merchantId, reference: dto.reference });
+        if (existing) return samePayment(existing, dto);
         const debit = await manager
           .createQueryBuilder()
           .update(Customer)
@@ -46,9 +52,11 @@ export class PaymentsService {
       });
     } catch (error) {
       // Two payments with one reference raced past the check: the UNIQUE constraint decided, and the
-      // transaction (debit included) rolled back.
-      if (isUniqueViolation(error)) throw referenceUsed(dto.reference);
-      throw error;
+      // transaction (debit included) rolled back. Answer as the winner.
+      if (!isUniqueViolation(error)) throw error;
+      const winner = await this.db.winner(Payment, { merchantId, reference: dto.reference });
+      if (!winner) throw error;
+      return samePayment(winner, dto);
     }
   }
 
@@ -58,13 +66,20 @@ export class PaymentsService {
     return payment;
   }
 
-  /** `requestKey` is the request's idempotency key: a second refund made with it is refused (409). */
+  /**
+   * `requestKey` is the request's idempotency key. A refund this merchant already made with it (a retry whose
+   * idempotency record was lost) is given back if it was for the same payment and amount, and not applied
+   * again; otherwise the key is taken (409).
+   */
   async refund(merchantId: string, paymentId: string, dto: CreateRefundDto, requestKey: string): Promise<Refund> {
     try {
       return await this.applyRefund(merchantId, paymentId, dto, requestKey);
     } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictException(`A refund was already made with this idempotency key.`);
-      throw error;
+      // Two refunds with one key raced past the check: the unique index decided; answer as the winner.
+      if (!isUniqueViolation(error)) throw error;
+      const winner = await this.db.winner(Refund, { merchantId, requestKey });
+      if (!winner) throw error;
+      return sameRefund(winner, paymentId, dto);
     }
   }
 
@@ -72,6 +87,8 @@ export class PaymentsService {
     return this.db.transaction(async (manager) => {
       const payment = await manager.findOneBy(Payment, { id: paymentId, merchantId });
       if (!payment) throw new NotFoundException(`Payment ${paymentId} not found.`);
+      const existing = await manager.findOneBy(Refund, { merchantId, requestKey });
+      if (existing) return sameRefund(existing, paymentId, dto);
       // `status` is assigned before `refunded_amount`: MySQL evaluates SET clauses left to right with
       // updated values, PostgreSQL and SQLite with old ones; this order gives the same answer on all three.
       const credit = await manager
@@ -108,6 +125,18 @@ export class PaymentsService {
   }
 }
 
-function referenceUsed(reference: string): ConflictException {
-  return new ConflictException(`A payment with reference "${reference}" already exists.`);
+/** `existing` as its creation answered (a payment starts succeeded, nothing refunded), if `dto` asked for it. */
+function samePayment(existing: Payment, dto: CreatePaymentDto): Payment {
+  if (existing.customerId !== dto.customerId || existing.amount !== dto.amount || existing.currency !== dto.currency) {
+    throw new ConflictException(`A payment with reference "${dto.reference}" already exists.`);
+  }
+  return { ...existing, status: 'succeeded', refundedAmount: 0 };
+}
+
+/** `existing`, if it refunded `amount` of payment `paymentId`; else the key is taken. */
+function sameRefund(existing: Refund, paymentId: string, dto: CreateRefundDto): Refund {
+  if (existing.paymentId !== paymentId || existing.amount !== dto.amount) {
+    throw new ConflictException('A refund was already made with this idempotency key, for another payment or amount.');
+  }
+  return existing;
 }
