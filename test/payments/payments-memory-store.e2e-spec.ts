@@ -44,9 +44,9 @@ describe('payments app on the memory store: one merchant cannot evict another', 
     const create = customers.create.bind(customers);
     const held = new Promise<void>((resolve) => (releaseHeld = resolve));
     let heldRuns = 0;
-    jest.spyOn(customers, 'create').mockImplementation(async (merchantId, dto) => {
+    jest.spyOn(customers, 'create').mockImplementation(async (merchantId, dto, requestKey) => {
       if (dto.name === 'Held' && heldRuns++ === 0) await held;
-      return create(merchantId, dto);
+      return create(merchantId, dto, requestKey);
     });
     const heldKey = randomUUID();
     const heldResponse = merchantB.post('/customers', { name: 'Held', balance: 1 }, heldKey).then((res) => res);
