@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IdempotencyEvent, IdempotencyModule, MemoryIdempotencyStore } from '@app/idempotency';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
@@ -212,6 +213,26 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
       expect(bobAgain.body).toEqual(bob.body);
       expect(calls.of('create')).toBe(2);
       expect(events.map((event) => event.scope)).toEqual(['alice', 'bob', 'bob']);
+    });
+
+    it('never replays a long principal\'s response to one whose id is literally its hashed form', async () => {
+      const key = newKey();
+      const victim = `victim-${'v'.repeat(193)}`;
+      expect(Buffer.byteLength(victim)).toBe(200);
+      const attacker = `sha256:${createHash('sha256').update(victim).digest('hex')}`;
+      const victims = await post('/orders', key).set('x-user', victim).send({ amount: 900 });
+      expect(victims.status).toBe(201);
+      const attackers = await post('/orders', key).set('x-user', attacker).send({ amount: 900 });
+      expect(attackers.status).toBe(201);
+      expect(attackers.headers['idempotent-replayed']).toBeUndefined();
+      expect(attackers.body.id).not.toEqual(victims.body.id);
+      expect(calls.of('create')).toBe(2);
+      expect(outcomes()).toEqual(['executed', 'executed']);
+      expect(events[0].scope).not.toEqual(events[1].scope);
+      // The victim still gets its own response back.
+      const victimAgain = await post('/orders', key).set('x-user', victim).send({ amount: 900 });
+      expect(victimAgain.headers['idempotent-replayed']).toBe('true');
+      expect(victimAgain.body).toEqual(victims.body);
     });
   });
 

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { canonicalize } from './fingerprint';
 import { IdempotencyEvent } from './idempotency.events';
+import { storableScope } from './stored-scope';
 import {
   IdempotencyConflictException,
   IdempotencyKeyInvalidException,
@@ -349,14 +350,6 @@ function serialise(value: unknown, maxBytes: number): string | { reason: string 
     if (bytes > maxBytes) return { reason: `${bytes} bytes is over maxResponseBytes (${maxBytes})` };
   }
   return json;
-}
-
-/**
- * Principals can be long (a JWT subject, an email); stores bound the scope's size (SQL: 255 bytes). Past 128
- * bytes the scope is replaced by its SHA-256, which keeps scopes apart without refusing anyone.
- */
-function storableScope(scope: string): string {
-  return Buffer.byteLength(scope) > 128 ? `sha256:${sha256(scope)}` : scope;
 }
 
 function sha256(text: string): string {
