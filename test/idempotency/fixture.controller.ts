@@ -201,6 +201,22 @@ export class SlowFixtureController {
     return { run };
   }
 
+  @Post('hinted')
+  @Idempotent({ retryAfter: 2_500 })
+  async hinted() {
+    const run = calls.hit('slow-hinted');
+    await SlowFixtureController.gate.wait(2_000);
+    return { run };
+  }
+
+  @Post('hour-lease')
+  @Idempotent({ lockTimeout: 60 * 60 * 1000 })
+  async hourLease() {
+    const run = calls.hit('slow-hour-lease');
+    await SlowFixtureController.gate.wait(2_000);
+    return { run };
+  }
+
   @Post('lease')
   @Idempotent({ lockTimeout: 300 })
   async lease() {

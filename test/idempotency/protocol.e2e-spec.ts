@@ -311,7 +311,8 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
       expect(created).toHaveLength(1);
       expect(conflicts).toHaveLength(49);
       for (const res of conflicts) {
-        expect(res.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+        // The default hint (1 s), not the 30 s left of the lease: the first request may finish in milliseconds.
+        expect(res.headers['retry-after']).toBe('1');
         expect(res.body).toMatchObject({ statusCode: 409, error: 'Conflict' });
       }
       expect(outcomes().filter((outcome) => outcome === 'conflict')).toHaveLength(49);
@@ -327,6 +328,21 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
       expect(responses.every((res) => res.status === 201)).toBe(true);
       expect(new Set(responses.map((res) => JSON.stringify(res.body)))).toEqual(new Set(['{"run":1}']));
       expect(responses.filter((res) => res.headers['idempotent-replayed'] === 'true')).toHaveLength(49);
+    });
+
+    it.each([
+      ['/slow/hinted', 'the route\'s retryAfter hint (2.5 s), rounded up', '3', 'slow-hinted'],
+      ['/slow/hour-lease', 'the default hint under a 1 h lease, not the hour', '1', 'slow-hour-lease'],
+    ])('answers %s while in flight with Retry-After from %s', async (path, _why, expected, counter) => {
+      const key = newKey();
+      const first = post(path, key).send().then((res) => res);
+      // The first request holds the record once its handler runs.
+      while (calls.of(counter) < 1) await sleep(10);
+      const conflict = await post(path, key).send();
+      expect(conflict.status).toBe(409);
+      expect(conflict.headers['retry-after']).toBe(expected);
+      SlowFixtureController.gate.open();
+      expect((await first).status).toBe(201);
     });
 
     it('gives a waiter whose wait runs out a 409', async () => {
@@ -355,7 +371,10 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
       const key = newKey();
       const first = post('/slow/lease', key).send().then((res) => res);
       await sleep(100);
-      expect((await post('/slow/lease', key).send()).status).toBe(409);
+      const conflict = await post('/slow/lease', key).send();
+      expect(conflict.status).toBe(409);
+      // The 1 s default hint is capped by the ~200 ms left of the lease, and the header says at least 1.
+      expect(conflict.headers['retry-after']).toBe('1');
       await sleep(350);
       const takeover = await post('/slow/lease', key).send();
       expect(takeover.status).toBe(201);

@@ -42,6 +42,12 @@ class ChargeController {
     return { run: ++runs };
   }
 
+  @Post('hinted')
+  @Idempotent({ retryAfter: 4_000 })
+  hinted() {
+    return { run: ++runs };
+  }
+
   @Post('open')
   @Idempotent({ failOpen: true })
   open() {
@@ -76,12 +82,21 @@ describe.each(HTTP_ADAPTERS)('store failures (%s)', (_platform, adapter) => {
       error: 'Service Unavailable',
       message: 'The idempotency store is unavailable; the request was not processed. Retry with the same key.',
     });
+    // A retryable outage answer says when to retry: the default hint, 1 s.
+    expect(res.headers['retry-after']).toBe('1');
     expect(runs).toBe(0);
     expect(events).toEqual([expect.objectContaining({ outcome: 'store_error', route: 'POST /closed' })]);
     store.down = {};
     const retry = await request(running.url).post('/closed').set('Idempotency-Key', 'k-closed').send();
     expect(retry.status).toBe(201);
     expect(runs).toBe(1);
+  });
+
+  it('sends the route\'s retryAfter hint with its 503', async () => {
+    store.down.acquire = true;
+    const res = await request(running.url).post('/hinted').set('Idempotency-Key', 'k-hinted').send();
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('4');
   });
 
   it('with failOpen runs the handler unprotected and says so in the event', async () => {

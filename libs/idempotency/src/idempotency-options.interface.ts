@@ -25,6 +25,12 @@ export interface IdempotentRouteOptions {
   /** How long an in-flight request holds its lease, in milliseconds, before a retry may take over. Default 30 s. */
   lockTimeout?: number;
   /**
+   * How long a refused client should wait before it retries, in milliseconds, sent as `Retry-After` (whole
+   * seconds, at least 1) with a 409 (capped by what is left of the lease) and with the library's 503. Must
+   * not exceed `lockTimeout`. Default 1 s.
+   */
+  retryAfter?: number;
+  /**
    * Whose key it is. Default: the id (`id`, else `sub`) of `request.user` when there is one, else none.
    * Two scopes never see each other's records.
    */

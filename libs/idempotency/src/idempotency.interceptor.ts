@@ -12,7 +12,12 @@ import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { lastValueFrom, Observable, of } from 'rxjs';
 import { fingerprintRequest } from './fingerprint';
 import { IDEMPOTENCY_REPLAYED_HEADER } from './idempotency.constants';
-import { IdempotencyConflictException, IdempotencyKeyInvalidException, IdempotencyKeyMissingException } from './idempotency.exceptions';
+import {
+  IdempotencyConflictException,
+  IdempotencyKeyInvalidException,
+  IdempotencyKeyMissingException,
+  IdempotencyStoreUnavailableException,
+} from './idempotency.exceptions';
 import { parseIdempotencyKeyHeader } from './idempotency-key';
 import { IDEMPOTENCY_KEY_ON_REQUEST } from './idempotency-key.decorator';
 import { ResolvedIdempotencyOptions } from './idempotency-options.interface';
@@ -96,7 +101,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       if ('error' in result) throw result.error;
       return of(result.value);
     } catch (error) {
-      if (error instanceof IdempotencyConflictException) {
+      if (error instanceof IdempotencyConflictException || error instanceof IdempotencyStoreUnavailableException) {
         this.adapter.setHeader(response, 'Retry-After', String(error.retryAfterSeconds));
       }
       throw error;

@@ -170,7 +170,7 @@ export class IdempotencyService {
       const remainingWait = waitUntil - Date.now();
       if (remainingWait <= 0) {
         this.emit({ ...event, outcome: 'conflict' });
-        throw new IdempotencyConflictException(Math.max(1, Math.ceil(acquired.retryAfterMs / 1000)));
+        throw new IdempotencyConflictException(retryAfterSeconds(options.retryAfter, acquired.retryAfterMs));
       }
       await sleep(Math.min(pollMs, remainingWait));
       pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
@@ -234,7 +234,7 @@ export class IdempotencyService {
         this.logger.error(`${route}: the transaction failed, nothing was committed: ${describe(error)}`);
         const reason = `transaction failed: ${describe(error)}`;
         const failed: IdempotentSettlement = {
-          result: { error: new IdempotencyStoreUnavailableException() },
+          result: { error: new IdempotencyStoreUnavailableException(retryAfterSeconds(options.retryAfter, options.lockTimeout)) },
           keep: { release: 'released', reason },
         };
         return this.releaseRecord(call, token, failed, 'released', reason, acquireMs);
@@ -250,8 +250,9 @@ export class IdempotencyService {
       case 'lease_lost': {
         this.logger.warn(`${route}: the lease expired while the request ran and another request took it over; its writes were rolled back`);
         this.emit({ ...event, outcome: 'conflict', leaseLost: true });
+        // The new owner's lease is unknown here; the hint is never longer than a whole one.
         const conflict: IdempotentSettlement = {
-          result: { error: new IdempotencyConflictException(Math.max(1, Math.ceil(options.lockTimeout / 1000))) },
+          result: { error: new IdempotencyConflictException(retryAfterSeconds(options.retryAfter, options.lockTimeout)) },
           keep: { release: 'released', reason: 'lease lost' },
         };
         return { kind: 'executed', settlement: conflict };
@@ -320,7 +321,7 @@ export class IdempotencyService {
     if (!options.failOpen) {
       this.logger.error(`${route}: idempotency store unavailable, request refused (503): ${reason}`);
       this.emit({ ...event, outcome: 'store_error' });
-      throw new IdempotencyStoreUnavailableException();
+      throw new IdempotencyStoreUnavailableException(retryAfterSeconds(options.retryAfter, options.lockTimeout));
     }
     this.logger.warn(`${route}: idempotency store unavailable, running UNPROTECTED (failOpen): ${reason}`);
     this.emit({ ...event, outcome: 'fail_open' });
@@ -350,6 +351,14 @@ function serialise(value: unknown, maxBytes: number): string | { reason: string 
     if (bytes > maxBytes) return { reason: `${bytes} bytes is over maxResponseBytes (${maxBytes})` };
   }
   return json;
+}
+
+/**
+ * `Retry-After` in whole seconds: the configured hint, never more than what is left of the lease (a key
+ * released sooner is better found by a quick retry), and at least 1, as the header cannot say less.
+ */
+function retryAfterSeconds(hintMs: number, leaseLeftMs: number): number {
+  return Math.max(1, Math.ceil(Math.min(hintMs, leaseLeftMs) / 1000));
 }
 
 function sha256(text: string): string {
