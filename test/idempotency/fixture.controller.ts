@@ -16,7 +16,7 @@ import {
 } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { IdempotencyKey, Idempotent } from '@app/idempotency';
+import { IdempotencyKey, Idempotent, sharedScope } from '@app/idempotency';
 
 /** Counts handler runs per route, so tests can assert "ran once". */
 export class CallCounter {
@@ -224,6 +224,23 @@ export class SlowFixtureController {
     // The first run outlives its lease; the one that takes over finishes at once.
     if (run === 1) await sleep(900);
     return { run };
+  }
+}
+
+/** Routes that callers may reach without a principal: the default scope, and a shared space declared on purpose. */
+@Controller('public')
+@UseGuards(HeaderUserGuard)
+export class PublicFixtureController {
+  @Post('anonymous')
+  @Idempotent()
+  anonymous(@Body() body: unknown) {
+    return { run: calls.hit('anonymous'), body };
+  }
+
+  @Post('shared')
+  @Idempotent({ scope: sharedScope })
+  shared(@Body() body: unknown) {
+    return { run: calls.hit('shared'), body };
   }
 }
 

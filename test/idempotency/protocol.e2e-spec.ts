@@ -1,12 +1,14 @@
 import request from 'supertest';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LoggerService } from '@nestjs/common';
 import { IdempotencyEvent, IdempotencyModule, MemoryIdempotencyStore } from '@app/idempotency';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
 import {
   calls,
   LayeredFixtureController,
   OrdersFixtureController,
+  PublicFixtureController,
   SlowFixtureController,
 } from './fixture.controller';
 
@@ -14,6 +16,9 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
   let running: RunningApp;
   let store: MemoryIdempotencyStore;
   const events: IdempotencyEvent[] = [];
+  const warnings: string[] = [];
+  // The app's logger, as an application would install one: the library's warnings arrive here.
+  const logger: LoggerService = { log() {}, error() {}, warn: (message) => warnings.push(String(message)), debug() {}, verbose() {} };
   let keySeq = 0;
   const newKey = () => `key-${Date.now()}-${++keySeq}`;
 
@@ -22,15 +27,17 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
     running = await startHttpApp(
       {
         imports: [IdempotencyModule.forRoot({ store, events: (event) => events.push(event) })],
-        controllers: [OrdersFixtureController, SlowFixtureController, LayeredFixtureController],
+        controllers: [OrdersFixtureController, SlowFixtureController, LayeredFixtureController, PublicFixtureController],
       },
       adapter,
     );
+    running.app.useLogger(logger);
   });
   afterAll(() => running.close());
   beforeEach(() => {
     calls.reset();
     events.length = 0;
+    warnings.length = 0;
     SlowFixtureController.gate.reset();
   });
 
@@ -233,6 +240,40 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
       const victimAgain = await post('/orders', key).set('x-user', victim).send({ amount: 900 });
       expect(victimAgain.headers['idempotent-replayed']).toBe('true');
       expect(victimAgain.body).toEqual(victims.body);
+    });
+  });
+
+  describe('no principal', () => {
+    const scopeWarnings = (route: string) => warnings.filter((warning) => warning.startsWith(`${route}: no principal`));
+
+    it('warns once per route, naming it and the scope option, when the default scope finds no principal', async () => {
+      // A caller with a principal is no reason to warn.
+      expect((await post('/public/anonymous', newKey()).set('x-user', 'alice').send({ n: 0 })).status).toBe(201);
+      expect(scopeWarnings('POST /public/anonymous')).toEqual([]);
+      for (let n = 1; n <= 3; n++) expect((await post('/public/anonymous', newKey()).send({ n })).status).toBe(201);
+      const [warning, ...more] = scopeWarnings('POST /public/anonymous');
+      expect(more).toEqual([]);
+      expect(warning).toContain('"scope" option');
+      expect(warning).toContain('sharedScope');
+      expect(calls.of('anonymous')).toBe(4);
+    });
+
+    it('is the shared space it warns about: one anonymous caller\'s key replays another\'s response', async () => {
+      const key = newKey();
+      const first = await post('/public/anonymous', key).send({ n: 1 });
+      const other = await post('/public/anonymous', key).send({ n: 1 });
+      expect(other.headers['idempotent-replayed']).toBe('true');
+      expect(other.body).toEqual(first.body);
+    });
+
+    it('never warns for a route that declares sharedScope, which shares one space even between principals', async () => {
+      const key = newKey();
+      expect((await post('/public/shared', key).send({ n: 1 })).status).toBe(201);
+      const bob = await post('/public/shared', key).set('x-user', 'bob').send({ n: 1 });
+      expect(bob.headers['idempotent-replayed']).toBe('true');
+      await post('/public/shared', newKey()).send({ n: 2 });
+      expect(calls.of('shared')).toBe(2);
+      expect(warnings.filter((warning) => warning.includes('no principal'))).toEqual([]);
     });
   });
 

@@ -23,6 +23,14 @@ export function principalScope(context: ExecutionContext): string | undefined {
 }
 
 /**
+ * Scope of a route whose callers share one key space on purpose (no authentication, one trusted caller): one
+ * caller's key replays another's response. Declaring it says so, and silences the no-principal warning.
+ */
+export function sharedScope(): string {
+  return '';
+}
+
+/**
  * The options `@Idempotent()` declared for a handler: the controller's, overridden by the method's; undefined
  * when neither carries the decorator. The interceptor and the start-up validation both read them here.
  */
