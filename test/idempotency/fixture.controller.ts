@@ -16,7 +16,7 @@ import {
 } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { IdempotencyKey, Idempotent } from '@app/idempotency';
+import { IdempotencyKey, Idempotent, sharedScope } from '@app/idempotency';
 
 /** Counts handler runs per route, so tests can assert "ran once". */
 export class CallCounter {
@@ -201,6 +201,22 @@ export class SlowFixtureController {
     return { run };
   }
 
+  @Post('hinted')
+  @Idempotent({ retryAfter: 2_500 })
+  async hinted() {
+    const run = calls.hit('slow-hinted');
+    await SlowFixtureController.gate.wait(2_000);
+    return { run };
+  }
+
+  @Post('hour-lease')
+  @Idempotent({ lockTimeout: 60 * 60 * 1000 })
+  async hourLease() {
+    const run = calls.hit('slow-hour-lease');
+    await SlowFixtureController.gate.wait(2_000);
+    return { run };
+  }
+
   @Post('lease')
   @Idempotent({ lockTimeout: 300 })
   async lease() {
@@ -208,6 +224,23 @@ export class SlowFixtureController {
     // The first run outlives its lease; the one that takes over finishes at once.
     if (run === 1) await sleep(900);
     return { run };
+  }
+}
+
+/** Routes that callers may reach without a principal: the default scope, and a shared space declared on purpose. */
+@Controller('public')
+@UseGuards(HeaderUserGuard)
+export class PublicFixtureController {
+  @Post('anonymous')
+  @Idempotent()
+  anonymous(@Body() body: unknown) {
+    return { run: calls.hit('anonymous'), body };
+  }
+
+  @Post('shared')
+  @Idempotent({ scope: sharedScope })
+  shared(@Body() body: unknown) {
+    return { run: calls.hit('shared'), body };
   }
 }
 

@@ -1,11 +1,14 @@
 import request from 'supertest';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LoggerService } from '@nestjs/common';
 import { IdempotencyEvent, IdempotencyModule, MemoryIdempotencyStore } from '@app/idempotency';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
 import {
   calls,
   LayeredFixtureController,
   OrdersFixtureController,
+  PublicFixtureController,
   SlowFixtureController,
 } from './fixture.controller';
 
@@ -13,6 +16,9 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
   let running: RunningApp;
   let store: MemoryIdempotencyStore;
   const events: IdempotencyEvent[] = [];
+  const warnings: string[] = [];
+  // The app's logger, as an application would install one: the library's warnings arrive here.
+  const logger: LoggerService = { log() {}, error() {}, warn: (message) => warnings.push(String(message)), debug() {}, verbose() {} };
   let keySeq = 0;
   const newKey = () => `key-${Date.now()}-${++keySeq}`;
 
@@ -21,15 +27,17 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
     running = await startHttpApp(
       {
         imports: [IdempotencyModule.forRoot({ store, events: (event) => events.push(event) })],
-        controllers: [OrdersFixtureController, SlowFixtureController, LayeredFixtureController],
+        controllers: [OrdersFixtureController, SlowFixtureController, LayeredFixtureController, PublicFixtureController],
       },
       adapter,
     );
+    running.app.useLogger(logger);
   });
   afterAll(() => running.close());
   beforeEach(() => {
     calls.reset();
     events.length = 0;
+    warnings.length = 0;
     SlowFixtureController.gate.reset();
   });
 
@@ -213,6 +221,60 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
       expect(calls.of('create')).toBe(2);
       expect(events.map((event) => event.scope)).toEqual(['alice', 'bob', 'bob']);
     });
+
+    it('never replays a long principal\'s response to one whose id is literally its hashed form', async () => {
+      const key = newKey();
+      const victim = `victim-${'v'.repeat(193)}`;
+      expect(Buffer.byteLength(victim)).toBe(200);
+      const attacker = `sha256:${createHash('sha256').update(victim).digest('hex')}`;
+      const victims = await post('/orders', key).set('x-user', victim).send({ amount: 900 });
+      expect(victims.status).toBe(201);
+      const attackers = await post('/orders', key).set('x-user', attacker).send({ amount: 900 });
+      expect(attackers.status).toBe(201);
+      expect(attackers.headers['idempotent-replayed']).toBeUndefined();
+      expect(attackers.body.id).not.toEqual(victims.body.id);
+      expect(calls.of('create')).toBe(2);
+      expect(outcomes()).toEqual(['executed', 'executed']);
+      expect(events[0].scope).not.toEqual(events[1].scope);
+      // The victim still gets its own response back.
+      const victimAgain = await post('/orders', key).set('x-user', victim).send({ amount: 900 });
+      expect(victimAgain.headers['idempotent-replayed']).toBe('true');
+      expect(victimAgain.body).toEqual(victims.body);
+    });
+  });
+
+  describe('no principal', () => {
+    const scopeWarnings = (route: string) => warnings.filter((warning) => warning.startsWith(`${route}: no principal`));
+
+    it('warns once per route, naming it and the scope option, when the default scope finds no principal', async () => {
+      // A caller with a principal is no reason to warn.
+      expect((await post('/public/anonymous', newKey()).set('x-user', 'alice').send({ n: 0 })).status).toBe(201);
+      expect(scopeWarnings('POST /public/anonymous')).toEqual([]);
+      for (let n = 1; n <= 3; n++) expect((await post('/public/anonymous', newKey()).send({ n })).status).toBe(201);
+      const [warning, ...more] = scopeWarnings('POST /public/anonymous');
+      expect(more).toEqual([]);
+      expect(warning).toContain('"scope" option');
+      expect(warning).toContain('sharedScope');
+      expect(calls.of('anonymous')).toBe(4);
+    });
+
+    it('is the shared space it warns about: one anonymous caller\'s key replays another\'s response', async () => {
+      const key = newKey();
+      const first = await post('/public/anonymous', key).send({ n: 1 });
+      const other = await post('/public/anonymous', key).send({ n: 1 });
+      expect(other.headers['idempotent-replayed']).toBe('true');
+      expect(other.body).toEqual(first.body);
+    });
+
+    it('never warns for a route that declares sharedScope, which shares one space even between principals', async () => {
+      const key = newKey();
+      expect((await post('/public/shared', key).send({ n: 1 })).status).toBe(201);
+      const bob = await post('/public/shared', key).set('x-user', 'bob').send({ n: 1 });
+      expect(bob.headers['idempotent-replayed']).toBe('true');
+      await post('/public/shared', newKey()).send({ n: 2 });
+      expect(calls.of('shared')).toBe(2);
+      expect(warnings.filter((warning) => warning.includes('no principal'))).toEqual([]);
+    });
   });
 
   describe('failures', () => {
@@ -290,7 +352,8 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
       expect(created).toHaveLength(1);
       expect(conflicts).toHaveLength(49);
       for (const res of conflicts) {
-        expect(res.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+        // The default hint (1 s), not the 30 s left of the lease: the first request may finish in milliseconds.
+        expect(res.headers['retry-after']).toBe('1');
         expect(res.body).toMatchObject({ statusCode: 409, error: 'Conflict' });
       }
       expect(outcomes().filter((outcome) => outcome === 'conflict')).toHaveLength(49);
@@ -306,6 +369,21 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
       expect(responses.every((res) => res.status === 201)).toBe(true);
       expect(new Set(responses.map((res) => JSON.stringify(res.body)))).toEqual(new Set(['{"run":1}']));
       expect(responses.filter((res) => res.headers['idempotent-replayed'] === 'true')).toHaveLength(49);
+    });
+
+    it.each([
+      ['/slow/hinted', 'the route\'s retryAfter hint (2.5 s), rounded up', '3', 'slow-hinted'],
+      ['/slow/hour-lease', 'the default hint under a 1 h lease, not the hour', '1', 'slow-hour-lease'],
+    ])('answers %s while in flight with Retry-After from %s', async (path, _why, expected, counter) => {
+      const key = newKey();
+      const first = post(path, key).send().then((res) => res);
+      // The first request holds the record once its handler runs.
+      while (calls.of(counter) < 1) await sleep(10);
+      const conflict = await post(path, key).send();
+      expect(conflict.status).toBe(409);
+      expect(conflict.headers['retry-after']).toBe(expected);
+      SlowFixtureController.gate.open();
+      expect((await first).status).toBe(201);
     });
 
     it('gives a waiter whose wait runs out a 409', async () => {
@@ -334,7 +412,10 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
       const key = newKey();
       const first = post('/slow/lease', key).send().then((res) => res);
       await sleep(100);
-      expect((await post('/slow/lease', key).send()).status).toBe(409);
+      const conflict = await post('/slow/lease', key).send();
+      expect(conflict.status).toBe(409);
+      // The 1 s default hint is capped by the ~200 ms left of the lease, and the header says at least 1.
+      expect(conflict.headers['retry-after']).toBe('1');
       await sleep(350);
       const takeover = await post('/slow/lease', key).send();
       expect(takeover.status).toBe(201);

@@ -110,5 +110,11 @@ describe('IdempotencyService.run', () => {
     await expect(Test.createTestingModule({ imports: [IdempotencyModule.forRoot({ ttl: -1 })] }).compile()).rejects.toThrow(
       '"ttl" must be a positive whole number',
     );
+    await expect(
+      Test.createTestingModule({ imports: [IdempotencyModule.forRoot({ retryAfter: 40_000 })] }).compile(),
+    ).rejects.toThrow('"retryAfter" (40000 ms) must not exceed "lockTimeout" (30000 ms)');
+    await expect(Test.createTestingModule({ imports: [IdempotencyModule.forRoot({ retryAfter: 0 })] }).compile()).rejects.toThrow(
+      '"retryAfter" must be a positive whole number',
+    );
   });
 });

@@ -48,6 +48,12 @@ class NotesController {
     if (body.fail) throw new HttpException(`failed with ${body.fail}`, body.fail);
     return note;
   }
+
+  @Post('long-lease')
+  @Idempotent({ transactional: true, lockTimeout: 2_000 })
+  createOnLongLease(@Body() body: { text: string; fail?: number; sleepMs?: number }) {
+    return this.create(body);
+  }
 }
 
 const DIALECTS: Array<[SqlDialect, ('postgres' | 'mariadb')[]]> = [
@@ -130,6 +136,21 @@ for (const [dialect, services] of DIALECTS) {
       for (const res of responses.filter((res) => res.status !== 201)) expect(res.status).toBe(409);
       if (dialect !== 'sqlite') expect(responses.map((res) => res.status)).toEqual([409, 201]);
     });
+
+    if (dialect !== 'sqlite') {
+      it('tells the fenced-off owner to retry after the retryAfter hint (1 s), not a whole lease (2 s)', async () => {
+        const key = `${dialect}-hint`;
+        const body = { text: key, sleepMs: 2_400 };
+        const slow = request(url).post('/notes/long-lease').set('Idempotency-Key', key).send(body).then((res) => res);
+        await sleep(2_100);
+        const retry = await request(url).post('/notes/long-lease').set('Idempotency-Key', key).send(body);
+        expect(retry.status).toBe(201);
+        const fenced = await slow;
+        expect(fenced.status).toBe(409);
+        expect(fenced.headers['retry-after']).toBe('1');
+        expect(await notes(key)).toHaveLength(1);
+      });
+    }
   });
 }
 

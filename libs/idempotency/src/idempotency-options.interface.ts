@@ -25,8 +25,15 @@ export interface IdempotentRouteOptions {
   /** How long an in-flight request holds its lease, in milliseconds, before a retry may take over. Default 30 s. */
   lockTimeout?: number;
   /**
-   * Whose key it is. Default: the id (`id`, else `sub`) of `request.user` when there is one, else none.
-   * Two scopes never see each other's records.
+   * How long a refused client should wait before it retries, in milliseconds, sent as `Retry-After` (whole
+   * seconds, at least 1) with a 409 (capped by what is left of the lease) and with the library's 503. Must
+   * not exceed `lockTimeout`. Default 1 s.
+   */
+  retryAfter?: number;
+  /**
+   * Whose key it is. Default: the id (`id`, else `sub`) of `request.user` when there is one, else none, and
+   * then every such caller shares one key space (warned once per route). Two scopes never see each other's
+   * records; `sharedScope` declares one shared space on purpose.
    */
   scope?: (context: ExecutionContext) => string | undefined | Promise<string | undefined>;
   /** Request headers (besides method, path and body) that make two requests different. Default none. */

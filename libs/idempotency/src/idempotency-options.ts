@@ -5,6 +5,7 @@ import {
   IDEMPOTENCY_DEFAULT_KEY_PREFIX,
   IDEMPOTENCY_DEFAULT_LOCK_TIMEOUT_MS,
   IDEMPOTENCY_DEFAULT_MAX_RESPONSE_BYTES,
+  IDEMPOTENCY_DEFAULT_RETRY_AFTER_MS,
   IDEMPOTENCY_DEFAULT_TTL_MS,
   IDEMPOTENCY_NEVER_REPLAYED_HEADERS,
   IDEMPOTENCY_ROUTE_OPTIONS,
@@ -19,6 +20,14 @@ export function principalScope(context: ExecutionContext): string | undefined {
   const user = context.switchToHttp().getRequest()?.user;
   const id = user?.id ?? user?.sub;
   return id === undefined || id === null ? undefined : String(id);
+}
+
+/**
+ * Scope of a route whose callers share one key space on purpose (no authentication, one trusted caller): one
+ * caller's key replays another's response. Declaring it says so, and silences the no-principal warning.
+ */
+export function sharedScope(): string {
+  return '';
 }
 
 /**
@@ -50,6 +59,7 @@ export function resolveIdempotencyOptions(
     required: options.required ?? base?.required ?? true,
     ttl: options.ttl ?? base?.ttl ?? IDEMPOTENCY_DEFAULT_TTL_MS,
     lockTimeout: options.lockTimeout ?? base?.lockTimeout ?? IDEMPOTENCY_DEFAULT_LOCK_TIMEOUT_MS,
+    retryAfter: options.retryAfter ?? base?.retryAfter ?? IDEMPOTENCY_DEFAULT_RETRY_AFTER_MS,
     scope: options.scope ?? base?.scope ?? principalScope,
     fingerprintHeaders:
       options.fingerprint?.headers?.map((name) => name.toLowerCase()) ?? base?.fingerprintHeaders ?? [],
@@ -64,6 +74,13 @@ export function resolveIdempotencyOptions(
     transactional: options.transactional ?? base?.transactional ?? false,
   };
   validate(resolved);
+  // Only a hint set here is held to this lease: an inherited one (the 1 s default under a 300 ms lease, say)
+  // is capped by the lease when the header is written.
+  if (options.retryAfter !== undefined && options.retryAfter > resolved.lockTimeout) {
+    throw new Error(
+      `Idempotency option "retryAfter" (${options.retryAfter} ms) must not exceed "lockTimeout" (${resolved.lockTimeout} ms)`,
+    );
+  }
   return resolved;
 }
 
@@ -81,6 +98,7 @@ function validate(options: ResolvedIdempotencyOptions): void {
   };
   positiveInteger('ttl', options.ttl);
   positiveInteger('lockTimeout', options.lockTimeout);
+  positiveInteger('retryAfter', options.retryAfter);
   positiveInteger('maxResponseBytes', options.maxResponseBytes);
   if (options.lockTimeout > options.ttl) {
     throw new Error(

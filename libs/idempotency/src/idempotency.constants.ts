@@ -13,6 +13,9 @@ export const IDEMPOTENCY_DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
 /** An in-flight request's lease lasts this long by default (30 s). */
 export const IDEMPOTENCY_DEFAULT_LOCK_TIMEOUT_MS = 30 * 1000;
 
+/** What `Retry-After` suggests by default to a request refused while its key is busy (1 s). */
+export const IDEMPOTENCY_DEFAULT_RETRY_AFTER_MS = 1000;
+
 /** Largest serialised response stored by default (1 MiB). */
 export const IDEMPOTENCY_DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 

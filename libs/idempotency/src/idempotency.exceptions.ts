@@ -43,9 +43,12 @@ export class IdempotencyConflictException extends HttpException {
   }
 }
 
-/** 503: the idempotency store could not be reached, so the request was not run (fail closed). */
+/**
+ * 503: the idempotency store could not be reached, so the request was not run (fail closed); retry with the
+ * same key after `retryAfterSeconds`.
+ */
 export class IdempotencyStoreUnavailableException extends HttpException {
-  constructor() {
+  constructor(readonly retryAfterSeconds = 1) {
     super(
       body(
         HttpStatus.SERVICE_UNAVAILABLE,

@@ -4,6 +4,7 @@ import {
   ExecutionContext,
   HttpException,
   Injectable,
+  Logger,
   NestInterceptor,
   StreamableFile,
 } from '@nestjs/common';
@@ -12,11 +13,16 @@ import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { lastValueFrom, Observable, of } from 'rxjs';
 import { fingerprintRequest } from './fingerprint';
 import { IDEMPOTENCY_REPLAYED_HEADER } from './idempotency.constants';
-import { IdempotencyConflictException, IdempotencyKeyInvalidException, IdempotencyKeyMissingException } from './idempotency.exceptions';
+import {
+  IdempotencyConflictException,
+  IdempotencyKeyInvalidException,
+  IdempotencyKeyMissingException,
+  IdempotencyStoreUnavailableException,
+} from './idempotency.exceptions';
 import { parseIdempotencyKeyHeader } from './idempotency-key';
 import { IDEMPOTENCY_KEY_ON_REQUEST } from './idempotency-key.decorator';
 import { ResolvedIdempotencyOptions } from './idempotency-options.interface';
-import { declaredRouteOptions } from './idempotency-options';
+import { declaredRouteOptions, principalScope } from './idempotency-options';
 import { IdempotencyService, IdempotentSettlement } from './idempotency.service';
 
 /** A response as stored for replay. */
@@ -33,6 +39,8 @@ interface RouteSettings {
   options: ResolvedIdempotencyOptions;
   path: string;
   isSse: boolean;
+  /** Whether the route has been warned about running without a principal under the default scope. */
+  warnedNoPrincipal?: boolean;
 }
 
 /** Marks a request this interceptor has taken, so a second registration (class and method) passes through. */
@@ -48,6 +56,7 @@ const REJECTED_BY_PIPES = Symbol.for('nestjs:rejected-by-pipes');
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
   private readonly routeCache = new WeakMap<Function, RouteSettings>();
+  private readonly logger = new Logger('Idempotency');
 
   constructor(
     private readonly idempotency: IdempotencyService,
@@ -60,9 +69,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (context.getType() !== 'http' || request[TAKEN]) return next.handle();
     request[TAKEN] = true;
 
-    const { options, path, isSse } = this.routeSettings(context);
+    const settings = this.routeSettings(context);
+    const { options, path, isSse } = settings;
     const route = `${request.method} ${path}`;
-    const scope = (await options.scope(context)) ?? '';
+    const principal = await options.scope(context);
+    const scope = principal ?? '';
     const parsed = parseIdempotencyKeyHeader(this.headerOccurrences(request, options.headerName));
     if (parsed.status === 'missing') {
       if (!options.required) return next.handle();
@@ -74,6 +85,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       throw new IdempotencyKeyInvalidException(options.headerName, parsed.reason);
     }
 
+    if (principal === undefined && options.scope === principalScope) this.warnNoPrincipal(settings, route);
     request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
     let stream: Observable<unknown> | undefined;
     const response = context.switchToHttp().getResponse();
@@ -96,7 +108,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       if ('error' in result) throw result.error;
       return of(result.value);
     } catch (error) {
-      if (error instanceof IdempotencyConflictException) {
+      if (error instanceof IdempotencyConflictException || error instanceof IdempotencyStoreUnavailableException) {
         this.adapter.setHeader(response, 'Retry-After', String(error.retryAfterSeconds));
       }
       throw error;
@@ -141,6 +153,20 @@ export class IdempotencyInterceptor implements NestInterceptor {
       if (error instanceof RangeError) throw new BadRequestException('The request body is nested too deeply.');
       throw error;
     }
+  }
+
+  /**
+   * The default scope found no principal: every caller without one shares this route's key space, so one
+   * client's key can replay another's response. Said once per route, not once per request.
+   */
+  private warnNoPrincipal(settings: RouteSettings, route: string): void {
+    if (settings.warnedNoPrincipal) return;
+    settings.warnedNoPrincipal = true;
+    this.logger.warn(
+      `${route}: no principal on the request (request.user) for the default idempotency scope, so every caller ` +
+        `without one shares one key space and can be replayed another's response. Set the "scope" option to ` +
+        `what identifies the caller, or to sharedScope to declare one shared space on purpose.`,
+    );
   }
 
   /** Every occurrence of the key header, from the raw header list, so a repeated header can be refused. */

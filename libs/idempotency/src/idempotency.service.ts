@@ -1,9 +1,11 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DeferredSettlementQueue } from './deferred-settlements';
 import { canonicalize } from './fingerprint';
 import { IdempotencyEvent } from './idempotency.events';
+import { storableScope } from './stored-scope';
 import {
   IdempotencyConflictException,
   IdempotencyKeyInvalidException,
@@ -78,13 +80,20 @@ const MAX_POLL_MS = 200;
  * it knows nothing of HTTP, and nothing of how a store keeps its records.
  */
 @Injectable()
-export class IdempotencyService {
+export class IdempotencyService implements OnModuleDestroy {
   private readonly logger = new Logger('Idempotency');
+  /** Releases and completions that failed, made again in the background so no key stays blocked. */
+  private readonly deferred = new DeferredSettlementQueue();
   /** The module's options with every default filled in. */
   readonly defaults: ResolvedIdempotencyOptions;
 
   constructor(@Optional() @Inject(IDEMPOTENCY_MODULE_OPTIONS) private readonly moduleOptions: IdempotencyModuleOptions = {}) {
     this.defaults = resolveIdempotencyOptions(moduleOptions ?? {});
+  }
+
+  /** Makes one last attempt at every deferred release and completion (bounded), then stops retrying. */
+  async onModuleDestroy(): Promise<void> {
+    await this.deferred.stop();
   }
 
   /** The module defaults overridden by a route's (or a call's) options, validated. */
@@ -145,7 +154,7 @@ export class IdempotencyService {
       try {
         acquired = await options.store.acquire(id, request);
       } catch (error) {
-        return this.onStoreFailure(call, error, performance.now() - started);
+        return this.onStoreFailure(call, error, performance.now() - started, request.token);
       }
       // The latency figure is the first round trip: waiting for another request is not the store's time.
       acquireMs ??= performance.now() - started;
@@ -169,7 +178,7 @@ export class IdempotencyService {
       const remainingWait = waitUntil - Date.now();
       if (remainingWait <= 0) {
         this.emit({ ...event, outcome: 'conflict' });
-        throw new IdempotencyConflictException(Math.max(1, Math.ceil(acquired.retryAfterMs / 1000)));
+        throw new IdempotencyConflictException(retryAfterSeconds(options.retryAfter, acquired.retryAfterMs));
       }
       await sleep(Math.min(pollMs, remainingWait));
       pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
@@ -233,7 +242,7 @@ export class IdempotencyService {
         this.logger.error(`${route}: the transaction failed, nothing was committed: ${describe(error)}`);
         const reason = `transaction failed: ${describe(error)}`;
         const failed: IdempotentSettlement = {
-          result: { error: new IdempotencyStoreUnavailableException() },
+          result: { error: new IdempotencyStoreUnavailableException(retryAfterSeconds(options.retryAfter, options.lockTimeout)) },
           keep: { release: 'released', reason },
         };
         return this.releaseRecord(call, token, failed, 'released', reason, acquireMs);
@@ -249,8 +258,9 @@ export class IdempotencyService {
       case 'lease_lost': {
         this.logger.warn(`${route}: the lease expired while the request ran and another request took it over; its writes were rolled back`);
         this.emit({ ...event, outcome: 'conflict', leaseLost: true });
+        // The new owner's lease is unknown here; the hint is never longer than a whole one.
         const conflict: IdempotentSettlement = {
-          result: { error: new IdempotencyConflictException(Math.max(1, Math.ceil(options.lockTimeout / 1000))) },
+          result: { error: new IdempotencyConflictException(retryAfterSeconds(options.retryAfter, options.lockTimeout)) },
           keep: { release: 'released', reason: 'lease lost' },
         };
         return { kind: 'executed', settlement: conflict };
@@ -278,10 +288,14 @@ export class IdempotencyService {
             this.emit({ ...event, outcome: 'executed', leaseLost: true });
           }
         } catch (error) {
-          // The work is done and cannot be undone: send its result. The record stays in flight, so retries
-          // get 409 until the lease ends, then run again (the business data's own constraints still hold).
-          this.logger.error(`${route}: the result could not be stored: ${describe(error)}`);
+          // The work is done and cannot be undone: send its result, and store it later, so that a retry gets
+          // the replay (meanwhile a 409) rather than a 409 for the whole lease and then a second run.
+          this.logger.error(`${route}: the result could not be stored, will try again: ${describe(error)}`);
           this.emit({ ...event, outcome: 'store_error', reason: `complete failed: ${describe(error)}` });
+          this.defer(call, 'complete', () => options.store.complete(id, token, serialised, options.ttl), {
+            retryWhenNotOwned: false,
+            bytes: serialised.length * 2,
+          });
         }
         return { kind: 'executed', settlement };
       }
@@ -302,8 +316,8 @@ export class IdempotencyService {
     try {
       await options.store.release(id, token);
     } catch (error) {
-      // Left in flight, the record blocks retries only until its lease ends.
-      this.logger.error(`${route}: the idempotency record could not be released: ${describe(error)}`);
+      this.logger.error(`${route}: the idempotency record could not be released, will try again: ${describe(error)}`);
+      this.defer(call, 'release', () => options.store.release(id, token), { retryWhenNotOwned: false, bytes: 0 });
     }
     if (outcome === 'not_stored') {
       this.logger.warn(`${route}: response sent but not stored for replay (${reason}); the key was released`);
@@ -312,18 +326,50 @@ export class IdempotencyService {
     return { kind: 'executed', settlement };
   }
 
-  private async onStoreFailure(call: IdempotentCall, error: unknown, acquireMs: number): Promise<IdempotentExecution> {
+  /**
+   * The store failed. `acquireToken` is given when the failed call was an acquire: the store may still run it
+   * (a paused Redis runs the script when it resumes), so a record owned by that token is released later,
+   * and the retry that the 503 invites is not blocked for a whole lease.
+   */
+  private async onStoreFailure(call: IdempotentCall, error: unknown, acquireMs: number, acquireToken?: string): Promise<IdempotentExecution> {
     const { route, id, options } = call;
     const reason = describe(error);
     const event = { route, scope: id.scope, acquireMs, reason };
+    if (acquireToken !== undefined) {
+      this.defer(call, 'release', () => options.store.release(id, acquireToken), { retryWhenNotOwned: true, bytes: 0 });
+    }
     if (!options.failOpen) {
       this.logger.error(`${route}: idempotency store unavailable, request refused (503): ${reason}`);
       this.emit({ ...event, outcome: 'store_error' });
-      throw new IdempotencyStoreUnavailableException();
+      throw new IdempotencyStoreUnavailableException(retryAfterSeconds(options.retryAfter, options.lockTimeout));
     }
     this.logger.warn(`${route}: idempotency store unavailable, running UNPROTECTED (failOpen): ${reason}`);
     this.emit({ ...event, outcome: 'fail_open' });
     return { kind: 'unprotected', settlement: await this.settle(call) };
+  }
+
+  /** Queues a failed release or completion to be made again, and reports how it ends in the log and events. */
+  private defer(
+    call: IdempotentCall,
+    action: 'release' | 'complete',
+    attempt: () => Promise<boolean>,
+    { retryWhenNotOwned, bytes }: { retryWhenNotOwned: boolean; bytes: number },
+  ): void {
+    const { id, route, options } = call;
+    this.deferred.schedule({
+      attempt,
+      retryWhenNotOwned,
+      bytes,
+      deadline: Date.now() + options.lockTimeout,
+      onSettled: (result, attempts, lastError) => {
+        const reason = `deferred ${action}: ${result} after ${attempts} attempt(s)${lastError === undefined ? '' : `; last error: ${describe(lastError)}`}`;
+        // A release that finds no record after an acquire that failed is the common, harmless case.
+        if (result === 'settled' || (result === 'not_owned' && action === 'release')) this.logger.log(`${route}: ${reason}`);
+        else if (result === 'not_owned') this.logger.warn(`${route}: ${reason}; another request took the record over`);
+        else this.logger.warn(`${route}: ${reason}; the record stays in flight until its lease ends`);
+        this.emit({ outcome: 'deferred_settlement', route, scope: id.scope, reason, deferred: { action, result, attempts } });
+      },
+    });
   }
 
   private async settle(call: IdempotentCall): Promise<IdempotentSettlement> {
@@ -352,11 +398,11 @@ function serialise(value: unknown, maxBytes: number): string | { reason: string 
 }
 
 /**
- * Principals can be long (a JWT subject, an email); stores bound the scope's size (SQL: 255 bytes). Past 128
- * bytes the scope is replaced by its SHA-256, which keeps scopes apart without refusing anyone.
+ * `Retry-After` in whole seconds: the configured hint, never more than what is left of the lease (a key
+ * released sooner is better found by a quick retry), and at least 1, as the header cannot say less.
  */
-function storableScope(scope: string): string {
-  return Buffer.byteLength(scope) > 128 ? `sha256:${sha256(scope)}` : scope;
+function retryAfterSeconds(hintMs: number, leaseLeftMs: number): number {
+  return Math.max(1, Math.ceil(Math.min(hintMs, leaseLeftMs) / 1000));
 }
 
 function sha256(text: string): string {

@@ -2,7 +2,7 @@ export * from './fingerprint';
 export * from './idempotency-key';
 export * from './idempotency-key.decorator';
 export * from './idempotency-options.interface';
-export { principalScope, storeBelow500 } from './idempotency-options';
+export { principalScope, sharedScope, storeBelow500 } from './idempotency-options';
 export * from './idempotency.constants';
 export * from './idempotency.events';
 export * from './idempotency.exceptions';
