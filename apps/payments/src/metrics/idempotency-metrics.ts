@@ -13,6 +13,7 @@ const KEYED_OUTCOMES = new Set(['executed', 'replayed', 'conflict', 'mismatch', 
 export class IdempotencyMetrics {
   private readonly requests: Counter<'route' | 'outcome'>;
   private readonly acquireSeconds: Histogram<'route'>;
+  private readonly deferredSettlements: Counter<'route' | 'action' | 'result'>;
   private readonly tallies = new Map<string, { keyed: number; duplicates: number; mismatches: number }>();
 
   constructor(registry: Registry) {
@@ -27,6 +28,12 @@ export class IdempotencyMetrics {
       help: 'Duration of the idempotency store acquire round trip',
       labelNames: ['route'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    });
+    this.deferredSettlements = new Counter({
+      name: 'idempotency_deferred_settlements_total',
+      help: 'Releases and completions that failed and were made again later, by how they ended',
+      labelNames: ['route', 'action', 'result'],
       registers: [registry],
     });
     const tallies = this.tallies;
@@ -52,6 +59,12 @@ export class IdempotencyMetrics {
 
   /** The `events` hook given to `IdempotencyModule`. */
   record(event: IdempotencyEvent): void {
+    // A store call made again after its request was answered is not a request: counted apart, so the
+    // request counters and both rates keep meaning "requests".
+    if (event.deferred) {
+      this.deferredSettlements.inc({ route: event.route, action: event.deferred.action, result: event.deferred.result });
+      return;
+    }
     this.requests.inc({ route: event.route, outcome: event.outcome });
     if (event.acquireMs !== undefined) this.acquireSeconds.observe({ route: event.route }, event.acquireMs / 1000);
     if (!KEYED_OUTCOMES.has(event.outcome)) return;
