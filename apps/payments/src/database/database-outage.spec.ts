@@ -1,4 +1,4 @@
-import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { isDatabaseOutage } from './database-outage';
 
 const driverError = (fields: Record<string, unknown>, message = 'driver error') => Object.assign(new Error(message), fields);
@@ -20,6 +20,7 @@ describe('isDatabaseOutage', () => {
     ['node-postgres query_timeout', new Error('Query read timeout')],
     ['node-postgres broken client', new Error('Client has encountered a connection error and is not queryable')],
     ['a TypeORM query runner released by its lost connection', new QueryRunnerAlreadyReleasedError()],
+    ['a savepoint opened on a query runner released by its lost connection', new QueryRunnerProviderAlreadyReleasedError()],
     ['a refused connection', driverError({ code: 'ECONNREFUSED' })],
     ['a reset connection', driverError({ code: 'ECONNRESET' })],
     ['MariaDB lock wait timeout', queryFailed({ code: 'ER_LOCK_WAIT_TIMEOUT', errno: 1205 })],

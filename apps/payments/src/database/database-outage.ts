@@ -29,9 +29,10 @@ const POSTGRES_CLIENT_OUTAGE_MESSAGE =
   /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed and is not queryable)/;
 
 // TypeORM releases a PostgreSQL query runner as soon as its connection reports an error (a terminated backend);
-// the transaction's next statement, or its COMMIT, then fails with this instead of the connection's own error.
-// The app never holds a query runner of its own, so it has no other cause here.
-const RELEASED_RUNNER_ERROR = 'QueryRunnerAlreadyReleasedError';
+// the transaction's next statement, its COMMIT, or a savepoint opened on it (an EntityManager's transaction())
+// then fails with one of these instead of the connection's own error. The app never holds a query runner of its
+// own, so they have no other cause here.
+const RELEASED_RUNNER_ERRORS = new Set(['QueryRunnerAlreadyReleasedError', 'QueryRunnerProviderAlreadyReleasedError']);
 
 interface DriverErrorShape {
   name?: unknown;
@@ -51,7 +52,7 @@ export function isDatabaseOutage(error: unknown): boolean {
   for (let candidate = error as DriverErrorShape | undefined, depth = 0; candidate && depth < 3; depth++) {
     if (typeof candidate !== 'object') return false;
     const { name, code, errno, fatal, message } = candidate;
-    if (name === RELEASED_RUNNER_ERROR) return true;
+    if (typeof name === 'string' && RELEASED_RUNNER_ERRORS.has(name)) return true;
     if (typeof code === 'string') {
       if (POSTGRES_OUTAGE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || OUTAGE_CODES.has(code)) return true;
       if (code.startsWith('SQLITE_BUSY')) return true;
