@@ -26,7 +26,7 @@ interface KeyFate {
  * - "blind": the kill lands wherever the burst happens to be when the third answer arrives;
  * - "window": the victim reaches Redis through a proxy that passes its first four completions and then holds
  *   everything it sends, so the requests that commit from then on are frozen exactly between the business
- *   commit and the completion of their idempotency record — DESIGN.md §2's window — when the kill comes.
+ *   commit and the completion of their idempotency record — the window of docs/protocol.md §10 — when the kill comes.
  */
 describeWithServices(['postgres'], 'fault: an app instance SIGKILLed mid-request (PostgreSQL + Redis store)', () => {
   let redis: RedisServerProcess | undefined;

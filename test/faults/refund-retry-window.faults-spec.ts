@@ -11,7 +11,7 @@ import { API_KEY, closeApps, createCustomers, spawnApp, summary } from './fault-
 /**
  * Scenario 2's window for refunds (issue 5; it found the bug fixed by "Refunds keep their idempotency key under a
  * UNIQUE index"): a refund whose instance dies after the refund's transaction commits but before its idempotency
- * record is completed (DESIGN.md §2). The client retries with the same key on the other instance after the
+ * record is completed (docs/protocol.md §10). The client retries with the same key on the other instance after the
  * lease; the survivor takes the lease over and runs the handler again. Payments are saved by their UNIQUE
  * reference; refunds by the UNIQUE (merchant, request key) of their row.
  *

@@ -228,7 +228,7 @@ export class FuzzTarget {
   }
 }
 
-/** The error body DESIGN.md §4 promises for bad input: JSON `{statusCode, error, message}` with the status. */
+/** The error body the payments app promises for bad input (README, The payments app): JSON `{statusCode, error, message}` with the status. */
 export function errorBodyProblem(response: RawResponse, status: number): string | undefined {
   if (response.status !== status) return `expected status ${status}, got ${response.status}`;
   const body = jsonBody(response);

@@ -19,7 +19,7 @@ import { describeResponse, jsonBody, RawHeader, RawResponse, sendRaw } from './r
  * the payments app. Every request carries a body the route would accept, so a key wrongly let through
  * shows up as a changed ledger.
  *
- * What each class of key must get (DESIGN.md §2.1: 1-255 visible ASCII characters, the quoted sf-string
+ * What each class of key must get (docs/protocol.md §1: 1-255 visible ASCII characters, the quoted sf-string
  * form accepted and unquoted, sent once):
  * - missing, empty, longer than 255, non-ASCII, inner space/tab, malformed quoted form, repeated header:
  *   400 from the app, with the JSON error body `{statusCode: 400, error, message}` naming the header;

@@ -8,7 +8,7 @@ import { describeResponse, jsonBody, RawHeader, RawResponse, sendRaw } from './r
  * payments app (`POST /customers`, `POST /payments`, `POST /payments/:id/refunds`), each with a fresh valid
  * `Idempotency-Key`, over a raw socket.
  *
- * What each class of body must get (DESIGN.md §4: "Bad input gets a clear 4xx with a JSON body
+ * What each class of body must get (the payments app's contract in the README: "Bad input gets a clear 4xx with a JSON body
  * {statusCode, error, message}; nothing is half-written"):
  * - malformed JSON, wrong types, strings holding U+0000 or an unpaired surrogate, unknown fields, nesting of any depth, a body that is not a JSON object,
  *   a content type the app does not read (its body is then absent), JSON that claims a compression it

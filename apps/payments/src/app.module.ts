@@ -9,7 +9,7 @@ import { PaymentsIdempotencyModule } from './idempotency/payments-idempotency.mo
 import { MetricsModule } from './metrics/metrics.module';
 import { PaymentsModule } from './payments/payments.module';
 
-/** The payments service (DESIGN.md §4), built from a configuration loaded at start-up. */
+/** The payments service (README, The payments app), built from a configuration loaded at start-up. */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {

@@ -75,7 +75,7 @@ const FIRST_POLL_MS = 10;
 const MAX_POLL_MS = 200;
 
 /**
- * The idempotency protocol (DESIGN.md §2) in one place: acquire, run once, complete or release, replay,
+ * The idempotency protocol (docs/protocol.md) in one place: acquire, run once, complete or release, replay,
  * conflict and mismatch, fail closed. The HTTP interceptor and `run()` for messages and jobs both use it;
  * it knows nothing of HTTP, and nothing of how a store keeps its records.
  */

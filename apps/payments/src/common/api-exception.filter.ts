@@ -17,7 +17,7 @@ interface HttpError {
 }
 
 /**
- * Gives every error response the API's one shape, `{statusCode, error, message}` (DESIGN.md §4): Nest's
+ * Gives every error response the API's one shape, `{statusCode, error, message}` (README, The payments app): Nest's
  * own string-bodied exceptions and the body parser's 4xx (too large, bad charset) lack `error`. The body
  * parser's refusals are the client's doing, so they are logged as warnings, not as errors with a stack.
  * A database outage in a handler (a lost connection, a lock or statement bound that ran out, SQLITE_BUSY) is

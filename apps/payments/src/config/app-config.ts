@@ -9,7 +9,7 @@ export type DatabaseConfig =
   | { type: 'postgres'; url: string }
   | { type: 'mysql'; url: string };
 
-/** The app's configuration, read once from the environment (DESIGN.md §4). */
+/** The app's configuration, read once from the environment (README, The payments app). */
 export interface AppConfig {
   port: number;
   database: DatabaseConfig;

@@ -7,7 +7,7 @@ const DUPLICATE_OUTCOMES = new Set(['replayed', 'conflict']);
 const KEYED_OUTCOMES = new Set(['executed', 'replayed', 'conflict', 'mismatch', 'store_error', 'fail_open', 'released', 'not_stored']);
 
 /**
- * Turns the library's events into the design's SRE figures (DESIGN.md §3): outcome counters per route, the
+ * Turns the library's events into the SRE figures of docs/protocol.md §11: outcome counters per route, the
  * acquire-latency histogram, and the duplicate request and key collision rates as gauges per route.
  */
 export class IdempotencyMetrics {

@@ -71,7 +71,7 @@ export interface IdempotencyStoreTransaction {
 
 /**
  * A store that lives in the business database and can complete a record in the handler's own transaction,
- * closing the window between "the work committed" and "the record completed" (DESIGN.md §2, Guarantee).
+ * closing the window between "the work committed" and "the record completed" (docs/protocol.md §10).
  */
 export interface TransactionalIdempotencyStore {
   /**
