@@ -233,11 +233,6 @@ export function renderBenchmarks(report: BenchReport, summary: Summary): string 
     return `| ${v(size.variant)?.info.label ?? size.variant} | ${size.memoryUsage} | ${fixed(allIn, 0)} | ${size.keyBytes} | ${size.valueBytes} | ${fixed(cpu, 1)} |`;
   });
   const cpu = (id: string) => v(id)?.appCpuUsPerRequest ?? null;
-  const diff = (a: string, b: string) => (cpu(a) !== null && cpu(b) !== null ? cpu(a)! - cpu(b)! : null);
-  const oursAboveFloor = diff('redis', 'interceptor');
-  const peerAboveFloor = diff('peer-redis', 'peer-interceptor');
-  const nest11Floor = diff('interceptor', 'unguarded');
-  const nest10Floor = diff('peer-interceptor', 'peer-unguarded');
 
   return `# Benchmarks
 
