@@ -1,7 +1,8 @@
 /*
  * `npm run bench`: what idempotency costs per request, measured against unguarded baselines in the same run.
  *
- * Every app under test runs in its own child process (bench/apps/*, bench/peer-node-idempotency/app.ts). After a
+ * Every app under test runs in its own child process (bench/apps/*, bench/peer-node-idempotency/app.ts; the trivial
+ * app also on NestJS 12, compiled into bench/nest12 and run with plain node: bench/lib/nest12.ts). After a
  * warm-up the harness runs the variants round by round (A B C …, then … C B A, rotated from round to round), with
  * autocannon's programmatic API, and reports per variant the median over rounds and the ratio to its own
  * unguarded baseline. The machine is shared and noisy: ratios, not absolute figures, are the result.
@@ -9,9 +10,11 @@
  * It writes docs/benchmarks.md, docs/benchmarks.svg and docs/capacity.md (not when BENCH_ONLY narrows the run).
  *
  * Settings (environment): BENCH_ROUNDS (3), BENCH_DURATION seconds per measurement (5), BENCH_WARMUP seconds (3),
- * BENCH_CONNECTIONS (50), BENCH_ONLY=variant,... (baselines are added), BENCH_PROFILE=app,... (node --cpu-prof on
+ * BENCH_CONNECTIONS (50), BENCH_ONLY=variant,... (baselines, floors and the peer its targets need are added),
+ * BENCH_PROFILE=app,... (node --cpu-prof on
  * those app processes; see bench/profile-summary.ts), BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test),
- * BENCH_REDIS_URL (default: a dedicated redis-server the bench starts), BENCH_STRICT=1 (exit 2 when a target is missed).
+ * BENCH_REDIS_URL (default: a dedicated redis-server the bench starts), BENCH_STRICT=1 (exit 2 when a target of issue 10
+ * is missed; bench/lib/targets.ts), BENCH_RENDER_ONLY=1 (rewrite the docs from the local bench/last-run.json).
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
