@@ -11,8 +11,8 @@
  *
  * Settings (environment): BENCH_ROUNDS (3), BENCH_DURATION seconds per measurement (5), BENCH_WARMUP seconds (3),
  * BENCH_CONNECTIONS (50), BENCH_ONLY=variant,... (baselines, floors and the peer its targets need are added),
- * BENCH_PROFILE=app,... (node --cpu-prof on
- * those app processes; see bench/profile-summary.ts), BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test),
+ * BENCH_PROFILE=app,... (node --cpu-prof on those app processes; see bench/profile-summary.ts),
+ * BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test),
  * BENCH_REDIS_URL (default: a dedicated redis-server the bench starts), BENCH_STRICT=1 (exit 2 when a target of issue 10
  * is missed; bench/lib/targets.ts), BENCH_RENDER_ONLY=1 (rewrite the docs from the local bench/last-run.json).
  */
