@@ -255,7 +255,7 @@ do not edit by hand.
 ${summary.targetsTable}
 
 "Floor" is the ratio of the pass-through interceptor on the same Nest major in the same run: what Nest charges any
-interceptor, which no interceptor-based guard can beat. The comparison with \`@node-idempotency/nestjs\` divides each
+interceptor before the guard does anything, so an interceptor-based guard can only come close to it. The comparison with \`@node-idempotency/nestjs\` divides each
 guard's ratio by its own framework's floor (the peer runs on Nest 10), so that it compares what each guard keeps of
 what its framework leaves rather than the frameworks themselves. \`BENCH_STRICT=1 npm run bench\` exits with status 2
 when a target is missed.
@@ -404,9 +404,10 @@ function nest12Paragraph(v: Lookup, cpu: (id: string) => number | null): string 
     const above = cpu(id) !== null && cpu('nest12-interceptor') !== null ? cpu(id)! - cpu('nest12-interceptor')! : null;
     return ratio == null ? [] : [`${id === 'nest12-memory' ? 'the memory store' : 'the Redis store'} at ${fixed(ratio, 2)}×${above === null ? '' : ` (${above.toFixed(0)} µs of app CPU above the floor)`}`];
   });
-  return `- **On Nest 12 the guard's own cost is most of the cost.** Nest 12's pass-through interceptor runs at
-  ${fixed(floor, 2)}× unguarded (Nest 11's: ${fixed(v('interceptor')?.ratio, 2)}×): it no longer wraps each intercepted call in
-  \`AsyncResource.bind\`. ${guarded.length ? `Guarded, the same trivial app runs with ${guarded.join(' and ')}.` : ''} The Nest 12 apps are
+  const nest11Floor = v('interceptor')?.ratio;
+  const lead = nest11Floor != null && floor > nest11Floor ? "On Nest 12 the floor is higher, so the guard's own cost weighs more." : 'On Nest 12.';
+  return `- **${lead}** Nest 12's pass-through interceptor runs at ${fixed(floor, 2)}× unguarded (Nest 11's:
+  ${fixed(nest11Floor, 2)}×): since 12.5 Nest no longer wraps each intercepted call in \`AsyncResource.bind\`. ${guarded.length ? `Guarded, the same trivial app runs with ${guarded.join(' and ')}.` : ''} The Nest 12 apps are
   the same source as the Nest 11 ones, compiled and run with plain \`node\` from bench/nest12 (exact NestJS 12 pins, the
   library built from source), since NestJS 12 is ESM-only.`;
 }
