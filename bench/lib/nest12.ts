@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as ts from 'typescript';
 import { REPO_ROOT } from './processes';
 
@@ -15,7 +15,9 @@ export const NEST12_DIR = join(REPO_ROOT, 'bench/nest12');
 // library's own require('@nestjs/...') lands on this install's NestJS 12 rather than the repository's 11.
 const LIBRARY_DIR = join(NEST12_DIR, 'node_modules/@app/idempotency');
 const APP_OUT_DIR = join(NEST12_DIR, 'dist');
-const APP_SOURCES = ['bench/apps/trivial-app.ts', 'bench/apps/app-process.ts'];
+// Every file of bench/apps, so that a helper the trivial app starts to import is there too (the payments app's files
+// are compiled but never run on Nest 12).
+const APPS_DIR = join(REPO_ROOT, 'bench/apps');
 
 /**
  * Installs bench/nest12 from its lock file when missing, builds the library from source into it and compiles the
@@ -51,16 +53,17 @@ export function prepareNest12(log: (message: string) => void): string {
   }
 
   // Type-checking is `npm run lint`'s job (bench/tsconfig.json); here each file only needs to become CommonJS.
+  rmSync(APP_OUT_DIR, { recursive: true, force: true });
   mkdirSync(APP_OUT_DIR, { recursive: true });
   const options = ts.parseJsonConfigFileContent(ts.readConfigFile(join(REPO_ROOT, 'tsconfig.json'), ts.sys.readFile).config, ts.sys, REPO_ROOT).options;
-  for (const source of APP_SOURCES) {
-    const output = ts.transpileModule(readFileSync(join(REPO_ROOT, source), 'utf8'), {
+  for (const source of readdirSync(APPS_DIR).filter((name) => name.endsWith('.ts'))) {
+    const output = ts.transpileModule(readFileSync(join(APPS_DIR, source), 'utf8'), {
       fileName: source,
       compilerOptions: { ...options, sourceMap: false, inlineSourceMap: true, inlineSources: true, declaration: false },
       reportDiagnostics: true,
     });
     if (output.diagnostics?.length) throw new Error(`compiling ${source} for Nest 12: ${ts.flattenDiagnosticMessageText(output.diagnostics[0].messageText, '\n')}`);
-    writeFileSync(join(APP_OUT_DIR, basename(source).replace(/\.ts$/, '.js')), output.outputText);
+    writeFileSync(join(APP_OUT_DIR, source.replace(/\.ts$/, '.js')), output.outputText);
   }
   return join(APP_OUT_DIR, 'trivial-app.js');
 }
