@@ -4,10 +4,14 @@
  * calls `next.handle()` (`interceptor`: what Nest charges any interceptor). All are the same handler on the same
  * route with the same request pipeline; the only difference is the decorator.
  *
- *   BENCH_STORE      none | interceptor | memory | redis | postgres | postgres-tx | sqlite
- *                    (postgres-tx: the TypeORM store in the transactional mode, issue 6)
- *   BENCH_REDIS_URL  for redis
- *   BENCH_SQL_URL    postgres://… or a file path for sqlite
+ * The same source runs on Nest 11 (through ts-node, from the repository's node_modules) and on Nest 12 (compiled,
+ * with plain node, from bench/nest12; see bench/lib/nest12.ts), so it must not depend on either major's specifics.
+ *
+ *   BENCH_STORE        none | interceptor | memory | redis | postgres | postgres-tx | sqlite
+ *                      (postgres-tx: the TypeORM store in the transactional mode, issue 6)
+ *   BENCH_REDIS_URL    for redis
+ *   BENCH_SQL_URL      postgres://… or a file path for sqlite
+ *   BENCH_LOCAL_CACHE  a number: the module's `localCache: { maxEntries }` (replays served in process); unset: off
  */
 import 'reflect-metadata';
 import { Body, CallHandler, Controller, DynamicModule, ExecutionContext, Injectable, NestInterceptor, Post, UseInterceptors } from '@nestjs/common';
@@ -90,6 +94,14 @@ async function createStore(kind: Exclude<StoreKind, 'none' | 'interceptor'>, clo
   }
 }
 
+function localCacheOption(): { localCache?: { maxEntries: number } } {
+  const raw = process.env.BENCH_LOCAL_CACHE;
+  if (raw === undefined || raw === '') return {};
+  const maxEntries = Number(raw);
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new Error(`BENCH_LOCAL_CACHE must be a positive integer (maxEntries), got ${raw}`);
+  return { localCache: { maxEntries } };
+}
+
 function required(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set`);
@@ -107,9 +119,12 @@ async function start() {
     module = { module: class PassThroughBenchModule {}, controllers: [PassThroughOrdersController] };
   } else {
     const store = await createStore(kind, closers);
+    const localCache = localCacheOption();
     module = {
       module: class GuardedBenchModule {},
-      imports: [IdempotencyModule.forRoot({ store, transactional: kind === 'postgres-tx', events: recorder.record })],
+      // `localCache` is spread in rather than written out so that this compiles against a library with or without
+      // the option; the harness checks that it took effect (replays that reach Redis fail the run).
+      imports: [IdempotencyModule.forRoot({ store, transactional: kind === 'postgres-tx', events: recorder.record, ...localCache })],
       controllers: [GuardedOrdersController],
     };
   }

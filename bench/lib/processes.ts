@@ -55,12 +55,19 @@ export class AppProcess {
   constructor(
     readonly name: string,
     private readonly entry: string,
-    private readonly options: { env?: Record<string, string>; tsProject?: string; cpuProfileDir?: string; cwd?: string },
+    private readonly options: {
+      env?: Record<string, string>;
+      tsProject?: string;
+      cpuProfileDir?: string;
+      cwd?: string;
+      /** A compiled .js entry run with plain node (the Nest 12 apps), rather than a .ts one through ts-node. */
+      plainNode?: boolean;
+    },
   ) {}
 
   /** Forks the app and resolves once it listens (rejects with its output if it fails or takes too long). */
   async start(timeoutMs = 120_000): Promise<void> {
-    const execArgv = ['-r', require.resolve('ts-node/register/transpile-only'), '-r', require.resolve('tsconfig-paths/register')];
+    const execArgv = this.options.plainNode ? [] : ['-r', require.resolve('ts-node/register/transpile-only'), '-r', require.resolve('tsconfig-paths/register')];
     if (this.options.cpuProfileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${this.options.cpuProfileDir}`, `--cpu-prof-name=${this.name}.cpuprofile`);
     const child = fork(this.entry, [], {
       cwd: this.options.cwd ?? REPO_ROOT,
