@@ -8,6 +8,7 @@
  *                    (postgres-tx: the TypeORM store in the transactional mode, issue 6)
  *   BENCH_REDIS_URL  for redis
  *   BENCH_SQL_URL    postgres://… or a file path for sqlite
+ *   BENCH_LOCAL_CACHE  maxEntries of the localCache option (off when unset), for the replay-with-cache figure
  */
 import 'reflect-metadata';
 import { Body, CallHandler, Controller, DynamicModule, ExecutionContext, Injectable, NestInterceptor, Post, UseInterceptors } from '@nestjs/common';
@@ -90,6 +91,11 @@ async function createStore(kind: Exclude<StoreKind, 'none' | 'interceptor'>, clo
   }
 }
 
+function localCacheOption(): { maxEntries: number } | undefined {
+  const maxEntries = process.env.BENCH_LOCAL_CACHE;
+  return maxEntries ? { maxEntries: Number(maxEntries) } : undefined;
+}
+
 function required(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set`);
@@ -109,7 +115,7 @@ async function start() {
     const store = await createStore(kind, closers);
     module = {
       module: class GuardedBenchModule {},
-      imports: [IdempotencyModule.forRoot({ store, transactional: kind === 'postgres-tx', events: recorder.record })],
+      imports: [IdempotencyModule.forRoot({ store, transactional: kind === 'postgres-tx', events: recorder.record, localCache: localCacheOption() })],
       controllers: [GuardedOrdersController],
     };
   }
