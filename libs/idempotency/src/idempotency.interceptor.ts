@@ -77,7 +77,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
   ) {}
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
-    const request = context.switchToHttp().getRequest();
+    // getArgByIndex rather than switchToHttp(), which assigns three new closures to the context on every call.
+    const request = context.getArgByIndex(0);
     if (context.getType() !== 'http' || request[TAKEN]) return next.handle();
     request[TAKEN] = true;
 
@@ -102,7 +103,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (principal === undefined && options.scope === principalScope) this.warnNoPrincipal(settings, route);
     request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
     let stream: Observable<unknown> | undefined;
-    const response = context.switchToHttp().getResponse();
+    const response = context.getArgByIndex(1);
     try {
       const execution = await this.idempotency.execute({
         id: { namespace: options.keyPrefix, scope, key: parsed.key },
@@ -276,7 +277,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   private replay(stored: StoredHttpResponse, response: any): Observable<unknown> {
     this.adapter.status(response, stored.status);
-    for (const [name, value] of Object.entries(stored.headers ?? {})) this.adapter.setHeader(response, name, value);
+    const headers = stored.headers ?? {};
+    for (const name in headers) this.adapter.setHeader(response, name, headers[name]);
     this.adapter.setHeader(response, IDEMPOTENCY_REPLAYED_HEADER, 'true');
     if (stored.error) throw new HttpException(stored.body as Record<string, unknown>, stored.status);
     return of(stored.body);

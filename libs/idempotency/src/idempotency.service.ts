@@ -172,7 +172,14 @@ export class IdempotencyService implements OnModuleDestroy {
 
       if (acquired.state === 'acquired') {
         if (options.transactional) return this.runOwnedInTransaction(call, request.token, acquireMs);
-        return this.finish(call, request.token, acquireMs, await this.settle(call), cacheKey);
+        // settle() inlined: one async frame less on every executed request.
+        let settlement: IdempotentSettlement;
+        try {
+          settlement = await call.work();
+        } catch (error) {
+          settlement = failedWork(error);
+        }
+        return this.finish(call, request.token, acquireMs, settlement, cacheKey);
       }
       if (acquired.fingerprint !== fingerprint) {
         this.emitOutcome('mismatch', call, acquireMs);
@@ -427,9 +434,14 @@ export class IdempotencyService implements OnModuleDestroy {
     try {
       return await call.work();
     } catch (error) {
-      return { result: { error }, keep: { release: 'released', reason: describe(error) } };
+      return failedWork(error);
     }
   }
+}
+
+/** What work that threw (rather than settled) leaves: its error, and a released record so a retry runs again. */
+function failedWork(error: unknown): IdempotentSettlement {
+  return { result: { error }, keep: { release: 'released', reason: describe(error) } };
 }
 
 /** The stored form of a result, or why it cannot be stored. */
