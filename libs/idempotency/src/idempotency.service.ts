@@ -147,7 +147,7 @@ export class IdempotencyService implements OnModuleDestroy {
   async execute(original: IdempotentCall): Promise<IdempotentExecution> {
     const storedScope = storableScope(original.id.scope);
     const call = storedScope === original.id.scope ? original : { ...original, id: { ...original.id, scope: storedScope } };
-    const { id, fingerprint, route, options } = call;
+    const { id, fingerprint, options } = call;
     let cacheKey: string | undefined;
     if (this.localCaches) {
       cacheKey = completedRecordCacheKey(id);
