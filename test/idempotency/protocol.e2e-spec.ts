@@ -1,9 +1,11 @@
 import request from 'supertest';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LoggerService } from '@nestjs/common';
-import { IdempotencyEvent, IdempotencyModule, MemoryIdempotencyStore } from '@app/idempotency';
+import { IdempotencyEvent, IdempotencyModule, IdempotencyModuleOptions, MemoryIdempotencyStore } from '@app/idempotency';
+import { RedisIdempotencyStore } from '@app/idempotency/redis';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
+import { isServiceAvailable, TEST_SERVICES } from '../support/services';
 import {
   calls,
   LayeredFixtureController,
@@ -12,9 +14,27 @@ import {
   SlowFixtureController,
 } from './fixture.controller';
 
-describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, adapter) => {
+/**
+ * The stores the protocol is proven on: memory as shipped, and memory and Redis with `localCache` on, where
+ * replays (and mismatches) of records this process completed are answered without asking the store.
+ */
+const STORES: Array<[string, () => Pick<IdempotencyModuleOptions, 'store' | 'keyPrefix' | 'localCache'>]> = [
+  ['memory', () => ({ store: new MemoryIdempotencyStore() })],
+  ['memory + localCache', () => ({ store: new MemoryIdempotencyStore(), localCache: { maxEntries: 1_000 } })],
+  ...(isServiceAvailable('redis')
+    ? [
+        [
+          'Redis + localCache',
+          () => ({ store: new RedisIdempotencyStore(TEST_SERVICES.redis), keyPrefix: `protocol-${randomUUID()}`, localCache: { maxEntries: 1_000 } }),
+        ] as (typeof STORES)[number],
+      ]
+    : []),
+];
+const CASES = HTTP_ADAPTERS.flatMap(([platform, adapter]) => STORES.map(([storeName, open]) => [platform, storeName, adapter, open] as const));
+
+describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _storeName, adapter, openStore) => {
   let running: RunningApp;
-  let store: MemoryIdempotencyStore;
+  let storeOptions: ReturnType<typeof openStore>;
   const events: IdempotencyEvent[] = [];
   const warnings: string[] = [];
   // The app's logger, as an application would install one: the library's warnings arrive here.
@@ -23,17 +43,20 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
   const newKey = () => `key-${Date.now()}-${++keySeq}`;
 
   beforeAll(async () => {
-    store = new MemoryIdempotencyStore();
+    storeOptions = openStore();
     running = await startHttpApp(
       {
-        imports: [IdempotencyModule.forRoot({ store, events: (event) => events.push(event) })],
+        imports: [IdempotencyModule.forRoot({ ...storeOptions, events: (event) => events.push(event) })],
         controllers: [OrdersFixtureController, SlowFixtureController, LayeredFixtureController, PublicFixtureController],
       },
       adapter,
     );
     running.app.useLogger(logger);
   });
-  afterAll(() => running.close());
+  afterAll(async () => {
+    await running.close();
+    await (storeOptions.store as { close?: () => unknown }).close?.();
+  });
   beforeEach(() => {
     calls.reset();
     events.length = 0;
@@ -133,7 +156,14 @@ describe.each(HTTP_ADAPTERS)('idempotency protocol over HTTP (%s)', (_platform, 
       expect(second.headers['set-cookie']).toBeUndefined();
       expect(calls.of('create')).toBe(1);
       expect(outcomes()).toEqual(['executed', 'replayed']);
-      expect(events[1].acquireMs).toBeGreaterThanOrEqual(0);
+      if (storeOptions.localCache) {
+        // Answered from the process: no acquire, and the event says so.
+        expect(events[1]).toMatchObject({ fromLocalCache: true });
+        expect(events[1].acquireMs).toBeUndefined();
+      } else {
+        expect(events[1].acquireMs).toBeGreaterThanOrEqual(0);
+        expect(events[1].fromLocalCache).toBeUndefined();
+      }
     });
 
     it('treats a body with its keys in another order as the same request', async () => {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { configure } from 'safe-stable-stringify';
 
 /** The parts of a request that make it "the same request" for one idempotency key. */
@@ -28,9 +28,18 @@ export function canonicalize(value: unknown): string {
  * array, so no choice of values can make two different requests concatenate to the same input.
  */
 export function fingerprintRequest(input: FingerprintInput): string {
-  const headers = Object.entries(input.headers ?? {})
-    .map(([name, value]) => [name.toLowerCase(), value ?? null] as const)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const headers = input.headers ? sortedHeaders(input.headers) : NO_HEADERS;
   const material = JSON.stringify([input.method.toUpperCase(), input.path, canonicalize(input.body), headers]);
-  return createHash('sha256').update(material).digest('hex');
+  // The one-shot hash: no Hash object per request.
+  return hash('sha256', material, 'hex');
+}
+
+const NO_HEADERS: never[] = [];
+
+function sortedHeaders(headers: Record<string, string | undefined>): Array<readonly [string, string | null]> {
+  const names = Object.keys(headers);
+  if (names.length === 0) return NO_HEADERS;
+  return names
+    .map((name) => [name.toLowerCase(), headers[name] ?? null] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }

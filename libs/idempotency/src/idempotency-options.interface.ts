@@ -1,4 +1,5 @@
 import { ExecutionContext } from '@nestjs/common';
+import { IdempotencyLocalCacheOptions } from './completed-record-cache';
 import { IdempotencyEventListener } from './idempotency.events';
 import { IdempotencyStore } from './stores/idempotency-store';
 
@@ -62,11 +63,17 @@ export interface IdempotentRouteOptions {
 export interface IdempotencyModuleOptions extends IdempotentRouteOptions {
   /** Receives one event per keyed request (outcome, route, scope, acquire latency), for metrics. */
   events?: IdempotencyEventListener;
+  /**
+   * Off by default. Keeps up to `maxEntries` records this process completed (per store, least recently used
+   * out first) and answers their replays without a store round trip, until the record's `ttl` ends. A record
+   * deleted from the store by hand is still replayed from here until then.
+   */
+  localCache?: IdempotencyLocalCacheOptions;
 }
 
 /** Options with every default filled in; what the service works with. */
 export interface ResolvedIdempotencyOptions
-  extends Required<Omit<IdempotencyModuleOptions, 'events' | 'fingerprint' | 'replayHeaders'>> {
+  extends Required<Omit<IdempotencyModuleOptions, 'events' | 'localCache' | 'fingerprint' | 'replayHeaders'>> {
   fingerprintHeaders: string[];
   replayHeaders: string[];
 }

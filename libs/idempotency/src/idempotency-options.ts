@@ -17,7 +17,8 @@ import { MemoryIdempotencyStore } from './stores/memory-idempotency.store';
 /** Default scope: the authenticated principal's `id` (or `sub`) when a guard has set `request.user`. */
 export function principalScope(context: ExecutionContext): string | undefined {
   if (context.getType() !== 'http') return undefined;
-  const user = context.switchToHttp().getRequest()?.user;
+  // The request is the first argument of an HTTP context; switchToHttp() would allocate three closures per call.
+  const user = context.getArgByIndex(0)?.user;
   const id = user?.id ?? user?.sub;
   return id === undefined || id === null ? undefined : String(id);
 }

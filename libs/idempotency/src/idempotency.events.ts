@@ -47,6 +47,8 @@ export interface IdempotencyEvent {
   acquireMs?: number;
   /** Why a response was not stored or a store failed, for logs. */
   reason?: string;
+  /** True on a replay answered from the `localCache`, without asking the store. */
+  fromLocalCache?: true;
   /** True when the handler ran on a lease it had lost by the time it finished (its result was not stored). */
   leaseLost?: boolean;
   /** For `deferred_settlement`: which store call was made again, how it ended, after how many attempts. */

@@ -19,7 +19,7 @@ import {
   IdempotencyKeyMissingException,
   IdempotencyStoreUnavailableException,
 } from './idempotency.exceptions';
-import { parseIdempotencyKeyHeader } from './idempotency-key';
+import { parseIdempotencyKey, parseIdempotencyKeyHeader, ParsedIdempotencyKey } from './idempotency-key';
 import { IDEMPOTENCY_KEY_ON_REQUEST } from './idempotency-key.decorator';
 import { ResolvedIdempotencyOptions } from './idempotency-options.interface';
 import { declaredRouteOptions, principalScope } from './idempotency-options';
@@ -39,6 +39,9 @@ interface RouteSettings {
   options: ResolvedIdempotencyOptions;
   path: string;
   isSse: boolean;
+  /** `METHOD /path` of the last method seen (a handler usually answers one), so it is not built per request. */
+  route: string;
+  routeMethod: string;
   /** Whether the route has been warned about running without a principal under the default scope. */
   warnedNoPrincipal?: boolean;
 }
@@ -47,6 +50,15 @@ interface RouteSettings {
 const TAKEN = Symbol.for('idempotency:taken');
 /** Set by Nest (11.2+) on a request whose pipes rejected it: its handler never ran. */
 const REJECTED_BY_PIPES = Symbol.for('nestjs:rejected-by-pipes');
+/** What an event stream leaves behind; one object for every such request. */
+const SSE_SETTLEMENT: IdempotentSettlement = {
+  result: { value: undefined },
+  keep: { release: 'not_stored', reason: 'server-sent events' },
+};
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function';
+}
 
 /**
  * Translates HTTP to the idempotency protocol and back: reads and checks the key, fingerprints the request,
@@ -65,16 +77,19 @@ export class IdempotencyInterceptor implements NestInterceptor {
   ) {}
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
-    const request = context.switchToHttp().getRequest();
+    // getArgByIndex rather than switchToHttp(), which assigns three new closures to the context on every call.
+    const request = context.getArgByIndex(0);
     if (context.getType() !== 'http' || request[TAKEN]) return next.handle();
     request[TAKEN] = true;
 
     const settings = this.routeSettings(context);
-    const { options, path, isSse } = settings;
-    const route = `${request.method} ${path}`;
-    const principal = await options.scope(context);
+    const { options, isSse } = settings;
+    const route = this.routeName(settings, request.method);
+    const scoped = options.scope(context);
+    // Most scope functions answer at once: awaiting only a promise saves a turn of the microtask queue.
+    const principal = isPromise(scoped) ? await scoped : scoped;
     const scope = principal ?? '';
-    const parsed = parseIdempotencyKeyHeader(this.headerOccurrences(request, options.headerName));
+    const parsed = this.readKey(request, options.headerName);
     if (parsed.status === 'missing') {
       if (!options.required) return next.handle();
       this.idempotency.emit({ outcome: 'missing_key', route, scope });
@@ -88,19 +103,20 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (principal === undefined && options.scope === principalScope) this.warnNoPrincipal(settings, route);
     request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
     let stream: Observable<unknown> | undefined;
-    const response = context.switchToHttp().getResponse();
+    const response = context.getArgByIndex(1);
     try {
       const execution = await this.idempotency.execute({
         id: { namespace: options.keyPrefix, scope, key: parsed.key },
         fingerprint: this.fingerprint(request, options),
         route,
         options,
-        work: async () => {
-          if (!isSse) return this.runHandler(next, request, response, options);
-          // An event stream has no end to wait for and nothing to replay: send it, release the key.
-          stream = next.handle();
-          return { result: { value: undefined }, keep: { release: 'not_stored', reason: 'server-sent events' } };
-        },
+        work: isSse
+          ? async () => {
+              // An event stream has no end to wait for and nothing to replay: send it, release the key.
+              stream = next.handle();
+              return SSE_SETTLEMENT;
+            }
+          : () => this.runHandler(next, request, response, options),
       });
       if (execution.kind === 'replayed') return this.replay(execution.stored as StoredHttpResponse, response);
       if (stream) return stream;
@@ -131,10 +147,18 @@ export class IdempotencyInterceptor implements NestInterceptor {
         .filter(Boolean)
         .join('/')}`;
       const isSse = this.reflector.get<boolean>(SSE_METADATA, handler) === true;
-      settings = { options, path, isSse };
+      settings = { options, path, isSse, route: '', routeMethod: '' };
       this.routeCache.set(handler, settings);
     }
     return settings;
+  }
+
+  private routeName(settings: RouteSettings, method: string): string {
+    if (settings.routeMethod !== method) {
+      settings.route = `${method} ${settings.path}`;
+      settings.routeMethod = method;
+    }
+    return settings.route;
   }
 
   /**
@@ -142,10 +166,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
    * canonicalising it overflows the stack is the client's fault: 400, not 500.
    */
   protected fingerprint(request: any, options: ResolvedIdempotencyOptions): string {
-    const headers: Record<string, string | undefined> = {};
+    let headers: Record<string, string | undefined> | undefined;
     for (const name of options.fingerprintHeaders) {
       const value = request.headers[name];
-      headers[name] = Array.isArray(value) ? value.join(', ') : value;
+      (headers ??= {})[name] = Array.isArray(value) ? value.join(', ') : value;
     }
     try {
       return fingerprintRequest({ method: request.method, path: this.adapter.getRequestUrl(request), body: request.body, headers });
@@ -169,19 +193,25 @@ export class IdempotencyInterceptor implements NestInterceptor {
     );
   }
 
-  /** Every occurrence of the key header, from the raw header list, so a repeated header can be refused. */
-  private headerOccurrences(request: any, headerName: string): string[] {
+  /**
+   * The key, read from the raw header list so that a header sent twice is refused (the parsed headers would
+   * have joined or dropped one). One pass and no list of occurrences: the second one is all that matters.
+   */
+  private readKey(request: any, headerName: string): ParsedIdempotencyKey {
     const raw: string[] | undefined = request.rawHeaders ?? request.raw?.rawHeaders;
     const wanted = headerName.toLowerCase();
     if (!raw) {
       const value = request.headers?.[wanted];
-      return value === undefined ? [] : Array.isArray(value) ? value : [value];
+      return parseIdempotencyKeyHeader(value === undefined ? [] : Array.isArray(value) ? value : [value]);
     }
-    const found: string[] = [];
+    let found: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i].length === wanted.length && raw[i].toLowerCase() === wanted) found.push(raw[i + 1]);
+      if (raw[i].length === wanted.length && raw[i].toLowerCase() === wanted) {
+        if (found !== undefined) return parseIdempotencyKeyHeader([found, raw[i + 1]]);
+        found = raw[i + 1];
+      }
     }
-    return found;
+    return parseIdempotencyKey(found);
   }
 
   private async runHandler(
@@ -247,7 +277,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   private replay(stored: StoredHttpResponse, response: any): Observable<unknown> {
     this.adapter.status(response, stored.status);
-    for (const [name, value] of Object.entries(stored.headers ?? {})) this.adapter.setHeader(response, name, value);
+    const headers = stored.headers ?? {};
+    for (const name in headers) this.adapter.setHeader(response, name, headers[name]);
     this.adapter.setHeader(response, IDEMPOTENCY_REPLAYED_HEADER, 'true');
     if (stored.error) throw new HttpException(stored.body as Record<string, unknown>, stored.status);
     return of(stored.body);

@@ -4,7 +4,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeferredSettlementQueue } from './deferred-settlements';
 import { canonicalize } from './fingerprint';
-import { IdempotencyEvent } from './idempotency.events';
+import { CompletedRecord, CompletedRecordCaches, completedRecordCacheKey } from './completed-record-cache';
+import { IdempotencyEvent, IdempotencyOutcome } from './idempotency.events';
 import { storableScope } from './stored-scope';
 import {
   IdempotencyConflictException,
@@ -86,9 +87,12 @@ export class IdempotencyService implements OnModuleDestroy {
   private readonly deferred = new DeferredSettlementQueue();
   /** The module's options with every default filled in. */
   readonly defaults: ResolvedIdempotencyOptions;
+  /** The `localCache` option: completed records this process saw complete, one cache per store; off by default. */
+  private readonly localCaches: CompletedRecordCaches | undefined;
 
   constructor(@Optional() @Inject(IDEMPOTENCY_MODULE_OPTIONS) private readonly moduleOptions: IdempotencyModuleOptions = {}) {
     this.defaults = resolveIdempotencyOptions(moduleOptions ?? {});
+    this.localCaches = moduleOptions?.localCache ? new CompletedRecordCaches(moduleOptions.localCache) : undefined;
   }
 
   /** Makes one last attempt at every deferred release and completion (bounded), then stops retrying. */
@@ -141,8 +145,15 @@ export class IdempotencyService implements OnModuleDestroy {
 
   /** The protocol for one call. Throws the 409, 422 and 503 exceptions; everything else is in the result. */
   async execute(original: IdempotentCall): Promise<IdempotentExecution> {
-    const call = { ...original, id: { ...original.id, scope: storableScope(original.id.scope) } };
-    const { id, fingerprint, route, options } = call;
+    const storedScope = storableScope(original.id.scope);
+    const call = storedScope === original.id.scope ? original : { ...original, id: { ...original.id, scope: storedScope } };
+    const { id, fingerprint, options } = call;
+    let cacheKey: string | undefined;
+    if (this.localCaches) {
+      cacheKey = completedRecordCacheKey(id);
+      const cached = this.localCaches.of(options.store).get(cacheKey);
+      if (cached) return this.answerFromCache(call, cached);
+    }
     const request = { fingerprint, token: randomUUID(), leaseMs: options.lockTimeout, ttlMs: options.ttl };
     const waitUntil = options.onConflict === 'reject' ? 0 : Date.now() + options.onConflict.wait;
     let pollMs = FIRST_POLL_MS;
@@ -158,11 +169,20 @@ export class IdempotencyService implements OnModuleDestroy {
       }
       // The latency figure is the first round trip: waiting for another request is not the store's time.
       acquireMs ??= performance.now() - started;
-      const event = { route, scope: id.scope, acquireMs };
 
-      if (acquired.state === 'acquired') return this.runOwned(call, request.token, acquireMs);
+      if (acquired.state === 'acquired') {
+        if (options.transactional) return this.runOwnedInTransaction(call, request.token, acquireMs);
+        // settle() inlined: one async frame less on every executed request.
+        let settlement: IdempotentSettlement;
+        try {
+          settlement = await call.work();
+        } catch (error) {
+          settlement = failedWork(error);
+        }
+        return this.finish(call, request.token, acquireMs, settlement, cacheKey);
+      }
       if (acquired.fingerprint !== fingerprint) {
-        this.emit({ ...event, outcome: 'mismatch' });
+        this.emitOutcome('mismatch', call, acquireMs);
         throw new IdempotencyKeyMismatchException();
       }
       if (acquired.state === 'completed') {
@@ -172,12 +192,12 @@ export class IdempotencyService implements OnModuleDestroy {
         } catch (error) {
           return this.onStoreFailure(call, new Error(`stored response is not valid JSON: ${describe(error)}`), acquireMs);
         }
-        this.emit({ ...event, outcome: 'replayed' });
+        this.emitOutcome('replayed', call, acquireMs);
         return { kind: 'replayed', stored };
       }
       const remainingWait = waitUntil - Date.now();
       if (remainingWait <= 0) {
-        this.emit({ ...event, outcome: 'conflict' });
+        this.emitOutcome('conflict', call, acquireMs);
         throw new IdempotencyConflictException(retryAfterSeconds(options.retryAfter, acquired.retryAfterMs));
       }
       await sleep(Math.min(pollMs, remainingWait));
@@ -196,9 +216,27 @@ export class IdempotencyService implements OnModuleDestroy {
     }
   }
 
-  private async runOwned(call: IdempotentCall, token: string, acquireMs: number): Promise<IdempotentExecution> {
-    if (call.options.transactional) return this.runOwnedInTransaction(call, token, acquireMs);
-    return this.finish(call, token, acquireMs, await this.settle(call));
+  /** The common event (no reason, no flags), built only when someone listens. */
+  private emitOutcome(outcome: IdempotencyOutcome, call: IdempotentCall, acquireMs: number | undefined): void {
+    if (!this.moduleOptions?.events) return;
+    this.emit({ outcome, route: call.route, scope: call.id.scope, acquireMs });
+  }
+
+  /**
+   * A completed record this process saw complete, served without asking the store: the same answers as the
+   * store's (a replay, or 422 for another fingerprint). Its event has no `acquireMs`: no acquire was made.
+   */
+  private answerFromCache(call: IdempotentCall, cached: CompletedRecord): IdempotentExecution {
+    if (cached.fingerprint !== call.fingerprint) {
+      this.emitOutcome('mismatch', call, undefined);
+      throw new IdempotencyKeyMismatchException();
+    }
+    // Parsed per hit, as a store replay is, so no caller ever holds an object another caller mutated.
+    const stored: unknown = JSON.parse(cached.response);
+    if (this.moduleOptions?.events) {
+      this.emit({ outcome: 'replayed', route: call.route, scope: call.id.scope, fromLocalCache: true });
+    }
+    return { kind: 'replayed', stored };
   }
 
   /**
@@ -213,6 +251,8 @@ export class IdempotencyService implements OnModuleDestroy {
     // Assigned inside the transaction's callback, which TypeScript's narrowing does not follow.
     let outcome = 'rolled_back' as 'committed' | 'not_stored' | 'lease_lost' | 'rolled_back';
     let reason = '';
+    let stored = '';
+    let completing = 0;
     try {
       await store.runInTransaction(async (transaction) => {
         settlement = await this.settle(call);
@@ -228,12 +268,14 @@ export class IdempotencyService implements OnModuleDestroy {
           [outcome, reason] = ['not_stored', serialised.reason];
           return;
         }
+        completing = Date.now();
         if (!(await transaction.complete(id, token, serialised, options.ttl))) {
           // Another request took the lease over and runs the work itself: these writes must not commit.
           outcome = 'lease_lost';
           throw ROLLBACK;
         }
         outcome = 'committed';
+        stored = serialised;
       });
     } catch (error) {
       if (error !== ROLLBACK) {
@@ -250,9 +292,11 @@ export class IdempotencyService implements OnModuleDestroy {
     }
     const event = { route, scope: id.scope, acquireMs };
     switch (outcome) {
-      case 'committed':
+      case 'committed': {
+        if (this.localCaches) this.cacheCompleted(call, completedRecordCacheKey(id), stored, completing);
         this.emit({ ...event, outcome: 'executed' });
         return { kind: 'executed', settlement: settlement! };
+      }
       case 'not_stored':
         return this.releaseRecord(call, token, settlement!, 'not_stored', reason, acquireMs);
       case 'lease_lost': {
@@ -271,27 +315,35 @@ export class IdempotencyService implements OnModuleDestroy {
     }
   }
 
-  private async finish(call: IdempotentCall, token: string, acquireMs: number, settlement: IdempotentSettlement): Promise<IdempotentExecution> {
+  private async finish(
+    call: IdempotentCall,
+    token: string,
+    acquireMs: number,
+    settlement: IdempotentSettlement,
+    cacheKey?: string,
+  ): Promise<IdempotentExecution> {
     const { id, route, options } = call;
-    const event = { route, scope: id.scope, acquireMs };
     const { keep } = settlement;
 
     if ('store' in keep) {
       const serialised = serialise(keep.store, options.maxResponseBytes);
       if (typeof serialised === 'string') {
+        // Taken before the call, so a cached copy never outlives the record, whose TTL starts within the call.
+        const completing = Date.now();
         try {
           const completed = await options.store.complete(id, token, serialised, options.ttl);
           if (completed) {
-            this.emit({ ...event, outcome: 'executed' });
+            if (cacheKey !== undefined) this.cacheCompleted(call, cacheKey, serialised, completing);
+            this.emitOutcome('executed', call, acquireMs);
           } else {
             this.logger.warn(`${route}: the lease expired while the request ran and another request took it over; this result was not stored`);
-            this.emit({ ...event, outcome: 'executed', leaseLost: true });
+            this.emit({ route, scope: id.scope, acquireMs, outcome: 'executed', leaseLost: true });
           }
         } catch (error) {
           // The work is done and cannot be undone: send its result, and store it later, so that a retry gets
           // the replay (meanwhile a 409) rather than a 409 for the whole lease and then a second run.
           this.logger.error(`${route}: the result could not be stored, will try again: ${describe(error)}`);
-          this.emit({ ...event, outcome: 'store_error', reason: `complete failed: ${describe(error)}` });
+          this.emit({ route, scope: id.scope, acquireMs, outcome: 'store_error', reason: `complete failed: ${describe(error)}` });
           this.defer(call, 'complete', () => options.store.complete(id, token, serialised, options.ttl), {
             retryWhenNotOwned: false,
             bytes: serialised.length * 2,
@@ -302,6 +354,12 @@ export class IdempotencyService implements OnModuleDestroy {
       return this.releaseRecord(call, token, settlement, 'not_stored', serialised.reason, acquireMs);
     }
     return this.releaseRecord(call, token, settlement, keep.release, keep.reason, acquireMs);
+  }
+
+  /** Keeps a record this process completed, until `ttl` from just before the completion at the latest. */
+  private cacheCompleted(call: IdempotentCall, cacheKey: string, response: string, completing: number): void {
+    const { fingerprint, options } = call;
+    this.localCaches?.of(options.store)?.set(cacheKey, { fingerprint, response, expiresAt: completing + options.ttl });
   }
 
   private async releaseRecord(
@@ -376,9 +434,14 @@ export class IdempotencyService implements OnModuleDestroy {
     try {
       return await call.work();
     } catch (error) {
-      return { result: { error }, keep: { release: 'released', reason: describe(error) } };
+      return failedWork(error);
     }
   }
+}
+
+/** What work that threw (rather than settled) leaves: its error, and a released record so a retry runs again. */
+function failedWork(error: unknown): IdempotentSettlement {
+  return { result: { error }, keep: { release: 'released', reason: describe(error) } };
 }
 
 /** The stored form of a result, or why it cannot be stored. */

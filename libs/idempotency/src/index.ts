@@ -1,3 +1,4 @@
+export type { IdempotencyLocalCacheOptions } from './completed-record-cache';
 export * from './fingerprint';
 export * from './idempotency-key';
 export * from './idempotency-key.decorator';

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Marks a scope stored as its SHA-256 rather than as itself. */
 export const HASHED_SCOPE_PREFIX = 'sha256:';
@@ -19,6 +19,12 @@ export const MAX_LITERAL_SCOPE_BYTES = 128;
  * responses.
  */
 export function storableScope(scope: string): string {
-  const hashed = scope.startsWith(HASHED_SCOPE_PREFIX) || Buffer.byteLength(scope) > MAX_LITERAL_SCOPE_BYTES;
-  return hashed ? `${HASHED_SCOPE_PREFIX}${createHash('sha256').update(scope).digest('hex')}` : scope;
+  if (scope.startsWith(HASHED_SCOPE_PREFIX)) return hashedScope(scope);
+  // A UTF-16 unit is at most three UTF-8 bytes, so a short scope (every usual principal id) skips counting bytes.
+  if (scope.length * 3 <= MAX_LITERAL_SCOPE_BYTES || Buffer.byteLength(scope) <= MAX_LITERAL_SCOPE_BYTES) return scope;
+  return hashedScope(scope);
+}
+
+function hashedScope(scope: string): string {
+  return `${HASHED_SCOPE_PREFIX}${hash('sha256', scope, 'hex')}`;
 }

@@ -6,7 +6,7 @@ import {
   IdempotencyStore,
 } from './idempotency-store';
 import { EvictionCause, EvictionReport } from './memory/eviction-report';
-import { ExpiryWheel } from './memory/expiry-wheel';
+import { ExpiryEntry, ExpiryWheel } from './memory/expiry-wheel';
 import { RecencyList, RecencyNode } from './memory/recency-list';
 
 /** Options of the in-process store. */
@@ -36,18 +36,17 @@ interface ScopeRecords {
   readonly completed: RecencyList<MemoryRecord>;
 }
 
-interface MemoryRecord {
+interface MemoryRecord extends ExpiryEntry {
   readonly mapKey: string;
   readonly scope: ScopeRecords;
   fingerprint: string;
   token: string | null;
   leaseUntil: number;
   expiresAt: number;
-  expiryBucket: number;
   response: string | null;
   /** Places in the store's and the scope's recency lists; set once the record is completed. */
-  recent?: RecencyNode<MemoryRecord>;
-  recentInScope?: RecencyNode<MemoryRecord>;
+  recent: RecencyNode<MemoryRecord> | undefined;
+  recentInScope: RecencyNode<MemoryRecord> | undefined;
 }
 
 // Expired records are reclaimed in these steps, so no call does unbounded work: a few on every acquire and
@@ -127,13 +126,16 @@ export class MemoryIdempotencyStore extends IdempotencyStore implements OnModule
       token: request.token,
       leaseUntil: now + request.leaseMs,
       expiresAt: 0,
-      expiryBucket: 0,
       response: null,
+      expiryBucket: undefined,
+      expiryPrevious: undefined,
+      expiryNext: undefined,
+      recent: undefined,
+      recentInScope: undefined,
     };
     this.expireAt(record, now + request.ttlMs);
     this.records.set(mapKey, record);
-    this.scopes.set(scope.key, scope);
-    scope.count++;
+    if (scope.count++ === 0) this.scopes.set(scope.key, scope);
     return { state: 'acquired', takenOver: false };
   }
 
@@ -226,20 +228,20 @@ export class MemoryIdempotencyStore extends IdempotencyStore implements OnModule
     // Taken from the wheel already when it expired there; removing again is a no-op.
     if (this.records.get(record.mapKey) !== record) return;
     this.records.delete(record.mapKey);
-    this.expiry.remove(record, record.expiryBucket);
+    this.expiry.remove(record);
     if (record.recent) this.completed.remove(record.recent);
     if (record.recentInScope) record.scope.completed.remove(record.recentInScope);
     if (--record.scope.count === 0) this.scopes.delete(record.scope.key);
   }
 
   private expireAt(record: MemoryRecord, expiresAt: number): void {
-    this.expiry.remove(record, record.expiryBucket);
     record.expiresAt = expiresAt;
-    record.expiryBucket = this.expiry.add(record, expiresAt);
+    this.expiry.add(record, expiresAt);
   }
 
   private scopeOf(id: IdempotencyRecordId): ScopeRecords {
-    const key = JSON.stringify([id.namespace, id.scope]);
+    // Length-prefixed, so no namespace and scope run into one another whatever characters they hold.
+    const key = `${id.namespace.length}:${id.namespace}${id.scope}`;
     return this.scopes.get(key) ?? { key, count: 0, completed: new RecencyList() };
   }
 
@@ -256,8 +258,9 @@ export class MemoryIdempotencyStore extends IdempotencyStore implements OnModule
 }
 
 function recordKey(id: IdempotencyRecordId): string {
-  // JSON of a tuple is unambiguous whatever characters scope and key contain.
-  return JSON.stringify([id.namespace, id.scope, id.key]);
+  // Length prefixes make the encoding unambiguous whatever characters the parts contain (scope "a:b" with key
+  // "c" never meets scope "a" with key "b:c"), and cost one string concatenation, not a JSON encoding.
+  return `${id.namespace.length}:${id.namespace}${id.scope.length}:${id.scope}${id.key}`;
 }
 
 function assertPositiveInteger(name: string, value: number): void {

@@ -3,6 +3,9 @@ import { Logger } from '@nestjs/common';
 /** Which bound made the store evict a record. */
 export type EvictionCause = 'maxEntries' | 'maxEntriesPerScope';
 
+// Distinct scopes counted per report; past this the warning says "at least", so a flood of tenants cannot grow it.
+const MAX_SCOPES_COUNTED = 1_000;
+
 /**
  * Sums up the memory store's evictions and reports them as one warning per interval: a flood evicts a record
  * per request, and a log line for each would be a second flood.
@@ -22,7 +25,7 @@ export class EvictionReport {
   record(cause: EvictionCause, scope: string, now: number): void {
     this.since ??= now;
     this.counts[cause]++;
-    this.scopes.add(scope);
+    if (this.scopes.size < MAX_SCOPES_COUNTED) this.scopes.add(scope);
   }
 
   /** Logs the warning if the interval since the first eviction it holds has passed (or `force`), and starts over. */
@@ -34,7 +37,7 @@ export class EvictionReport {
       .map((cause) => `${this.counts[cause]} at ${cause}=${this.bounds[cause]}`)
       .join(', ');
     this.logger.warn(
-      `Evicted ${total} completed record(s) of ${this.scopes.size} scope(s) in the last ${Math.round((now - this.since) / 1000)} s ` +
+      `Evicted ${total} completed record(s) of ${this.scopes.size < MAX_SCOPES_COUNTED ? '' : 'at least '}${this.scopes.size} scope(s) in the last ${Math.round((now - this.since) / 1000)} s ` +
         `(${causes}): a retry of those keys runs again. Size the bounds as requests per second × ttl.`,
     );
     this.counts.maxEntries = 0;
