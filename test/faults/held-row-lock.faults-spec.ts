@@ -26,7 +26,7 @@ const CONFIGURATIONS: Array<{
 ];
 
 /**
- * Issue 9, item 7: an outside session (an operator's shell, a stuck job) holds one customer's row with
+ * A held row lock: an outside session (an operator's shell, a stuck job) holds one customer's row with
  * SELECT … FOR UPDATE for 12 s while payments stream in, for that customer and for others. That customer's
  * payments must be answered 503 with Retry-After within the lock bound and run once the lock is gone; the others
  * are served as usual (within 3 s), /health stays 200, nothing is debited twice, nothing is a 500.

@@ -20,7 +20,7 @@ interface KeyFate {
 }
 
 /**
- * Scenario 2 of issue 5: PostgreSQL + the Redis store, a burst of payments on one instance, that instance
+ * Killed instance: PostgreSQL + the Redis store, a burst of payments on one instance, that instance
  * SIGKILLed while they are in flight, and every one of them retried (same key, same body) on the survivor once
  * the lease (2 s) has run out. Two rounds:
  * - "blind": the kill lands wherever the burst happens to be when the third answer arrives;

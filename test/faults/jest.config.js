@@ -1,5 +1,5 @@
 /**
- * `npm run test:faults`: the fault-injection suites (issue 5), kept out of `npm test` by their file suffix
+ * `npm run test:faults`: the fault-injection suites, kept out of `npm test` by their file suffix
  * (`.faults-spec.ts`, which the root config's `.spec.ts` / `.e2e-spec.ts` pattern does not match). Same
  * TypeScript transform, path mapping and service probe as the root config.
  */

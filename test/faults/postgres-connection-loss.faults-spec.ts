@@ -22,7 +22,7 @@ import {
 } from './fault-support';
 
 /**
- * Scenario 3 of issue 5: two payments app processes in their own (throwaway) PostgreSQL database, reaching it
+ * PostgreSQL connection loss: two payments app processes in their own (throwaway) PostgreSQL database, reaching it
  * through a TCP proxy of the test's own, with the TypeORM store (records in that database) and with the Redis store
  * (only the handlers' queries see the loss). The shared server is never stopped: the app's established backends
  * are killed with pg_terminate_backend (eight rounds, 600 ms apart), then the proxy cuts the link — every

@@ -7,13 +7,13 @@ import { describeWithServices } from '../support/services';
 import { HttpAnswer, postJson } from './fault-client';
 import { API_KEY, closeApps, createCustomers, spawnApps, summary } from './fault-support';
 
-/** Target of issue 9: how long a key may stay blocked after the 503 that says "retry with the same key". */
+/** Target: how long a key may stay blocked after the 503 that says "retry with the same key". */
 const BLOCKED_TARGET_MS = 3_000;
 const ROUNDS = 3;
 const AMOUNT = 1_000;
 
 /**
- * Issue 9, item 5: two payments app processes on one redis-server of this suite's own (default 30 s lease).
+ * A paused Redis: two payments app processes on one redis-server of this suite's own (default 30 s lease).
  * `CLIENT PAUSE 1500 WRITE`, then a payment on instance 0: its acquire times out (503 after the store's 1 s
  * commandTimeout) while Redis runs the script when the pause ends, writing an in-flight record. The client
  * then retries with the same key on instance 1 every 100 ms until the payment runs; the time from the 503 to

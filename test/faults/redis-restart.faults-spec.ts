@@ -21,7 +21,7 @@ import {
 } from './fault-support';
 
 /**
- * Scenario 1 of issue 5: a dedicated redis-server (no persistence) behind two payments app processes, a stream
+ * Redis restart: a dedicated redis-server (no persistence) behind two payments app processes, a stream
  * of payments and refunds retried with the same key, Redis stopped (SIGKILL, then SIGTERM) and started twice.
  */
 describeWithServices(['postgres'], 'fault: Redis restarted under load (2 instances, Redis store)', () => {

@@ -9,7 +9,7 @@ import { readLedger } from './ledger';
 import { API_KEY, closeApps, createCustomers, spawnApp, summary } from './fault-support';
 
 /**
- * Scenario 2's window for refunds (issue 5; it found the bug fixed by "Refunds keep their idempotency key under a
+ * The killed-instance window for refunds (it found the bug fixed by "Refunds keep their idempotency key under a
  * UNIQUE index"): a refund whose instance dies after the refund's transaction commits but before its idempotency
  * record is completed (docs/protocol.md §10). The client retries with the same key on the other instance after the
  * lease; the survivor takes the lease over and runs the handler again. Payments are saved by their UNIQUE
@@ -22,7 +22,7 @@ import { API_KEY, closeApps, createCustomers, spawnApp, summary } from './fault-
  * - Redis store: the completion is sent after the refund committed; the retry's second run finds the refund by
  *   its unique key, made for the same payment and amount, and answers with it → 201: credited once, and the
  *   client gets its refund back.
- * - TypeORM store, transactional (issue 6): the completion is an UPDATE inside the business transaction, before
+ * - TypeORM store, transactional: the completion is an UPDATE inside the business transaction, before
  *   COMMIT; holding it freezes the transaction uncommitted, the kill rolls it back, and the retry runs once → 201.
  */
 describe.each(['redis', 'typeorm'] as const)('fault: a refund retried after its instance died between commit and completion (%s store)', (store) => {

@@ -14,7 +14,7 @@ import { errorBodyProblem, fuzzParameters, FuzzTarget, Route, ROUTES, Tally } fr
 import { describeResponse, jsonBody, RawHeader, RawResponse, sendRaw } from './raw-http';
 
 /**
- * Issue 5, "Bad input", keys: generated `Idempotency-Key` headers, written byte for byte on a raw socket
+ * Bad input, keys: generated `Idempotency-Key` headers, written byte for byte on a raw socket
  * (Node's HTTP client refuses control characters and non-ASCII), against the three idempotent writes of
  * the payments app. Every request carries a body the route would accept, so a key wrongly let through
  * shows up as a changed ledger.

@@ -4,7 +4,7 @@ import { errorBodyProblem, fuzzParameters, FuzzTarget, Route, ROUTES, Tally } fr
 import { describeResponse, jsonBody, RawHeader, RawResponse, sendRaw } from './raw-http';
 
 /**
- * Issue 5, "Bad input", bodies: generated request bodies against the three idempotent writes of the
+ * Bad input, bodies: generated request bodies against the three idempotent writes of the
  * payments app (`POST /customers`, `POST /payments`, `POST /payments/:id/refunds`), each with a fresh valid
  * `Idempotency-Key`, over a raw socket.
  *

@@ -51,6 +51,22 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         const create = docs.body.paths['/payments'].post;
         expect(create.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header' })]));
         expect(Object.keys(create.responses)).toEqual(expect.arrayContaining(['201', '400', '401', '402', '404', '409', '422', '503']));
+        // Every guarded route: the key header, the replay header, Retry-After, and error bodies with a schema.
+        for (const path of ['/customers', '/payments', '/payments/{id}/refunds']) {
+          const { parameters, responses } = docs.body.paths[path].post;
+          expect(parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true })]));
+          expect(Object.keys(responses['201'].headers)).toEqual(['Idempotent-Replayed']);
+          expect(Object.keys(responses['409'].headers)).toEqual(['Retry-After']);
+          expect(Object.keys(responses['503'].headers)).toEqual(['Retry-After']);
+          for (const status of ['400', '401', '409', '422', '503']) {
+            const ref: string = responses[status].content['application/json'].schema.$ref;
+            const schema = docs.body.components.schemas[ref.split('/').pop()!];
+            expect(Object.keys(schema.properties)).toEqual(['statusCode', 'error', 'message']);
+          }
+        }
+        expect(docs.body.components.securitySchemes).toEqual({
+          'api-key': expect.objectContaining({ type: 'http', scheme: 'bearer', bearerFormat: 'API key' }),
+        });
       });
     });
 

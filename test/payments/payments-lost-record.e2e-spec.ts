@@ -9,7 +9,7 @@ import { PAYMENTS_CONFIGURATIONS } from './payment-configurations';
 import { apiClient, PaymentsApp, startPaymentsApp } from './payments-harness';
 
 /**
- * Issue 9, item 10: with a store outside the database an idempotency record can be lost (a Redis restarted
+ * Lost records: with a store outside the database an idempotency record can be lost (a Redis restarted
  * empty, an expired TTL, an eviction) while the row it made stays. The retry then runs the handler again; the
  * row's unique key (a customer's or refund's request key, a payment's reference) finds the row, and the
  * client gets it back as the first answer gave it, created once.

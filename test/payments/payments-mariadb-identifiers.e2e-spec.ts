@@ -7,7 +7,7 @@ import { createMariadbDatabase, PaymentsApp, startPaymentsApp } from './payments
 const SECRETS = { acme: 'sk_test_lower_acme', ACME: 'sk_test_upper_acme' } as const;
 
 /**
- * Issue 9, item 1: on MariaDB every identifier the app compares (merchant ids, references, request keys, ids)
+ * Byte-exact identifiers: on MariaDB every identifier the app compares (merchant ids, references, request keys, ids)
  * compares byte for byte, as on PostgreSQL and SQLite: no case folding, no accent folding, no trailing-space
  * padding.
  */

@@ -4,18 +4,13 @@
 # NestJS 12 is ESM-only. Jest 30 on Node 20 cannot require() it, but plain Node >= 20.19 can
 # (require(esm) is on by default), so this runs smoke.cjs with plain `node`, not Jest.
 #
-# Steps: build libs/idempotency with its real tsconfig.lib.json -> npm pack it into a temp dir ->
+# Steps: build and pack libs/idempotency with `npm run pack:lib`'s script into a temp dir ->
 # install NestJS 12 (package.json here, exact pins) plus that tarball into test/smoke-nest12/node_modules
 # -> run smoke.cjs. Exits non-zero on any failure. Run from anywhere: `bash test/smoke-nest12/run.sh`.
-#
-# SMOKE_LIB_TSCONFIG may point at another tsconfig for the library build (for local debugging only);
-# the default, and what CI must use, is libs/idempotency/tsconfig.lib.json.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-LIB="$ROOT/libs/idempotency"
-TSCONFIG="${SMOKE_LIB_TSCONFIG:-libs/idempotency/tsconfig.lib.json}"
 SMOKE_TIMEOUT_S="${SMOKE_TIMEOUT_S:-120}"
 INSTALL_TIMEOUT_S="${INSTALL_TIMEOUT_S:-600}"
 
@@ -36,21 +31,13 @@ node -e '
   if (!ok) { console.error("need Node >= 20.19 (or >= 22.12) with require(esm) enabled"); process.exit(1); }
 '
 
-STEP="build library"
-log "$STEP ($TSCONFIG)"
-rm -rf "$LIB/dist"
-(cd "$ROOT" && npx --no-install tsc -p "$TSCONFIG")
-test -f "$LIB/dist/index.js" || { echo "build produced no $LIB/dist/index.js" >&2; false; }
-
-STEP="pack library"
+STEP="build and pack library"
 log "$STEP"
-(cd "$LIB" && npm pack --ignore-scripts --loglevel=error --pack-destination "$PACK_DIR" >/dev/null)
-TARBALLS=("$PACK_DIR"/*.tgz)
-[ "${#TARBALLS[@]}" -eq 1 ] && [ -f "${TARBALLS[0]}" ] || { echo "npm pack produced no single tarball in $PACK_DIR" >&2; false; }
-TARBALL="${TARBALLS[0]}"
+# The same build and tarball a user gets from `npm run pack:lib`.
+TARBALL="$(bash "$ROOT/scripts/pack-lib.sh" "$PACK_DIR" | tail -1)"
 TARBALL_NAME="$(basename "$TARBALL")"
 CONTENTS="$(tar -tzf "$TARBALL")"
-for f in package/package.json package/dist/index.js package/dist/index.d.ts; do
+for f in package/package.json package/LICENSE package/dist/index.js package/dist/index.d.ts; do
   grep -qx "$f" <<<"$CONTENTS" || { echo "tarball lacks $f" >&2; false; }
 done
 if grep -q '^package/src/' <<<"$CONTENTS"; then echo "tarball ships src/" >&2; false; fi

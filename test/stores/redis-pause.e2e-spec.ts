@@ -39,7 +39,7 @@ class OrdersController {
 }
 
 /**
- * Issue 9, item 5, against a real Redis: two app instances (Express and Fastify) share one redis-server of
+ * No key stays blocked after a 503, against a real Redis: two app instances (Express and Fastify) share one redis-server of
  * this suite's own. Instance A reaches it through a proxy that can cut its link; B directly.
  * `CLIENT PAUSE 1500 WRITE` makes A's acquire time out (503 after 1 s) while Redis runs the script when the
  * pause ends; the record that script writes must not block the retry for the 30 s lease.

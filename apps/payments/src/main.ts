@@ -1,16 +1,18 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { randomBytes } from 'node:crypto';
 import { AppModule } from './app.module';
 import { ConfigError, loadAppConfig } from './config/app-config';
+import { demoApiKey } from './config/demo-api-key';
+import { loadEnvFile } from './config/env-file';
 import { setupApp } from './setup-app';
 
 async function bootstrap(): Promise<void> {
   const logger = new Logger('Payments');
   let config;
   try {
-    config = loadAppConfig(process.env, () => `sk_demo_${randomBytes(18).toString('base64url')}`);
+    if (loadEnvFile()) logger.log('Read .env (variables set in the environment win over it)');
+    config = loadAppConfig(process.env, demoApiKey);
   } catch (error) {
     if (error instanceof ConfigError) {
       logger.error(error.message);
@@ -24,7 +26,7 @@ async function bootstrap(): Promise<void> {
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
   logger.log(`Listening on ${url} (database: ${config.database.type}, idempotency store: ${config.idempotencyStore}); API docs at ${url}/docs`);
   if (config.demoMerchant) {
-    logger.log(`No API_KEYS set: demo merchant "demo" has the API key ${config.apiKeys.get('demo')}`);
+    logger.log(`No API_KEYS set: demo merchant "demo" has the API key ${config.apiKeys.get('demo')} (kept in data/demo-api-key)`);
     logger.log(`Try: curl -s -X POST ${url}/customers -H "Authorization: Bearer ${config.apiKeys.get('demo')}" -H "Idempotency-Key: try-1" -H "Content-Type: application/json" -d '{"name":"Ada","balance":10000}'`);
   }
 }

@@ -17,7 +17,7 @@ describe('storableScope', () => {
     expect(storableScope('é'.repeat(65))).toBe(`sha256:${sha256('é'.repeat(65))}`);
   });
 
-  it('never lets a literal scope equal the stored form of a long one (the attack of issue 9)', () => {
+  it('never lets a literal scope equal the stored form of a long one (a principal named after the hash of a victim)', () => {
     const victim = 'v'.repeat(200);
     const attacker = `sha256:${sha256(victim)}`;
     expect(storableScope(attacker)).not.toBe(storableScope(victim));

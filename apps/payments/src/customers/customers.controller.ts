@@ -2,20 +2,20 @@ import { Body, Controller, Get, Param, ParseUUIDPipe, Post } from '@nestjs/commo
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { IdempotencyKey, Idempotent } from '@app/idempotency';
 import { CurrentMerchant, Merchant } from '../auth/merchant';
-import { ApiErrors, ApiIdempotentWrite } from '../common/api-errors';
+import { ApiErrors } from '../common/api-errors';
 import { CreateCustomerDto } from './create-customer.dto';
 import { CustomerView } from './customer.view';
 import { CustomersService } from './customers.service';
 
 @ApiTags('customers')
-@ApiBearerAuth()
+@ApiBearerAuth('api-key')
 @Controller('customers')
 export class CustomersController {
   constructor(private readonly customers: CustomersService) {}
 
   @Post()
   @Idempotent()
-  @ApiIdempotentWrite()
+  @ApiErrors([400, 'Invalid body'], [401, 'Missing or unknown API key'])
   @ApiCreatedResponse({ type: CustomerView })
   @ApiErrors([409, 'A customer was already created with this idempotency key, with another name or balance'])
   async create(@CurrentMerchant() merchant: Merchant, @Body() dto: CreateCustomerDto, @IdempotencyKey() key: string): Promise<CustomerView> {

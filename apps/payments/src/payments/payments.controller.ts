@@ -2,21 +2,21 @@ import { Body, Controller, Get, Param, ParseUUIDPipe, Post } from '@nestjs/commo
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { IdempotencyKey, Idempotent } from '@app/idempotency';
 import { CurrentMerchant, Merchant } from '../auth/merchant';
-import { ApiErrors, ApiIdempotentWrite } from '../common/api-errors';
+import { ApiErrors } from '../common/api-errors';
 import { CreatePaymentDto } from './create-payment.dto';
 import { CreateRefundDto } from './create-refund.dto';
 import { PaymentView, RefundView } from './payment.views';
 import { PaymentsService } from './payments.service';
 
 @ApiTags('payments')
-@ApiBearerAuth()
+@ApiBearerAuth('api-key')
 @Controller('payments')
 export class PaymentsController {
   constructor(private readonly payments: PaymentsService) {}
 
   @Post()
   @Idempotent()
-  @ApiIdempotentWrite()
+  @ApiErrors([400, 'Invalid body'], [401, 'Missing or unknown API key'])
   @ApiCreatedResponse({ type: PaymentView })
   @ApiErrors(
     [402, "The customer's balance is too low (stored and replayed like any answer)"],
@@ -36,7 +36,7 @@ export class PaymentsController {
 
   @Post(':id/refunds')
   @Idempotent()
-  @ApiIdempotentWrite()
+  @ApiErrors([400, 'Invalid body'], [401, 'Missing or unknown API key'])
   @ApiCreatedResponse({ type: RefundView })
   @ApiErrors(
     [404, 'No such payment for this merchant'],

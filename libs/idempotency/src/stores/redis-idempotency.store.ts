@@ -6,6 +6,7 @@ import {
   IdempotencyRecordId,
   IdempotencyStore,
 } from './idempotency-store';
+import { reportOwnedConnection } from './redis-idempotency.connection-report';
 import { watchEvictionPolicy } from './redis-idempotency.eviction-policy';
 import { ACQUIRE_SCRIPT, ACQUIRED, COMPLETE_SCRIPT, COMPLETED, IN_FLIGHT, RELEASE_SCRIPT } from './redis-idempotency.scripts';
 
@@ -69,6 +70,7 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
   private readonly ownsClient: boolean;
   private readonly commandTimeout: number;
   private readonly stopWatchingEvictionPolicy: () => void;
+  private readonly stopReportingConnection: () => void;
   private ready: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private batch: Array<() => void> | undefined;
@@ -81,6 +83,8 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
     }
     this.ownsClient = !isClient(connection);
     this.client = isClient(connection) ? connection : this.createClient(connection);
+    // A client the store created has no other listener: without one, ioredis logs every failed reconnection.
+    this.stopReportingConnection = this.ownsClient ? reportOwnedConnection(this.client) : () => undefined;
     this.client.defineCommand(ACQUIRE, { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
     this.client.defineCommand(COMPLETE, { numberOfKeys: 1, lua: COMPLETE_SCRIPT });
     this.client.defineCommand(RELEASE, { numberOfKeys: 1, lua: RELEASE_SCRIPT });
@@ -119,7 +123,8 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
   /** Closes the connection if the store created it; a client passed in is left to its owner. */
   close(): Promise<void> {
     this.stopWatchingEvictionPolicy();
-    this.closing ??= this.ownsClient ? this.quit() : Promise.resolve();
+    // The listeners stay until the connection is closed, so an error while quitting is not printed as unhandled.
+    this.closing ??= this.ownsClient ? this.quit().finally(this.stopReportingConnection) : Promise.resolve();
     return this.closing;
   }
 

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Consumer test: the packed library installed by plain npm into a Nest app outside the monorepo, compiled with
+# `moduleResolution: node` (the classic CommonJS Nest starter) and with `node16`, and run on the memory, Redis
+# and TypeORM (PostgreSQL) stores through the public entry points only. Nothing of the monorepo is visible to it:
+# it is copied to a temporary directory first. Needs Redis (REDIS_URL, default redis://127.0.0.1:6379) and
+# PostgreSQL (POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres; it creates and drops a database).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+INSTALL_TIMEOUT_S="${INSTALL_TIMEOUT_S:-600}"
+RUN_TIMEOUT_S="${RUN_TIMEOUT_S:-120}"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/idempotency-consumer.XXXXXX")"
+cleanup() { rm -rf "$WORK"; }
+trap cleanup EXIT
+STEP="setup"
+trap 'rc=$?; echo "consumer test: FAILED during step \"$STEP\" (exit $rc)" >&2; exit $rc' ERR
+log() { printf '\n== consumer test: %s\n' "$*"; }
+
+STEP="pack library"
+log "$STEP"
+TARBALL="$(bash "$ROOT/scripts/pack-lib.sh" "$WORK/pack" | tail -1)"
+echo "$TARBALL"
+
+STEP="install the app's dependencies and the tarball"
+log "$STEP"
+mkdir "$WORK/app"
+cp -r "$HERE/package.json" "$HERE/package-lock.json" "$HERE"/tsconfig*.json "$HERE/src" "$WORK/app/"
+(cd "$WORK/app" && timeout "$INSTALL_TIMEOUT_S" npm ci --no-audit --no-fund --prefer-offline --loglevel=error \
+  && timeout "$INSTALL_TIMEOUT_S" npm install --no-save --no-audit --no-fund --prefer-offline --loglevel=error "$TARBALL")
+
+for resolution in node10 node16; do
+  STEP="compile with tsconfig.$resolution.json"
+  log "$STEP"
+  (cd "$WORK/app" && npx --no-install tsc -p "tsconfig.$resolution.json")
+  STEP="run ($resolution build)"
+  log "$STEP"
+  (cd "$WORK/app" && timeout --kill-after=5 "$RUN_TIMEOUT_S" node "dist-$resolution/check.js")
+done
+echo "consumer test: passed with both module resolutions"
