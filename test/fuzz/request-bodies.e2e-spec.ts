@@ -302,7 +302,7 @@ function oversizedBody(valid: Record<string, unknown>, { route, size, shape, fil
       body = `{${' '.repeat(pad(0))}${text.slice(1)}`;
       break;
     case 'long array':
-      body = `{"pad":[${'1,'.repeat(Math.floor(pad(10) / 2))}1],${text.slice(1)}`;
+      body = `{"pad":[${'1,'.repeat(Math.ceil(pad(10) / 2))}1],${text.slice(1)}`;
       break;
     case 'not JSON':
       body = filler.repeat(size);
