@@ -81,7 +81,7 @@ for (const [dialect, services] of DIALECTS) {
           }),
         ],
         controllers: [NotesController],
-        providers: [NotesService, IdempotencyTransaction],
+        providers: [NotesService], // IdempotencyTransaction comes from IdempotencyModule
       }).compile();
       const app = moduleRef.createNestApplication({ logger: false });
       await app.listen(0, '127.0.0.1');

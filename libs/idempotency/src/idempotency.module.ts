@@ -5,10 +5,13 @@ import { IdempotencyRoutesValidator } from './idempotency-routes.validator';
 import { ConfigurableIdempotencyModule } from './idempotency.module-definition';
 import { IdempotencyService } from './idempotency.service';
 import { IdempotencyStore } from './stores/idempotency-store';
+// Type-only use of TypeORM inside: providing it loads no TypeORM in apps that do not use SQL.
+import { IdempotencyTransaction } from './stores/typeorm/idempotency-transaction';
 
 /**
  * Register once with `IdempotencyModule.forRoot({ store, ... })` (or `forRootAsync`), then put
- * `@Idempotent()` on the routes to protect. `IdempotencyService` and `IdempotencyStore` are exported.
+ * `@Idempotent()` on the routes to protect. `IdempotencyService`, `IdempotencyStore` and, for the transactional
+ * mode, `IdempotencyTransaction` are exported, so a module that imports this one can inject them.
  */
 @Module({
   imports: [DiscoveryModule],
@@ -16,8 +19,9 @@ import { IdempotencyStore } from './stores/idempotency-store';
     IdempotencyService,
     IdempotencyInterceptor,
     IdempotencyRoutesValidator,
+    IdempotencyTransaction,
     { provide: IdempotencyStore, useFactory: (service: IdempotencyService) => service.defaults.store, inject: [IdempotencyService] },
   ],
-  exports: [IdempotencyService, IdempotencyInterceptor, IdempotencyStore],
+  exports: [IdempotencyService, IdempotencyInterceptor, IdempotencyStore, IdempotencyTransaction],
 })
 export class IdempotencyModule extends ConfigurableIdempotencyModule {}

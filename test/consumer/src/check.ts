@@ -1,6 +1,7 @@
 /*
  * Runs the fixture app on each store through the package's public entry points, over real HTTP, and checks
- * what the README promises: a first request runs, a duplicate is replayed, a changed body is refused with 422.
+ * what the README promises: a first request runs, a duplicate is replayed, a changed body is refused with 422;
+ * and the transactional mode, whose handler injects IdempotencyTransaction as the README shows.
  * Prints one line per check and exits non-zero when any fails.
  */
 import 'reflect-metadata';
@@ -12,6 +13,7 @@ import { CreateIdempotencyRecords1764259200000, TypeOrmIdempotencyStore } from '
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { OrdersAppModule, OrdersController } from './orders';
+import { TransactionalOrdersAppModule } from './transactional-orders';
 
 const run = randomBytes(4).toString('hex');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -37,20 +39,41 @@ async function exercise(storeName: string, store: IdempotencyStore): Promise<voi
   await app.listen(0, '127.0.0.1');
   try {
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-    const first = await post(url, 'k1', 'book');
-    check(`${storeName}: the first request runs (201)`, first.status === 201 && first.replayed === null, JSON.stringify(first));
-    const again = await post(url, 'k1', 'book');
-    check(
-      `${storeName}: the duplicate is replayed (201, Idempotent-Replayed: true, same body)`,
-      again.status === 201 && again.replayed === 'true' && JSON.stringify(again.body) === JSON.stringify(first.body),
-      JSON.stringify(again),
-    );
-    const changed = await post(url, 'k1', 'lamp');
-    check(`${storeName}: the same key with another body is refused (422)`, changed.status === 422, JSON.stringify(changed));
+    await replayAndMismatch(storeName, url);
     check(`${storeName}: the handler ran once`, app.get(OrdersController).runs === 1);
   } finally {
     await app.close();
   }
+}
+
+/** The transactional mode: the order row and the record commit together; a replay writes no second row. */
+async function exerciseTransactional(dataSource: DataSource): Promise<void> {
+  await dataSource.query('CREATE TABLE consumer_orders (id serial PRIMARY KEY, item text NOT NULL)');
+  const app = await NestFactory.create(TransactionalOrdersAppModule.on(dataSource, `consumer-${run}-tx`), { logger: ['error'] });
+  await app.listen(0, '127.0.0.1');
+  try {
+    const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    const first = await replayAndMismatch('typeorm, transactional', url);
+    check('typeorm, transactional: the handler wrote in the idempotency transaction', first.body.inTransaction === true, JSON.stringify(first.body));
+    const [{ count }] = await dataSource.query('SELECT count(*)::int AS count FROM consumer_orders');
+    check('typeorm, transactional: one order row', count === 1, `${count} rows`);
+  } finally {
+    await app.close();
+  }
+}
+
+async function replayAndMismatch(storeName: string, url: string) {
+  const first = await post(url, 'k1', 'book');
+  check(`${storeName}: the first request runs (201)`, first.status === 201 && first.replayed === null, JSON.stringify(first));
+  const again = await post(url, 'k1', 'book');
+  check(
+    `${storeName}: the duplicate is replayed (201, Idempotent-Replayed: true, same body)`,
+    again.status === 201 && again.replayed === 'true' && JSON.stringify(again.body) === JSON.stringify(first.body),
+    JSON.stringify(again),
+  );
+  const changed = await post(url, 'k1', 'lamp');
+  check(`${storeName}: the same key with another body is refused (422)`, changed.status === 422, JSON.stringify(changed));
+  return first;
 }
 
 /** A PostgreSQL database of the run's own, with the package's migration applied, dropped afterwards. */
@@ -76,7 +99,10 @@ async function withPostgres(work: (dataSource: DataSource) => Promise<void>): Pr
 async function main(): Promise<void> {
   await exercise('memory', new MemoryIdempotencyStore());
   await exercise('redis', new RedisIdempotencyStore(REDIS_URL));
-  await withPostgres((dataSource) => exercise('typeorm', new TypeOrmIdempotencyStore(dataSource)));
+  await withPostgres(async (dataSource) => {
+    await exercise('typeorm', new TypeOrmIdempotencyStore(dataSource));
+    await exerciseTransactional(dataSource);
+  });
 }
 
 main().then(

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 
 /** The transaction of the `@Idempotent({ transactional: true })` request running in this async context. */
 export const idempotencyTransactions = new AsyncLocalStorage<EntityManager>();
