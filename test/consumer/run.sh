@@ -2,8 +2,9 @@
 # Consumer test: the packed library installed by plain npm into a Nest app outside the monorepo, compiled with
 # `moduleResolution: node` (the classic CommonJS Nest starter) and with `node16`, and run on the memory, Redis
 # and TypeORM (PostgreSQL) stores, and in the transactional mode, through the public entry points only. Nothing
-# of the monorepo is visible to it: it is copied to a temporary directory first. Needs Redis (REDIS_URL, default redis://127.0.0.1:6379) and
-# PostgreSQL (POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres; it creates and drops a database).
+# of the monorepo is visible to it: it is copied to a temporary directory first. Needs Redis (REDIS_URL, default
+# redis://127.0.0.1:6379) and PostgreSQL (POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres; it
+# creates and drops a database).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
