@@ -33,6 +33,15 @@ class OrdersController {
   }
 }
 
+@Controller('refunds')
+class RefundsController {
+  @Post()
+  @Idempotent({ errorFormat: 'problem+json' })
+  refund() {
+    return {};
+  }
+}
+
 @Idempotent()
 @Controller('captures')
 class CapturesController {
@@ -55,7 +64,7 @@ describe('documentIdempotentRoutes (@nest-idempotency/core/swagger)', () => {
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [IdempotencyModule.forRoot({ scope: sharedScope })],
-      controllers: [OrdersController, CapturesController],
+      controllers: [OrdersController, CapturesController, RefundsController],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false });
     documentIdempotentRoutes(app);
@@ -91,6 +100,15 @@ describe('documentIdempotentRoutes (@nest-idempotency/core/swagger)', () => {
     }
     expect(schemas.IdempotencyErrorBody.required).toEqual(['statusCode', 'error', 'message']);
     expect(Object.keys(paths['/orders'].get.responses)).toEqual(['200']);
+  });
+
+  it("documents a problem+json route's errors as problem details under their media type", () => {
+    const { responses } = paths['/refunds'].post;
+    for (const status of ['400', '409', '422', '503']) {
+      expect(Object.keys(responses[status].content ?? {})).toEqual(['application/problem+json']);
+      expect(responses[status].content?.['application/problem+json'].schema.$ref).toBe('#/components/schemas/IdempotencyProblemBody');
+    }
+    expect(schemas.IdempotencyProblemBody.required).toEqual(['type', 'title', 'status', 'detail']);
   });
 
   it("marks the route's success answers with Idempotent-Replayed, keeping what the route declared", () => {

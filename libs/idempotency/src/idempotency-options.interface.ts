@@ -2,6 +2,7 @@ import { ExecutionContext } from '@nestjs/common';
 import { IdempotencyLocalCacheOptions } from './completed-record-cache';
 import { IdempotencyEventListener } from './idempotency.events';
 import { IdempotencyStore } from './stores/idempotency-store';
+import type { IdempotencyErrorFormat } from './problem-details';
 
 /** What the storage policy sees of a finished request. */
 export interface IdempotencyResponseInfo {
@@ -57,6 +58,12 @@ export interface IdempotentRouteOptions {
    * The handler writes through `IdempotencyTransaction.manager`. Default false.
    */
   transactional?: boolean;
+  /**
+   * The body of the library's own errors (400, 409, 422, 503): `'nest'`, Nest's `{statusCode, error, message}`
+   * (default), or `'problem+json'`, RFC 9457 problem details (`type`, `title`, `status`, `detail`) as
+   * `application/problem+json`. A handler's own exceptions are the application's to shape either way.
+   */
+  errorFormat?: IdempotencyErrorFormat;
 }
 
 /** Options of `IdempotencyModule.forRoot()` / `forRootAsync()`. */

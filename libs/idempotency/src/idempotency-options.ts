@@ -73,6 +73,7 @@ export function resolveIdempotencyOptions(
     keyPrefix: options.keyPrefix ?? base?.keyPrefix ?? IDEMPOTENCY_DEFAULT_KEY_PREFIX,
     maxResponseBytes: options.maxResponseBytes ?? base?.maxResponseBytes ?? IDEMPOTENCY_DEFAULT_MAX_RESPONSE_BYTES,
     transactional: options.transactional ?? base?.transactional ?? false,
+    errorFormat: options.errorFormat ?? base?.errorFormat ?? 'nest',
   };
   validate(resolved);
   // Only a hint set here is held to this lease: an inherited one (the 1 s default under a 300 ms lease, say)
@@ -114,6 +115,9 @@ function validate(options: ResolvedIdempotencyOptions): void {
       `Idempotency option "transactional" needs a store that shares the business database (TypeOrmIdempotencyStore); ` +
         `${options.store.constructor.name} cannot commit a record with the handler's writes`,
     );
+  }
+  if (options.errorFormat !== 'nest' && options.errorFormat !== 'problem+json') {
+    throw new Error(`Idempotency option "errorFormat" must be 'nest' or 'problem+json', got ${JSON.stringify(options.errorFormat)}`);
   }
   if (options.onConflict !== 'reject') {
     const wait = options.onConflict?.wait;

@@ -24,6 +24,7 @@ import { IDEMPOTENCY_KEY_ON_REQUEST } from './idempotency-key.decorator';
 import { ResolvedIdempotencyOptions } from './idempotency-options.interface';
 import { declaredRouteOptions, principalScope } from './idempotency-options';
 import { IdempotencyService, IdempotentSettlement } from './idempotency.service';
+import { IdempotencyProblemException, problemDetailsOf } from './problem-details';
 
 /** A response as stored for replay. */
 export interface StoredHttpResponse {
@@ -93,11 +94,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (parsed.status === 'missing') {
       if (!options.required) return next.handle();
       this.idempotency.emit({ outcome: 'missing_key', route, scope });
-      throw new IdempotencyKeyMissingException(options.headerName);
+      throw this.refusal(new IdempotencyKeyMissingException(options.headerName), context.getArgByIndex(1), options);
     }
     if (parsed.status === 'invalid') {
       this.idempotency.emit({ outcome: 'invalid_key', route, scope });
-      throw new IdempotencyKeyInvalidException(options.headerName, parsed.reason);
+      throw this.refusal(new IdempotencyKeyInvalidException(options.headerName, parsed.reason), context.getArgByIndex(1), options);
     }
 
     if (principal === undefined && options.scope === principalScope) this.warnNoPrincipal(settings, route);
@@ -124,11 +125,22 @@ export class IdempotencyInterceptor implements NestInterceptor {
       if ('error' in result) throw result.error;
       return of(result.value);
     } catch (error) {
-      if (error instanceof IdempotencyConflictException || error instanceof IdempotencyStoreUnavailableException) {
-        this.adapter.setHeader(response, 'Retry-After', String(error.retryAfterSeconds));
-      }
-      throw error;
+      throw this.refusal(error, response, options);
     }
+  }
+
+  /**
+   * One of the library's own refusals as the client gets it: `Retry-After` on 409 and 503, and the body as RFC
+   * 9457 problem details when `errorFormat` asks for them. Any other error passes through unchanged.
+   */
+  protected refusal(error: unknown, response: unknown, options: ResolvedIdempotencyOptions): unknown {
+    if (error instanceof IdempotencyConflictException || error instanceof IdempotencyStoreUnavailableException) {
+      this.adapter.setHeader(response, 'Retry-After', String(error.retryAfterSeconds));
+    }
+    if (options.errorFormat !== 'problem+json') return error;
+    const problem = problemDetailsOf(error);
+    if (!problem) return error;
+    return new IdempotencyProblemException(problem, error);
   }
 
   /**

@@ -12,5 +12,8 @@ export { IDEMPOTENCY_MODULE_OPTIONS } from './idempotency.module-definition';
 export * from './idempotency.module';
 export * from './idempotency.service';
 export * from './idempotent.decorator';
+export { IdempotencyProblemException, PROBLEM_JSON_CONTENT_TYPE, problemDetailsOf } from './problem-details';
+export { IdempotencyProblemFilter } from './idempotency-problem.filter';
+export type { IdempotencyErrorFormat, IdempotencyProblemDetails } from './problem-details';
 export * from './stores/idempotency-store';
 export * from './stores/memory-idempotency.store';

@@ -1,12 +1,13 @@
 import { INestApplicationContext, RequestMethod } from '@nestjs/common';
 import { HTTP_CODE_METADATA, METHOD_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { ApiHeader, ApiResponse, DECORATORS } from '@nestjs/swagger';
+import { ApiExtraModels, ApiHeader, ApiResponse, DECORATORS, getSchemaPath } from '@nestjs/swagger';
 import { IDEMPOTENCY_MAX_KEY_LENGTH, IDEMPOTENCY_REPLAYED_HEADER } from '../idempotency.constants';
 import { declaredRouteOptions } from '../idempotency-options';
 import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
 import { IdempotencyService } from '../idempotency.service';
-import { IdempotencyErrorBody } from './idempotency-error-body';
+import { PROBLEM_JSON_CONTENT_TYPE } from '../problem-details';
+import { IdempotencyErrorBody, IdempotencyProblemBody } from './idempotency-error-body';
 
 const RETRY_AFTER = {
   'Retry-After': {
@@ -76,8 +77,14 @@ function document(prototype: object, name: string, handler: Function, options: R
   );
 
   markSuccessAnswers(handler, apply);
+  // The body as the route answers it: Nest's shape, or problem details under their own media type.
+  const body =
+    options.errorFormat === 'problem+json'
+      ? { content: { [PROBLEM_JSON_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(IdempotencyProblemBody) } } } }
+      : { type: IdempotencyErrorBody };
+  if (options.errorFormat === 'problem+json') apply(ApiExtraModels(IdempotencyProblemBody) as MethodDecorator);
   const error = (status: number, description: string, headers?: typeof RETRY_AFTER) =>
-    apply(ApiResponse({ status, description, type: IdempotencyErrorBody, ...(headers ? { headers } : {}) }));
+    apply(ApiResponse({ status, description, ...body, ...(headers ? { headers } : {}) }));
   error(
     400,
     options.required
