@@ -13,6 +13,8 @@ const NOW = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)";
 /** The statements of one better-sqlite3 connection, prepared once: SQLite then runs each in a few microseconds. */
 interface Prepared {
   db: Database;
+  /** Inserts a record for a key that has none, and does nothing otherwise: most keys are fresh. */
+  insertFresh: Statement;
   acquire: Transaction<(id: IdempotencyRecordId, attempt: AcquireAttempt) => IdempotencyAcquireResult | undefined>;
   complete: Statement;
   release: Statement;
@@ -47,8 +49,12 @@ export class SqliteDialect implements SqlDialect {
   }
 
   acquire(id: IdempotencyRecordId, attempt: AcquireAttempt): IdempotencyAcquireResult | undefined {
+    const statements = this.statements();
+    // One statement, so atomic on its own: a fresh key needs no transaction around a read and an upsert.
+    const { changes } = statements.insertFresh.run(id.namespace, id.scope, id.key, attempt.fingerprint, attempt.token, attempt.leaseMs, attempt.ttlMs);
+    if (changes > 0) return { state: 'acquired', takenOver: false };
     // IMMEDIATE: the write lock is taken before the read, so no other process writes between the read and the upsert.
-    return this.statements().acquire.immediate(id, attempt);
+    return statements.acquire.immediate(id, attempt);
   }
 
   complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number): boolean {
@@ -99,6 +105,10 @@ function prepare(db: Database, table: string): Prepared {
        OR (r.response IS NULL AND r.lease_until <= ? AND r.fingerprint = excluded.fingerprint)`);
   return {
     db,
+    insertFresh: db.prepare(`
+      INSERT INTO ${table} (namespace, scope, "key", fingerprint, token, lease_until, expires_at, response)
+      VALUES (?, ?, ?, ?, ?, ${NOW} + ?, ${NOW} + ?, NULL)
+      ON CONFLICT (namespace, scope, "key") DO NOTHING`),
     // The read, the guarded upsert and the decision run in one transaction without yielding to the event loop:
     // nothing interleaves, in this process or another one.
     acquire: db.transaction((id: IdempotencyRecordId, attempt: AcquireAttempt) => {
