@@ -9,6 +9,7 @@ import {
   CreateIdempotencyRecords1764259200000,
   IDEMPOTENCY_RECORDS_TABLE,
   IdempotencyRecordEntity,
+  sqliteConnectionMutex,
   TypeOrmIdempotencyStore,
 } from '@app/idempotency/typeorm';
 import { describeWithServices, TestService } from '../support/services';
@@ -245,6 +246,53 @@ for (const { dialect, services } of DIALECTS) {
         }
         expect(await bounded.acquire(id, attempt())).toMatchObject({ state: 'in_flight' });
       });
+
+      (dialect === 'sqlite' ? it.skip : it)(
+        'gives its pooled connection back, and runs nothing, when callTimeout passes while it waits for one',
+        async () => {
+          const onePool = await database.connect({ poolSize: 1 });
+          const bounded = new TypeOrmIdempotencyStore(onePool, { sweepIntervalMs: 0, callTimeout: 300 });
+          const id = { namespace: `pool-wait-${randomUUID()}`, scope: 'merchant-1', key: 'k' };
+          // Someone else holds the pool's only connection, as a burst of requests would.
+          const holder = onePool.createQueryRunner();
+          await holder.connect();
+          try {
+            await expect(bounded.acquire(id, attempt())).rejects.toThrow(/acquire got no answer from the database within 300 ms/);
+          } finally {
+            await holder.release();
+          }
+          // The abandoned acquire got the connection afterwards: it must neither have written the record nor kept
+          // the connection (with a pool of one, a kept connection would time this out).
+          expect(await bounded.acquire(id, attempt())).toEqual({ state: 'acquired', takenOver: false });
+          expect(await bounded.acquire({ ...id, key: 'other' }, attempt())).toEqual({ state: 'acquired', takenOver: false });
+        },
+      );
+
+      (dialect === 'sqlite' ? it : it.skip)(
+        'waits for a unit of work holding the one SQLite connection instead of joining its transaction',
+        async () => {
+          const namespace = `sqlite-turn-${randomUUID()}`;
+          const id = { namespace, scope: 'merchant-1', key: 'k' };
+          const repository = dataSource.getRepository(IdempotencyRecordEntity);
+          let acquired: Promise<unknown> | undefined;
+          let settled = false;
+          await sqliteConnectionMutex(dataSource)!.runExclusive(async () => {
+            const runner = dataSource.createQueryRunner();
+            await runner.startTransaction();
+            try {
+              acquired = store.acquire(id, attempt()).finally(() => (settled = true));
+              await sleep(100);
+              // Had it run at once, it would now be part of this transaction, and of its rollback.
+              expect(settled).toBe(false);
+            } finally {
+              await runner.rollbackTransaction();
+              await runner.release();
+            }
+          });
+          expect(await acquired).toEqual({ state: 'acquired', takenOver: false });
+          expect(await repository.countBy({ namespace })).toBe(1);
+        },
+      );
 
       it('sweeps on its interval as the module store, and stops when the app closes', async () => {
         const namespace = `timer-${randomUUID()}`;

@@ -1,0 +1,177 @@
+import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2';
+import { DataSource, QueryRunner, QueryRunnerAlreadyReleasedError } from 'typeorm';
+import { IdempotencyAcquireResult, IdempotencyRecordId } from '../idempotency-store';
+import { blockingResult, existingRecordLeft } from './record-rows';
+import { AcquireAttempt, qualifiedTable, SqlDialect, StoreCall } from './sql-dialect';
+
+// UTC_TIMESTAMP, not UNIX_TIMESTAMP(NOW()): no session time zone (or DST hour) takes part.
+const NOW = "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) DIV 1000)";
+
+// What the upsert reports through LAST_INSERT_ID(code), because its affected-rows count cannot tell an unchanged
+// row from an insert when the client sets CLIENT_FOUND_ROWS (mysql2 does). 0: a fresh insert.
+const LOST = 1;
+const REPLACED_EXPIRED = 2;
+const TOOK_OVER = 3;
+
+// A statement the database aborted as a deadlock victim (ER_LOCK_DEADLOCK) changed nothing: safe to run again.
+const MAX_DEADLOCK_RETRIES = 5;
+const ER_LOCK_DEADLOCK = 1213;
+
+interface Statements {
+  acquire: string;
+  /** Reads the row an acquire lost to, with its lease and TTL left. */
+  readExisting: string;
+  complete: string;
+  release: string;
+  sweep: string;
+}
+
+type Connection = Pick<PoolConnection, 'execute' | 'query' | 'release' | 'destroy'>;
+type Result = ResultSetHeader | RowDataPacket[];
+/** Strings go as bytes, numbers as numbers. */
+type Param = Buffer | number;
+
+/**
+ * MySQL and MariaDB through mysql2: each call takes a connection from the pool TypeORM opened and runs `execute`,
+ * which prepares the statement on the server once per connection. Strings travel as bytes (Buffers), so the
+ * connection's character set never transcodes (or mangles) them; the id columns are VARBINARY.
+ */
+export class MysqlDialect implements SqlDialect {
+  private statements?: Statements;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly tableName: string,
+  ) {}
+
+  async acquire(id: IdempotencyRecordId, attempt: AcquireAttempt, call: StoreCall): Promise<IdempotencyAcquireResult | undefined> {
+    const ids = idParams(id);
+    const upsert = (await this.run(call, this.sql().acquire, [
+      ...ids,
+      bytes(attempt.fingerprint),
+      bytes(attempt.token),
+      attempt.leaseMs,
+      attempt.ttlMs,
+    ])) as ResultSetHeader;
+    const outcome = Number(upsert.insertId ?? 0);
+    if (outcome === 0 || outcome === REPLACED_EXPIRED) return { state: 'acquired', takenOver: false };
+    if (outcome === TOOK_OVER) return { state: 'acquired', takenOver: true };
+    if (outcome !== LOST) throw new Error(`TypeOrmIdempotencyStore: unexpected MySQL upsert outcome ${outcome}`);
+    // The decision is made; this second statement only reports what won. Should the row have changed since so that
+    // it no longer blocks this request, blockingResult says so and acquire decides again.
+    const rows = (await this.run(call, this.sql().readExisting, ids)) as RowDataPacket[];
+    return blockingResult(existingRecordLeft(rows[0]), attempt.fingerprint);
+  }
+
+  async complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number, call: StoreCall): Promise<boolean> {
+    const result = (await this.run(call, this.sql().complete, completeParams(id, token, response, ttlMs))) as ResultSetHeader;
+    return result.affectedRows > 0;
+  }
+
+  async completeIn(runner: QueryRunner, id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean> {
+    // A runner whose connection was lost has gone back to the pool: its connection may serve someone else by now.
+    if (runner.isReleased) throw new QueryRunnerAlreadyReleasedError();
+    // The transaction's own connection, so the record commits with the handler's writes.
+    const connection = (await runner.connect()) as Connection;
+    const result = (await execute(connection, this.sql().complete, completeParams(id, token, response, ttlMs))) as ResultSetHeader;
+    return result.affectedRows > 0;
+  }
+
+  async release(id: IdempotencyRecordId, token: string, call: StoreCall): Promise<boolean> {
+    const result = (await this.run(call, this.sql().release, [...idParams(id), bytes(token)])) as ResultSetHeader;
+    return result.affectedRows > 0;
+  }
+
+  async sweep(batchSize: number, call: StoreCall): Promise<number> {
+    // A plain query: mysql2 binds numbers as DOUBLE, which a prepared LIMIT refuses; the sweep is no hot path.
+    return ((await this.run(call, this.sql().sweep, [batchSize], false)) as ResultSetHeader).affectedRows;
+  }
+
+  /**
+   * Runs one statement on a pooled connection, again when the database chose it as a deadlock victim. A connection
+   * mysql2 marks as fatally failed is destroyed rather than given back.
+   */
+  private async run(call: StoreCall, sql: string, values: Param[], prepared = true): Promise<Result> {
+    const connection = (await (this.dataSource.driver as unknown as { obtainMasterConnection(): Promise<Connection> }).obtainMasterConnection());
+    let fatal = false;
+    try {
+      // The caller gave up while the pool made it wait: nothing it no longer waits for may still run.
+      if (call.abandoned) throw new Error('TypeOrmIdempotencyStore: the call timed out before a connection was free');
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await (prepared ? execute(connection, sql, values) : query(connection, sql, values));
+        } catch (error) {
+          fatal = (error as { fatal?: unknown }).fatal === true;
+          if (attempt >= MAX_DEADLOCK_RETRIES || (error as { errno?: unknown }).errno !== ER_LOCK_DEADLOCK) throw error;
+        }
+      }
+    } finally {
+      if (fatal) connection.destroy();
+      else connection.release();
+    }
+  }
+
+  private sql(): Statements {
+    this.statements ??= buildStatements(qualifiedTable(this.dataSource, this.tableName, 'database'));
+    return this.statements;
+  }
+}
+
+function buildStatements(table: string): Statements {
+  const byId = 'namespace = ? AND scope = ? AND `key` = ?';
+  return {
+    // One statement decides under the primary key's row lock. MySQL evaluates the assignments left to right, each
+    // seeing the columns already assigned, so the decision is taken once, in the first assignment, against the old
+    // row, and handed to the others through LAST_INSERT_ID(); the same value reaches the client as the OK packet's
+    // insert id (see LOST, REPLACED_EXPIRED, TOOK_OVER).
+    acquire: `
+      INSERT INTO ${table} (namespace, scope, \`key\`, fingerprint, token, lease_until, expires_at, response)
+      VALUES (?, ?, ?, ?, ?, ${NOW} + ?, ${NOW} + ?, NULL)
+      ON DUPLICATE KEY UPDATE
+        token = IF(LAST_INSERT_ID(CASE
+                     WHEN expires_at <= ${NOW} THEN ${REPLACED_EXPIRED}
+                     WHEN response IS NULL AND lease_until <= ${NOW} AND fingerprint = VALUES(fingerprint)
+                       THEN ${TOOK_OVER}
+                     ELSE ${LOST}
+                   END) > ${LOST}, VALUES(token), token),
+        fingerprint = IF(LAST_INSERT_ID() > ${LOST}, VALUES(fingerprint), fingerprint),
+        response = IF(LAST_INSERT_ID() > ${LOST}, NULL, response),
+        lease_until = IF(LAST_INSERT_ID() > ${LOST}, VALUES(lease_until), lease_until),
+        expires_at = IF(LAST_INSERT_ID() > ${LOST}, VALUES(expires_at), expires_at)`,
+    readExisting:
+      `SELECT fingerprint, CAST(response AS BINARY) AS response, lease_until - ${NOW} AS lease_left, ` +
+      `expires_at - ${NOW} AS ttl_left FROM ${table} WHERE ${byId}`,
+    complete:
+      `UPDATE ${table} SET response = ?, token = NULL, expires_at = ${NOW} + ? ` +
+      `WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`,
+    release: `DELETE FROM ${table} WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`,
+    // Each row is locked and its WHERE re-evaluated on the latest version before it is deleted. ORDER BY makes
+    // concurrent sweepers lock rows in one order, so they queue rather than deadlock; should one deadlock with an
+    // acquire, run() runs it again.
+    sweep: `DELETE FROM ${table} WHERE expires_at <= ${NOW} ORDER BY expires_at LIMIT ?`,
+  };
+}
+
+function idParams(id: IdempotencyRecordId): Buffer[] {
+  return [bytes(id.namespace), bytes(id.scope), bytes(id.key)];
+}
+
+function completeParams(id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Param[] {
+  return [bytes(response), ttlMs, ...idParams(id), bytes(token)];
+}
+
+function bytes(value: string): Buffer {
+  return Buffer.from(value, 'utf8');
+}
+
+function execute(connection: Connection, sql: string, values: Param[]): Promise<Result> {
+  return new Promise((resolve, reject) =>
+    connection.execute<Result>(sql, values, (error, result) => (error ? reject(error) : resolve(result))),
+  );
+}
+
+function query(connection: Connection, sql: string, values: Param[]): Promise<Result> {
+  return new Promise((resolve, reject) =>
+    connection.query<Result>(sql, values, (error, result) => (error ? reject(error) : resolve(result))),
+  );
+}

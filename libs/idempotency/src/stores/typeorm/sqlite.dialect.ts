@@ -1,0 +1,140 @@
+import type { Database, Statement, Transaction } from 'better-sqlite3';
+import { Mutex } from 'async-mutex';
+import { DataSource } from 'typeorm';
+import { IdempotencyAcquireResult, IdempotencyRecordId } from '../idempotency-store';
+import { blockingResult, existingRecord } from './record-rows';
+import { AcquireAttempt, qualifiedTable, SqlDialect } from './sql-dialect';
+import { sqliteConnectionMutex } from './sqlite-connection-mutex';
+
+// julianday() rather than unixepoch('subsec'), which needs SQLite 3.42. SQLite's clock is the host's, but SQLite
+// has only one host.
+const NOW = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)";
+
+/** The statements of one better-sqlite3 connection, prepared once: SQLite then runs each in a few microseconds. */
+interface Prepared {
+  db: Database;
+  /** Inserts a record for a key that has none, and does nothing otherwise: most keys are fresh. */
+  insertFresh: Statement;
+  acquire: Transaction<(id: IdempotencyRecordId, attempt: AcquireAttempt) => IdempotencyAcquireResult | undefined>;
+  complete: Statement;
+  release: Statement;
+  sweep: Statement;
+}
+
+/**
+ * SQLite through better-sqlite3, whose one connection every caller of the DataSource shares and whose statements
+ * run synchronously. A statement issued while a unit of work holds the connection across awaits (a transaction,
+ * the app's own or the transactional mode's) would join it, and its rollback: such units take turns through the
+ * DataSource's mutex (`sqliteConnectionMutex`). When nobody holds the mutex and no transaction is open, nothing can
+ * run between the first and the last step of a synchronous call, so the store's calls then run at once, without
+ * the mutex, a timer or a promise round trip; otherwise they wait for their turn like every other unit.
+ */
+export class SqliteDialect implements SqlDialect {
+  private prepared?: Prepared;
+  private readonly mutex: Mutex;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly tableName: string,
+  ) {
+    this.mutex = sqliteConnectionMutex(dataSource)!;
+  }
+
+  isFree(): boolean {
+    return !this.mutex.isLocked() && !this.connection().inTransaction;
+  }
+
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    return this.mutex.runExclusive(work);
+  }
+
+  acquire(id: IdempotencyRecordId, attempt: AcquireAttempt): IdempotencyAcquireResult | undefined {
+    const statements = this.statements();
+    // One statement, so atomic on its own: a fresh key needs no transaction around a read and an upsert.
+    const { changes } = statements.insertFresh.run(id.namespace, id.scope, id.key, attempt.fingerprint, attempt.token, attempt.leaseMs, attempt.ttlMs);
+    if (changes > 0) return { state: 'acquired', takenOver: false };
+    // IMMEDIATE: the write lock is taken before the read, so no other process writes between the read and the upsert.
+    return statements.acquire.immediate(id, attempt);
+  }
+
+  complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number): boolean {
+    return this.statements().complete.run(response, ttlMs, id.namespace, id.scope, id.key, token).changes > 0;
+  }
+
+  /** On the one connection, so inside the transaction the runner opened. */
+  async completeIn(_runner: unknown, id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean> {
+    return this.complete(id, token, response, ttlMs);
+  }
+
+  release(id: IdempotencyRecordId, token: string): boolean {
+    return this.statements().release.run(id.namespace, id.scope, id.key, token).changes > 0;
+  }
+
+  sweep(batchSize: number): number {
+    return this.statements().sweep.run(batchSize).changes;
+  }
+
+  private connection(): Database {
+    const db = (this.dataSource.driver as unknown as { databaseConnection?: Database }).databaseConnection;
+    if (!db) throw new Error('TypeOrmIdempotencyStore: the DataSource is not initialised (no SQLite connection)');
+    return db;
+  }
+
+  /** The statements of the current connection (a DataSource closed and opened again has a new one). */
+  private statements(): Prepared {
+    const db = this.connection();
+    if (this.prepared?.db !== db) this.prepared = prepare(db, qualifiedTable(this.dataSource, this.tableName, 'schema'));
+    return this.prepared;
+  }
+}
+
+function prepare(db: Database, table: string): Prepared {
+  const byId = 'namespace = ? AND scope = ? AND "key" = ?';
+  const read = db.prepare<[string, string, string], Record<string, unknown>>(`
+    SELECT clock.now, r.fingerprint, r.response, r.lease_until, r.expires_at
+    FROM (SELECT ${NOW} AS now) AS clock
+    LEFT JOIN ${table} AS r ON r.namespace = ? AND r.scope = ? AND r."key" = ?`);
+  // Runs right after `read`, in its transaction, with its "now" (the last two parameters) so both agree on the time.
+  const upsert = db.prepare(`
+    INSERT INTO ${table} AS r (namespace, scope, "key", fingerprint, token, lease_until, expires_at, response)
+    VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
+    ON CONFLICT (namespace, scope, "key") DO UPDATE
+    SET fingerprint = excluded.fingerprint, token = excluded.token, lease_until = excluded.lease_until,
+        expires_at = excluded.expires_at, response = NULL
+    WHERE r.expires_at <= ?
+       OR (r.response IS NULL AND r.lease_until <= ? AND r.fingerprint = excluded.fingerprint)`);
+  return {
+    db,
+    insertFresh: db.prepare(`
+      INSERT INTO ${table} (namespace, scope, "key", fingerprint, token, lease_until, expires_at, response)
+      VALUES (?, ?, ?, ?, ?, ${NOW} + ?, ${NOW} + ?, NULL)
+      ON CONFLICT (namespace, scope, "key") DO NOTHING`),
+    // The read, the guarded upsert and the decision run in one transaction without yielding to the event loop:
+    // nothing interleaves, in this process or another one.
+    acquire: db.transaction((id: IdempotencyRecordId, attempt: AcquireAttempt) => {
+      const row = read.get(id.namespace, id.scope, id.key)!;
+      const now = Number(row.now);
+      const prev = existingRecord(row, now);
+      const { changes } = upsert.run(
+        id.namespace,
+        id.scope,
+        id.key,
+        attempt.fingerprint,
+        attempt.token,
+        now + attempt.leaseMs,
+        now + attempt.ttlMs,
+        now,
+        now,
+      );
+      if (changes > 0) return { state: 'acquired' as const, takenOver: prev !== undefined && prev.ttlLeftMs > 0 };
+      return blockingResult(prev, attempt.fingerprint);
+    }),
+    complete: db.prepare(
+      `UPDATE ${table} SET response = ?, token = NULL, expires_at = ${NOW} + ? ` +
+        `WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`,
+    ),
+    release: db.prepare(`DELETE FROM ${table} WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`),
+    // DELETE … LIMIT needs a compile-time option; a rowid subquery does not. One statement, so atomic.
+    sweep: db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at <= ${NOW} LIMIT ?)`),
+  };
+}
