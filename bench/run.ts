@@ -162,6 +162,8 @@ async function main(): Promise<number> {
     'peer-redis': ['peer-redis', join(PEER_DIR, 'app.ts'), { env: { PEER_GUARDED: '1', BENCH_REDIS_URL: redisUrl }, tsProject: join(PEER_DIR, 'tsconfig.json') }],
     'payments-redis': ['payments-redis', 'bench/apps/payments-app.ts', { env: paymentsEnv(paymentsDatabase, redisUrl, '1') }],
     'payments-unguarded': ['payments-unguarded', 'bench/apps/payments-app.ts', { env: paymentsEnv(paymentsDatabase, redisUrl, '0') }],
+    'payments-postgres-tx': ['payments-postgres-tx', 'bench/apps/payments-app.ts', { env: paymentsEnv(paymentsDatabase, redisUrl, '1', 'typeorm') }],
+    'payments-postgres-unguarded': ['payments-postgres-unguarded', 'bench/apps/payments-app.ts', { env: paymentsEnv(paymentsDatabase, redisUrl, '0', 'typeorm') }],
   };
 
   let counter = 0;
@@ -225,10 +227,19 @@ async function main(): Promise<number> {
     { id: 'payments-unguarded', label: 'Payments POST /payments, unguarded', group: 'payments', app: 'payments-unguarded', baseline: null, request: freshPayment, expectOutcome: null },
     {
       id: 'payments-redis', label: 'Payments POST /payments, guarded (Redis), fresh keys', group: 'payments', app: 'payments-redis', baseline: 'payments-unguarded', request: freshPayment, expectOutcome: 'executed',
-      redisRecords: `idempotency:{m1:${runId}-p*`,
+      redisRecords: `idempotency:{m1:${runId}-p*`, target: { ratio: 0.9 },
     },
     {
       id: 'payments-replay', label: 'Payments POST /payments, replay (Redis)', group: 'payments', app: 'payments-redis', baseline: 'payments-unguarded', request: () => replayedPayment!, expectOutcome: 'replayed',
+    },
+    {
+      id: 'payments-postgres-unguarded', label: 'Payments POST /payments, unguarded (app with IDEMPOTENCY_STORE=typeorm)', group: 'payments', app: 'payments-postgres-unguarded', baseline: null,
+      request: freshPayment, expectOutcome: null,
+    },
+    {
+      id: 'payments-postgres-tx', label: 'Payments POST /payments, guarded (PostgreSQL, TypeORM store, transactional mode), fresh keys', group: 'payments', app: 'payments-postgres-tx',
+      baseline: 'payments-postgres-unguarded', request: freshPayment, expectOutcome: 'executed', target: { ratio: 0.85 },
+      note: 'the record is acquired in one statement and completes inside the payment\'s own transaction',
     },
   ];
 
@@ -244,10 +255,10 @@ async function main(): Promise<number> {
   }
 
   // --- Data the variants need: customers for payments, completed records for the replay variants.
-  if (apps.has('payments-redis')) {
-    customers = await createCustomers(apps.get('payments-redis')!.url, runId);
-    replayedPayment = freshPayment();
-  }
+  // The payments apps share one database, so customers made through any of them serve them all.
+  const paymentsApp = [...apps.keys()].find((name) => name.startsWith('payments-'));
+  if (paymentsApp) customers = await createCustomers(apps.get(paymentsApp)!.url, runId);
+  if (apps.has('payments-redis')) replayedPayment = freshPayment();
   for (const variant of selected.filter((v) => v.id.endsWith('replay'))) {
     await checkReplay(apps.get(variant.app)!.url, variant.request());
   }
@@ -363,10 +374,12 @@ function publish(report: BenchReport, settings: Pick<Settings, 'only' | 'strict'
   return settings.strict && summary.targets.some((line) => line.text.startsWith('MISSED')) ? 2 : 0;
 }
 
-function paymentsEnv(databaseUrl: string, redisUrl: string, guarded: '0' | '1'): Record<string, string> {
+function paymentsEnv(databaseUrl: string, redisUrl: string, guarded: '0' | '1', store: 'redis' | 'typeorm' = 'redis'): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
-    IDEMPOTENCY_STORE: 'redis',
+    // Four payments apps on one server: ten connections each keep the bench within PostgreSQL's 100.
+    DATABASE_POOL_SIZE: '10',
+    IDEMPOTENCY_STORE: store,
     REDIS_URL: redisUrl,
     API_KEYS: `m1:${API_KEY}`,
     PORT: '0',
@@ -391,7 +404,7 @@ function installPeer(): void {
   if (result.status !== 0) throw new Error(`npm ci in bench/peer-node-idempotency failed (${result.status ?? result.error?.message})`);
 }
 
-// Pools of the apps on PostgreSQL (lib-postgres and the two payments apps hold 20 each, lib-postgres-tx 10), plus
+// Pools of the apps on PostgreSQL (lib-postgres holds 20, lib-postgres-tx and the four payments apps 10 each), plus
 // set-up connections.
 const POSTGRES_CONNECTIONS_NEEDED = 74;
 
