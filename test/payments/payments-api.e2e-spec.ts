@@ -208,6 +208,16 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         expect(await balanceOf(customer.id)).toBe(100);
       });
 
+      it('leaves the reference of a declined payment free: the same reference, affordable, is then paid (a new key)', async () => {
+        const customer = await api.createCustomer(100);
+        const reference = `declined-${randomUUID()}`;
+        expect((await pay(customer.id, 101, randomUUID(), reference)).status).toBe(402);
+        const paid = await pay(customer.id, 100, randomUUID(), reference);
+        expect(paid.status).toBe(201);
+        expect(paid.body).toMatchObject({ customerId: customer.id, amount: 100, reference, status: 'succeeded' });
+        expect(await balanceOf(customer.id)).toBe(0);
+      });
+
       it('answers a used reference with the same parameters (a new key) with the original payment, debiting once', async () => {
         const customer = await api.createCustomer(1_000);
         const reference = `dup-${randomUUID()}`;

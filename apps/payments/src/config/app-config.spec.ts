@@ -23,6 +23,7 @@ describe('loadAppConfig', () => {
     const config = load({
       PORT: '8080',
       DATABASE_URL: 'postgres://u@db:5432/payments',
+      DATABASE_POOL_SIZE: '8',
       IDEMPOTENCY_STORE: 'redis',
       REDIS_URL: 'redis://a:7000, redis://b:7001',
       IDEMPOTENCY_TTL_SECONDS: '3600',
@@ -33,7 +34,7 @@ describe('loadAppConfig', () => {
     });
     expect(config).toMatchObject({
       port: 8080,
-      database: { type: 'postgres', url: 'postgres://u@db:5432/payments' },
+      database: { type: 'postgres', url: 'postgres://u@db:5432/payments', poolSize: 8 },
       idempotencyStore: 'redis',
       redisUrls: ['redis://a:7000', 'redis://b:7001'],
       idempotencyTtlMs: 3_600_000,
@@ -46,7 +47,7 @@ describe('loadAppConfig', () => {
       ['acme', 's1'],
       ['globex', 's2'],
     ]);
-    expect(load({ DATABASE_URL: 'mysql://root@127.0.0.1/test' }).database.type).toBe('mysql');
+    expect(load({ DATABASE_URL: 'mysql://root@127.0.0.1/test' }).database).toEqual({ type: 'mysql', url: 'mysql://root@127.0.0.1/test', poolSize: 20 });
     expect(load({ DATABASE_URL: 'sqlite::memory:' }).database).toEqual({ type: 'sqlite', path: ':memory:' });
     // A smaller store without its own share: one merchant may use all of it.
     expect(load({ IDEMPOTENCY_MEMORY_MAX_RECORDS: '2000' }).memoryStoreMaxRecordsPerScope).toBe(2_000);
@@ -58,6 +59,7 @@ describe('loadAppConfig', () => {
     [{ DATABASE_URL: 'oracle://x' }, 'Invalid DATABASE_URL: unsupported scheme "oracle:"'],
     [{ DATABASE_URL: 'not a url' }, 'Invalid DATABASE_URL'],
     [{ DATABASE_URL: 'sqlite:' }, 'Invalid DATABASE_URL: sqlite: needs a file path'],
+    [{ DATABASE_POOL_SIZE: '0' }, 'Invalid DATABASE_POOL_SIZE: 0 is outside 1..1000'],
     [{ IDEMPOTENCY_STORE: 'mongo' }, 'Invalid IDEMPOTENCY_STORE: "mongo" is not one of typeorm, redis, memory'],
     [{ REDIS_URL: 'http://x' }, 'Invalid REDIS_URL'],
     [{ IDEMPOTENCY_TTL_SECONDS: '0' }, 'Invalid IDEMPOTENCY_TTL_SECONDS'],

@@ -6,8 +6,8 @@ export type IdempotencyStoreKind = 'typeorm' | 'redis' | 'memory';
 /** A database the app can run on, from DATABASE_URL. */
 export type DatabaseConfig =
   | { type: 'sqlite'; path: string }
-  | { type: 'postgres'; url: string }
-  | { type: 'mysql'; url: string };
+  | { type: 'postgres'; url: string; poolSize: number }
+  | { type: 'mysql'; url: string; poolSize: number };
 
 /** The app's configuration, read once from the environment (README, The payments app). */
 export interface AppConfig {
@@ -64,7 +64,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv, generateSecret: () => stri
   }
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
-    database: parseDatabaseUrl(env.DATABASE_URL),
+    database: parseDatabaseUrl(env.DATABASE_URL, integer(env, 'DATABASE_POOL_SIZE', 20, 1, 1000)),
     idempotencyStore: parseStoreKind(env.IDEMPOTENCY_STORE),
     redisUrls: parseRedisUrls(env.REDIS_URL),
     idempotencyTtlMs: ttlSeconds * 1000,
@@ -85,7 +85,7 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value;
 }
 
-function parseDatabaseUrl(raw: string | undefined): DatabaseConfig {
+function parseDatabaseUrl(raw: string | undefined, poolSize: number): DatabaseConfig {
   if (raw === undefined || raw === '') return { type: 'sqlite', path: DEFAULT_SQLITE_PATH };
   if (raw.startsWith('sqlite:')) {
     const path = raw.slice('sqlite:'.length).replace(/^\/\//, '');
@@ -98,8 +98,8 @@ function parseDatabaseUrl(raw: string | undefined): DatabaseConfig {
   } catch {
     throw new ConfigError('DATABASE_URL', `"${raw}" is not a URL (postgres://…, mysql://… or sqlite:<path>)`);
   }
-  if (url.protocol === 'postgres:' || url.protocol === 'postgresql:') return { type: 'postgres', url: raw };
-  if (url.protocol === 'mysql:' || url.protocol === 'mariadb:') return { type: 'mysql', url: raw.replace(/^mariadb:/, 'mysql:') };
+  if (url.protocol === 'postgres:' || url.protocol === 'postgresql:') return { type: 'postgres', url: raw, poolSize };
+  if (url.protocol === 'mysql:' || url.protocol === 'mariadb:') return { type: 'mysql', url: raw.replace(/^mariadb:/, 'mysql:'), poolSize };
   throw new ConfigError('DATABASE_URL', `unsupported scheme "${url.protocol}" (postgres://, mysql:// or sqlite:)`);
 }
 

@@ -55,7 +55,7 @@ export async function dataSourceOptions(
         // for each session without a statement of their own; pg-pool's connectionTimeoutMillis bounds the wait for
         // a client, free or new.
         extra: {
-          max: 20,
+          max: database.poolSize,
           connectionTimeoutMillis: timeouts?.poolWaitMs ?? 5_000,
           ...(timeouts && {
             lock_timeout: timeouts.lockWaitMs,
@@ -71,7 +71,7 @@ export async function dataSourceOptions(
         // A MariaDB behind a mysql:// URL is still told to TypeORM as what it is (see mysqlServerType).
         type: await mysqlServerType(database.url),
         url: database.url,
-        extra: { connectionLimit: 20 },
+        extra: { connectionLimit: database.poolSize },
         connectTimeout: timeouts?.poolWaitMs ?? 5_000,
         supportBigNumbers: true,
         bigNumberStrings: true,

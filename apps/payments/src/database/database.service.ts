@@ -51,13 +51,29 @@ export class DatabaseService implements OnApplicationBootstrap {
   }
 
   /**
+   * Runs `work` in one transaction, like `transaction`, for work that never goes on after one of its own
+   * statements failed. Inside the request's transaction it runs there directly, without a savepoint (two round
+   * trips fewer): any failure it throws fails the request, and the request's whole transaction rolls back.
+   */
+  transactionWithoutRecovery<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const ambient = this.idempotencyTransaction.managerFor(this.dataSource);
+    if (ambient) return work(ambient);
+    return this.exclusive(() => this.dataSource.transaction(work));
+  }
+
+  /**
    * The committed row matching `where`: the winner of a race decided by a unique index. A locking read on
    * MySQL/MariaDB, where a plain one inside an older REPEATABLE READ transaction would not see the winner.
    */
   winner<T extends ObjectLiteral>(entity: EntityTarget<T>, where: FindOptionsWhere<T>): Promise<T | null> {
+    return this.transaction((manager) => this.latest(manager, entity, where));
+  }
+
+  /** The row matching `where` as last committed (or written by this transaction), read through `manager`. */
+  latest<T extends ObjectLiteral>(manager: EntityManager, entity: EntityTarget<T>, where: FindOptionsWhere<T>): Promise<T | null> {
     const type = this.dataSource.options.type;
     const lock = type === 'mysql' || type === 'mariadb' ? { lock: { mode: 'pessimistic_read' as const } } : {};
-    return this.transaction((manager) => manager.findOne(entity, { where, ...lock }));
+    return manager.findOne(entity, { where, ...lock });
   }
 
   /** Runs reads that must not see another request's uncommitted writes. */

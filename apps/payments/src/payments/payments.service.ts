@@ -23,22 +23,23 @@ export class PaymentsService {
    * A payment whose reference this merchant already used is given back as it was created, if it was made for
    * the same customer, amount and currency (a retry whose idempotency record was lost, or one sent with a new
    * key): not charged again. Otherwise the reference is taken (409).
+   *
+   * The reference is claimed before the debit, by an insert that never fails on a taken reference: no statement
+   * error is ever recovered from inside the transaction, so inside a transactional idempotent request the
+   * payment needs no savepoint of its own.
    */
-  async pay(merchantId: string, dto: CreatePaymentDto): Promise<Payment> {
-    try {
-      return await this.db.transaction(async (manager) => {
-        await this.ownCustomer(manager, merchantId, dto.customerId);
-        const existing = await manager.findOneBy(Payment, { merchantId, reference: dto.reference });
-        if (existing) return samePayment(existing, dto);
-        const debit = await manager
-          .createQueryBuilder()
-          .update(Customer)
-          .set({ balance: () => 'balance - :amount' })
-          .where('id = :id AND merchant_id = :merchantId AND balance >= :amount', { id: dto.customerId, merchantId, amount: dto.amount })
-          .execute();
-        if (debit.affected !== 1) throw new PaymentRequiredException(`The customer's balance does not cover ${dto.amount}.`);
-        const payment: Payment = {
-          id: randomUUID(),
+  pay(merchantId: string, dto: CreatePaymentDto): Promise<Payment> {
+    return this.db.transactionWithoutRecovery(async (manager) => {
+      await this.ownCustomer(manager, merchantId, dto.customerId);
+      const id = randomUUID();
+      // A reference already taken (or taken by a concurrent payment, once that commits) keeps its row: the
+      // conflict "updates" merchant_id to the value it has, which every dialect can say and none writes.
+      await manager
+        .createQueryBuilder()
+        .insert()
+        .into(Payment)
+        .values({
+          id,
           merchantId,
           customerId: dto.customerId,
           amount: dto.amount,
@@ -47,17 +48,22 @@ export class PaymentsService {
           status: 'succeeded',
           refundedAmount: 0,
           createdAt: Date.now(),
-        };
-        return manager.save(Payment, payment);
-      });
-    } catch (error) {
-      // Two payments with one reference raced past the check: the UNIQUE constraint decided, and the
-      // transaction (debit included) rolled back. Answer as the winner.
-      if (!isUniqueViolation(error)) throw error;
-      const winner = await this.db.winner(Payment, { merchantId, reference: dto.reference });
-      if (!winner) throw error;
-      return samePayment(winner, dto);
-    }
+        })
+        .orUpdate(['merchant_id'], ['merchant_id', 'reference'], { skipUpdateIfNoValuesChanged: true })
+        .execute();
+      const holder = await this.db.latest(manager, Payment, { merchantId, reference: dto.reference });
+      if (!holder) throw new Error(`payment ${id} was neither inserted nor found by its reference`);
+      if (holder.id !== id) return samePayment(holder, dto);
+      const debit = await manager
+        .createQueryBuilder()
+        .update(Customer)
+        .set({ balance: () => 'balance - :amount' })
+        .where('id = :id AND merchant_id = :merchantId AND balance >= :amount', { id: dto.customerId, merchantId, amount: dto.amount })
+        .execute();
+      // Thrown, it rolls the payment row back with the transaction.
+      if (debit.affected !== 1) throw new PaymentRequiredException(`The customer's balance does not cover ${dto.amount}.`);
+      return holder;
+    });
   }
 
   async get(merchantId: string, id: string): Promise<Payment> {
