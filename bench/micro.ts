@@ -9,8 +9,8 @@
  */
 import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { fingerprintRequest } from '@app/idempotency';
-import { RedisIdempotencyStore } from '@app/idempotency/redis';
+import { fingerprintRequest } from '@nest-idempotency/core/fingerprint';
+import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { startRedisServer, stopAll } from './lib/processes';
 
 function time(name: string, iterations: number, fn: () => unknown): void {

@@ -1,19 +1,56 @@
+// The public API of `@nest-idempotency/core`, named one by one: what is not listed here (how the protocol
+// runs inside, the record's stored form) may change in any release. Stores of their own live in the
+// `/redis` and `/typeorm` entry points; OpenAPI in `/swagger`.
+
+// Setting it up, and the routes.
+export { IdempotencyModule } from './idempotency.module';
+export { Idempotent } from './idempotent.decorator';
+export { IdempotencyKey } from './idempotency-key.decorator';
+export { IdempotencyInterceptor } from './idempotency.interceptor';
+export { IdempotencyService } from './idempotency.service';
+export type { IdempotentRunOptions } from './idempotency.service';
+
+// Options.
+export type {
+  IdempotencyConflictStrategy,
+  IdempotencyModuleOptions,
+  IdempotencyResponseInfo,
+  IdempotentRouteOptions,
+  ResolvedIdempotencyOptions,
+} from './idempotency-options.interface';
 export type { IdempotencyLocalCacheOptions } from './completed-record-cache';
-export * from './fingerprint';
-export * from './idempotency-key';
-export * from './idempotency-key.decorator';
-export * from './idempotency-options.interface';
 export { principalScope, sharedScope, storeBelow500 } from './idempotency-options';
-export * from './idempotency.constants';
-export * from './idempotency.events';
-export * from './idempotency.exceptions';
-export * from './idempotency.interceptor';
-export { IDEMPOTENCY_MODULE_OPTIONS } from './idempotency.module-definition';
-export * from './idempotency.module';
-export * from './idempotency.service';
-export * from './idempotent.decorator';
+export {
+  IDEMPOTENCY_DEFAULT_HEADER,
+  IDEMPOTENCY_DEFAULT_KEY_PREFIX,
+  IDEMPOTENCY_DEFAULT_LOCK_TIMEOUT_MS,
+  IDEMPOTENCY_DEFAULT_MAX_RESPONSE_BYTES,
+  IDEMPOTENCY_DEFAULT_RETRY_AFTER_MS,
+  IDEMPOTENCY_DEFAULT_TTL_MS,
+  IDEMPOTENCY_MAX_KEY_LENGTH,
+  IDEMPOTENCY_REPLAYED_HEADER,
+} from './idempotency.constants';
+
+// What the library answers and reports.
+export {
+  IdempotencyConflictException,
+  IdempotencyKeyInvalidException,
+  IdempotencyKeyMismatchException,
+  IdempotencyKeyMissingException,
+  IdempotencyStoreUnavailableException,
+} from './idempotency.exceptions';
 export { IdempotencyProblemException, PROBLEM_JSON_CONTENT_TYPE, problemDetailsOf } from './problem-details';
-export { IdempotencyProblemFilter } from './idempotency-problem.filter';
 export type { IdempotencyErrorFormat, IdempotencyProblemDetails } from './problem-details';
-export * from './stores/idempotency-store';
-export * from './stores/memory-idempotency.store';
+export type { DeferredSettlementResult, IdempotencyEvent, IdempotencyEventListener, IdempotencyOutcome } from './idempotency.events';
+
+// Stores: the contract (to write one), and the memory store.
+export { IdempotencyStore, supportsTransactions } from './stores/idempotency-store';
+export type {
+  IdempotencyAcquireRequest,
+  IdempotencyAcquireResult,
+  IdempotencyRecordId,
+  IdempotencyStoreTransaction,
+  TransactionalIdempotencyStore,
+} from './stores/idempotency-store';
+export { MemoryIdempotencyStore } from './stores/memory-idempotency.store';
+export type { MemoryIdempotencyStoreOptions } from './stores/memory-idempotency.store';
