@@ -7,7 +7,7 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/test/smoke-nest12/'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   moduleNameMapper: {
-    '^@app/idempotency(|/.*)$': '<rootDir>/libs/idempotency/src$1',
+    '^@nest-idempotency/core(|/.*)$': '<rootDir>/libs/idempotency/src$1',
   },
   testEnvironment: 'node',
   globalSetup: '<rootDir>/test/support/global-setup.ts',

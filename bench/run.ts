@@ -616,7 +616,7 @@ function redisDelta(variant: Variant, before: RedisFigures, after: RedisFigures,
 
 /** Latency of `RedisIdempotencyStore.acquire` called one at a time, 5,000 times, on new keys. */
 async function measureDirectAcquire(redisUrl: string, runId: string): Promise<{ p50Ms: number; p99Ms: number; calls: number }> {
-  const { RedisIdempotencyStore } = await import('@app/idempotency/redis');
+  const { RedisIdempotencyStore } = await import('@nest-idempotency/core/redis');
   const store = new RedisIdempotencyStore(redisUrl);
   try {
     const calls = 5000;

@@ -9,7 +9,7 @@
 import 'reflect-metadata';
 import { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { IdempotencyEvent } from '@app/idempotency';
+import { IdempotencyEvent } from '@nest-idempotency/core';
 import { AppModule } from '../../apps/payments/src/app.module';
 import { loadAppConfig } from '../../apps/payments/src/config/app-config';
 import { MetricsService } from '../../apps/payments/src/metrics/metrics.service';

@@ -1,6 +1,6 @@
 /*
  * The bench's own app: one trivial JSON POST handler, guarded by the library (built from source through the
- * `@app/idempotency` alias) on the store BENCH_STORE names, unguarded (`none`), or behind an interceptor that only
+ * `@nest-idempotency/core` alias) on the store BENCH_STORE names, unguarded (`none`), or behind an interceptor that only
  * calls `next.handle()` (`interceptor`: what Nest charges any interceptor). All are the same handler on the same
  * route with the same request pipeline; the only difference is the decorator.
  *
@@ -17,9 +17,9 @@ import 'reflect-metadata';
 import { Body, CallHandler, Controller, DynamicModule, ExecutionContext, Injectable, NestInterceptor, Post, UseInterceptors } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DataSource, DataSourceOptions } from 'typeorm';
-import { Idempotent, IdempotencyModule, IdempotencyStore, MemoryIdempotencyStore } from '@app/idempotency';
-import { RedisIdempotencyStore } from '@app/idempotency/redis';
-import { CreateIdempotencyRecords1764259200000, TypeOrmIdempotencyStore } from '@app/idempotency/typeorm';
+import { Idempotent, IdempotencyModule, IdempotencyStore, MemoryIdempotencyStore } from '@nest-idempotency/core';
+import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
+import { CreateIdempotencyRecords1764259200000, TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
 import { AcquireRecorder, serveBenchApp } from './app-process';
 
 /** What the bench posts: a small order. */

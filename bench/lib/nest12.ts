@@ -10,10 +10,10 @@ import { REPO_ROOT } from './processes';
  */
 export const NEST12_DIR = join(REPO_ROOT, 'bench/nest12');
 
-// The trivial app imports the library as `@app/idempotency` (the repository's path alias); in the Nest 12 install
+// The trivial app imports the library as `@nest-idempotency/core` (the repository's path alias); in the Nest 12 install
 // that name is a real package, the library built from source, so the compiled app needs no rewriting and the
 // library's own require('@nestjs/...') lands on this install's NestJS 12 rather than the repository's 11.
-const LIBRARY_DIR = join(NEST12_DIR, 'node_modules/@app/idempotency');
+const LIBRARY_DIR = join(NEST12_DIR, 'node_modules/@nest-idempotency/core');
 const APP_OUT_DIR = join(NEST12_DIR, 'dist');
 // Every file of bench/apps, so that a helper the trivial app starts to import is there too (the payments app's files
 // are compiled but never run on Nest 12).

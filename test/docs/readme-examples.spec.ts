@@ -36,13 +36,8 @@ function examplesOf(document: string): Example[] {
 function compilerOptions(): ts.CompilerOptions {
   const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile);
   const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
-  // The published names, mapped to the sources, as the package's own entry points resolve them.
-  const paths = {
-    ...options.paths,
-    '@nest-idempotency/core': ['libs/idempotency/src'],
-    '@nest-idempotency/core/*': ['libs/idempotency/src/*'],
-  };
-  return { ...options, paths, noEmit: true, noUnusedLocals: false, types: ['node'] };
+  // tsconfig.json maps the published names to the sources, as the repository's own code imports them.
+  return { ...options, noEmit: true, noUnusedLocals: false, types: ['node'] };
 }
 
 function diagnose(examples: Example[]): string[] {

@@ -16,7 +16,7 @@ import {
 } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { IdempotencyKey, Idempotent, sharedScope } from '@app/idempotency';
+import { IdempotencyKey, Idempotent, sharedScope } from '@nest-idempotency/core';
 
 /** Counts handler runs per route, so tests can assert "ran once". */
 export class CallCounter {

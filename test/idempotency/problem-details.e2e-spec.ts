@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Body, Controller, NotFoundException, Post } from '@nestjs/common';
 import request from 'supertest';
-import { Idempotent, IdempotencyModule, MemoryIdempotencyStore, sharedScope } from '@app/idempotency';
-import { RedisIdempotencyStore } from '@app/idempotency/redis';
+import { Idempotent, IdempotencyModule, MemoryIdempotencyStore, sharedScope } from '@nest-idempotency/core';
+import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
 
 const PROTOCOL = 'https://github.com/nest-idempotency/nest-idempotency/blob/main/docs/protocol.md';

@@ -2,8 +2,8 @@ import request from 'supertest';
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LoggerService } from '@nestjs/common';
-import { IdempotencyEvent, IdempotencyModule, IdempotencyModuleOptions, MemoryIdempotencyStore } from '@app/idempotency';
-import { RedisIdempotencyStore } from '@app/idempotency/redis';
+import { IdempotencyEvent, IdempotencyModule, IdempotencyModuleOptions, MemoryIdempotencyStore } from '@nest-idempotency/core';
+import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
 import { isServiceAvailable, TEST_SERVICES } from '../support/services';
 import {

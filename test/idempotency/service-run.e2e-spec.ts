@@ -9,7 +9,7 @@ import {
   IdempotencyService,
   IdempotencyStore,
   MemoryIdempotencyStore,
-} from '@app/idempotency';
+} from '@nest-idempotency/core';
 
 /** The programmatic entry point, as a message consumer with at-least-once delivery uses it. */
 describe('IdempotencyService.run', () => {

@@ -9,7 +9,7 @@ import {
   IdempotencyStore,
   Idempotent,
   MemoryIdempotencyStore,
-} from '@app/idempotency';
+} from '@nest-idempotency/core';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
 
 /**

@@ -2,8 +2,8 @@ import { Body, Controller, Get, HttpCode, INestApplication, Post } from '@nestjs
 import { Test } from '@nestjs/testing';
 import { ApiCreatedResponse, ApiProperty, ApiResponse, DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import request from 'supertest';
-import { Idempotent, IdempotencyModule, sharedScope } from '@app/idempotency';
-import { documentIdempotentRoutes } from '@app/idempotency/swagger';
+import { Idempotent, IdempotencyModule, sharedScope } from '@nest-idempotency/core';
+import { documentIdempotentRoutes } from '@nest-idempotency/core/swagger';
 
 class OrderView {
   @ApiProperty()

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { IdempotencyAcquireRequest, IdempotencyRecordId, IdempotencyStore } from '@app/idempotency';
+import { IdempotencyAcquireRequest, IdempotencyRecordId, IdempotencyStore } from '@nest-idempotency/core';
 
 /** An acquire request with a fresh token and generous lease and TTL, overridable per test. */
 export const acquireRequest = (overrides: Partial<IdempotencyAcquireRequest> = {}): IdempotencyAcquireRequest => ({

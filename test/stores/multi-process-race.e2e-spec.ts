@@ -1,7 +1,7 @@
 import { ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { CreateIdempotencyRecords1764259200000 } from '@app/idempotency/typeorm';
+import { CreateIdempotencyRecords1764259200000 } from '@nest-idempotency/core/typeorm';
 import { describeWithServices, TEST_SERVICES } from '../support/services';
 import { createIsolatedDatabase, IsolatedDatabase } from '../support/typeorm-data-sources';
 

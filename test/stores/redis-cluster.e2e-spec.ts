@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis, { Cluster } from 'ioredis';
-import { IdempotencyRecordId } from '@app/idempotency';
-import { RedisIdempotencyStore } from '@app/idempotency/redis';
+import { IdempotencyRecordId } from '@nest-idempotency/core';
+import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { RedisClusterProcesses, startRedisCluster } from '../support/redis-server';
 import { describeIdempotencyStoreContract } from './idempotency-store.contract';
 

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
-import { IdempotencyRecordId } from '@app/idempotency';
-import { RedisIdempotencyStore } from '@app/idempotency/redis';
+import { IdempotencyRecordId } from '@nest-idempotency/core';
+import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { RedisServerProcess, startRedisServer } from '../support/redis-server';
 
 const request = { fingerprint: 'f'.repeat(64), token: 't1', leaseMs: 30_000, ttlMs: 60_000 };

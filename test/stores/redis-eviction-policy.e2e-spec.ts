@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import Redis, { Cluster } from 'ioredis';
-import { RedisIdempotencyStore } from '@app/idempotency/redis';
+import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { RedisClusterProcesses, RedisServerProcess, startRedisCluster, startRedisServer } from '../support/redis-server';
 
 const attempt = () => ({ fingerprint: 'f', token: randomUUID(), leaseMs: 10_000, ttlMs: 60_000 });

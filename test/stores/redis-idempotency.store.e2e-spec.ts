@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis, { RedisOptions } from 'ioredis';
-import { IdempotencyAcquireRequest, IdempotencyRecordId } from '@app/idempotency';
-import { RedisIdempotencyStore } from '@app/idempotency/redis';
+import { IdempotencyAcquireRequest, IdempotencyRecordId } from '@nest-idempotency/core';
+import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { freePorts, RedisServerProcess, startRedisServer } from '../support/redis-server';
 import { describeWithServices, TEST_SERVICES } from '../support/services';
 import { describeIdempotencyStoreContract } from './idempotency-store.contract';

@@ -3,8 +3,8 @@ import { Body, Controller, INestApplication, Post } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { Idempotent, IdempotencyModule } from '@app/idempotency';
-import { RedisIdempotencyStore } from '@app/idempotency/redis';
+import { Idempotent, IdempotencyModule } from '@nest-idempotency/core';
+import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { RedisServerProcess, startRedisServer } from '../support/redis-server';
 
 @Controller('orders')

@@ -4,14 +4,14 @@ import { INestApplicationContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { IdempotencyModule, IdempotencyStore } from '@app/idempotency';
+import { IdempotencyModule, IdempotencyStore } from '@nest-idempotency/core';
 import {
   CreateIdempotencyRecords1764259200000,
   IDEMPOTENCY_RECORDS_TABLE,
   IdempotencyRecordEntity,
   sqliteConnectionMutex,
   TypeOrmIdempotencyStore,
-} from '@app/idempotency/typeorm';
+} from '@nest-idempotency/core/typeorm';
 import { describeWithServices, TestService } from '../support/services';
 import { createIsolatedDatabase, IsolatedDatabase, SqlDialect } from '../support/typeorm-data-sources';
 import { acquireRequest, describeIdempotencyStoreContract } from './idempotency-store.contract';

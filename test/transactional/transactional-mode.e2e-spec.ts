@@ -4,8 +4,8 @@ import { Test } from '@nestjs/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import { IdempotencyModule, Idempotent, MemoryIdempotencyStore } from '@app/idempotency';
-import { CreateIdempotencyRecords1764259200000, IdempotencyTransaction, TypeOrmIdempotencyStore } from '@app/idempotency/typeorm';
+import { IdempotencyModule, Idempotent, MemoryIdempotencyStore } from '@nest-idempotency/core';
+import { CreateIdempotencyRecords1764259200000, IdempotencyTransaction, TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
 import { describeWithServices } from '../support/services';
 import { createIsolatedDatabase, IsolatedDatabase, SqlDialect } from '../support/typeorm-data-sources';
 

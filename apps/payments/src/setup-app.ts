@@ -1,7 +1,7 @@
 import { INestApplication, ValidationPipe } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { documentIdempotentRoutes } from '@app/idempotency/swagger';
+import { documentIdempotentRoutes } from '@nest-idempotency/core/swagger';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { StrictBodyPipe } from './common/strict-body.pipe';
 

@@ -3,9 +3,9 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { IdempotencyStore } from '@app/idempotency';
-import { RedisIdempotencyStore } from '@app/idempotency/redis';
-import { TypeOrmIdempotencyStore } from '@app/idempotency/typeorm';
+import { IdempotencyStore } from '@nest-idempotency/core';
+import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
+import { TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
 
 type Message = { type: 'go'; namespace: string; keys: string[] } | { type: 'check'; namespace: string; keys: string[] } | { type: 'exit' };
 

@@ -1,6 +1,6 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { Observable, tap } from 'rxjs';
-import { IdempotencyService } from '@app/idempotency';
+import { IdempotencyService } from '@nest-idempotency/core';
 import { dieIf, KILL_HEADER } from './kill-points';
 
 /**

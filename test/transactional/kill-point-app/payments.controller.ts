@@ -1,8 +1,8 @@
 import { Body, ConflictException, Controller, Headers, HttpException, Post } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
-import { Idempotent } from '@app/idempotency';
-import { IdempotencyTransaction } from '@app/idempotency/typeorm';
+import { Idempotent } from '@nest-idempotency/core';
+import { IdempotencyTransaction } from '@nest-idempotency/core/typeorm';
 import { Account, Payment } from './entities';
 import { dieIf, KILL_HEADER } from './kill-points';
 

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { IdempotencyKey, Idempotent } from '@app/idempotency';
+import { IdempotencyKey, Idempotent } from '@nest-idempotency/core';
 import { CurrentMerchant, Merchant } from '../auth/merchant';
 import { ApiErrors } from '../common/api-errors';
 import { CreateCustomerDto } from './create-customer.dto';

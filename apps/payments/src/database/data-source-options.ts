@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
-import { CreateIdempotencyRecords1764259200000, IdempotencyRecordEntity } from '@app/idempotency/typeorm';
+import { CreateIdempotencyRecords1764259200000, IdempotencyRecordEntity } from '@nest-idempotency/core/typeorm';
 import { DatabaseConfig } from '../config/app-config';
 import { Customer } from '../customers/customer.entity';
 import { Payment } from '../payments/payment.entity';

@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Mutex } from 'async-mutex';
 import { DataSource, EntityManager, EntityTarget, FindOptionsWhere, ObjectLiteral } from 'typeorm';
-import { IdempotencyTransaction, sqliteConnectionMutex } from '@app/idempotency/typeorm';
+import { IdempotencyTransaction, sqliteConnectionMutex } from '@nest-idempotency/core/typeorm';
 
 /**
  * The one way services touch the database. On PostgreSQL and MySQL it is a plain transaction per unit of

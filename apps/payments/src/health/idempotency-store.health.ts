@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { randomUUID } from 'node:crypto';
-import { IdempotencyStore } from '@app/idempotency';
+import { IdempotencyStore } from '@nest-idempotency/core';
 
 /** Healthy when the idempotency store takes and releases a record: the path every keyed write needs. */
 @Injectable()

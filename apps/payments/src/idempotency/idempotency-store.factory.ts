@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { IdempotencyStore, MemoryIdempotencyStore } from '@app/idempotency';
-import { RedisIdempotencyStore } from '@app/idempotency/redis';
-import { TypeOrmIdempotencyStore } from '@app/idempotency/typeorm';
+import { IdempotencyStore, MemoryIdempotencyStore } from '@nest-idempotency/core';
+import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
+import { TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
 import { AppConfig } from '../config/app-config';
 import { DatabaseService } from '../database/database.service';
 

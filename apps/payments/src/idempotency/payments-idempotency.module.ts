@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { IdempotencyEvent, IdempotencyModule, supportsTransactions } from '@app/idempotency';
+import { IdempotencyEvent, IdempotencyModule, supportsTransactions } from '@nest-idempotency/core';
 import { APP_CONFIG } from '../config/app-config.module';
 import { AppConfig } from '../config/app-config';
 import { DatabaseService } from '../database/database.service';

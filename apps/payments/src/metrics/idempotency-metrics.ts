@@ -1,4 +1,4 @@
-import { IdempotencyEvent } from '@app/idempotency';
+import { IdempotencyEvent } from '@nest-idempotency/core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Outcomes that mean "a client sent a request it had sent before". */
