@@ -12,6 +12,7 @@ import { IDEMPOTENCY_RECORDS_TABLE } from './typeorm/idempotency-record.entity';
 import { idempotencyTransactions } from './typeorm/idempotency-transaction';
 import { checkLength, durationMs } from './typeorm/record-rows';
 import { AcquireAttempt, Answer, SqlDialect, StoreCall } from './typeorm/sql-dialect';
+import { checkRecordsTable } from './typeorm/records-table-check';
 import { sqlDialectFor } from './typeorm/sql-dialects';
 
 /** Options of the SQL store. */
@@ -66,6 +67,7 @@ export class TypeOrmIdempotencyStore
 {
   private readonly logger = new Logger(TypeOrmIdempotencyStore.name);
   private readonly dialect: SqlDialect;
+  private readonly tableName: string;
   private readonly sweepIntervalMs: number;
   private readonly sweepBatchSize: number;
   private readonly callTimeout: number;
@@ -79,6 +81,7 @@ export class TypeOrmIdempotencyStore
   ) {
     super();
     const tableName = options.tableName ?? IDEMPOTENCY_RECORDS_TABLE;
+    this.tableName = tableName;
     this.dialect = sqlDialectFor(dataSource, tableName);
     this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     this.sweepBatchSize = options.sweepBatchSize ?? 1000;
@@ -158,8 +161,14 @@ export class TypeOrmIdempotencyStore
     return connection === this.dataSource;
   }
 
-  /** Starts the sweeper (unless `sweepIntervalMs` is 0); its timer never keeps the process alive. */
-  onModuleInit(): void {
+  /**
+   * Refuses to start without the records table (see `checkRecordsTable`), then starts the sweeper (unless
+   * `sweepIntervalMs` is 0); its timer never keeps the process alive.
+   */
+  async onModuleInit(): Promise<void> {
+    if (this.dataSource.isInitialized && !(await checkRecordsTable(this.dataSource, this.tableName))) {
+      this.logger.warn(`Could not check that the table '${this.tableName}' exists: the database did not answer`);
+    }
     if (this.sweepIntervalMs === 0 || this.timer) return;
     this.stopped = false;
     this.timer = setInterval(() => this.sweepInBackground(), this.sweepIntervalMs);
