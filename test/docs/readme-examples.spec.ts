@@ -3,12 +3,13 @@ import { join, resolve } from 'node:path';
 import ts from 'typescript';
 
 /**
- * Every TypeScript example of the README compiles as written: each ```ts block is type-checked as a module of
- * its own, with the repository's compiler options, importing the library by its published name. An example that
- * drifts from the API (a renamed option, a provider the module no longer exports) fails here, not in a user's app.
+ * Every TypeScript example of the READMEs (the repository's and the package's) compiles as written: each ```ts
+ * block is type-checked as a module of its own, with the repository's compiler options, importing the library by
+ * its published name. An example that drifts from the API (a renamed option, a provider the module no longer
+ * exports) fails here, not in a user's app.
  */
 const ROOT = resolve(__dirname, '../..');
-const DOCUMENTS = ['README.md'];
+const DOCUMENTS = ['README.md', 'libs/idempotency/README.md'];
 
 interface Example {
   document: string;
@@ -26,7 +27,7 @@ function examplesOf(document: string): Example[] {
     let end = start;
     while (end < lines.length && lines[end].trim() !== '```') end++;
     // Next to the repository root, so that imports resolve from its node_modules as a user's would.
-    const file = join(ROOT, `${document}.example-${start + 1}.ts`);
+    const file = join(ROOT, `${document.replace(/\//g, '_')}.example-${start + 1}.ts`);
     examples.push({ document, line: start + 1, file, code: lines.slice(start, end).join('\n') });
     i = end;
   }
@@ -65,8 +66,9 @@ function diagnose(examples: Example[]): string[] {
 describe('the README examples', () => {
   const examples = DOCUMENTS.flatMap(examplesOf);
 
-  it('are there to check', () => {
-    expect(examples.length).toBeGreaterThanOrEqual(5);
+  it('are there to check, in both READMEs', () => {
+    for (const document of DOCUMENTS) expect(examples.filter((example) => example.document === document).length).toBeGreaterThanOrEqual(1);
+    expect(examples.length).toBeGreaterThanOrEqual(7);
   });
 
   it('compile as written', () => {
