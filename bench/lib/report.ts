@@ -313,13 +313,17 @@ ${replayParagraph(v)}
 - **Acquire latency under saturation is queueing.** With ${settings.connections} connections the app's event loop is
   never idle: a reply waits in the socket until the loop gets to it, and the batching adds up to one turn. The same
   store with one connection, and the store alone, show the round trip itself (above).
-- **SQL stores** are bound by the database round trips and commits: two statements (acquire, complete), each its own
-  transaction, per request. On PostgreSQL each statement is parsed and planned anew (TypeORM sends unnamed statements)
-  and each takes and returns a pooled connection through a TypeORM \`QueryRunner\`; pgbench runs the same two
-  statements 2.1× faster as named prepared statements (2,090 → 4,420 pairs/s, 20 clients). SQLite (WAL,
-  \`synchronous=FULL\`) syncs the log on each of the two commits, inside the event loop.
-- **Memory store**: every record lives on the JavaScript heap until its 24 h TTL, so the heap grows through the run
-  and major garbage collections get longer; it is meant for tests and single instances, not for volume.
+- **SQL stores** run their own statements on the driver, inside the DataSource TypeORM opened: named prepared
+  statements on the pool's PostgreSQL clients (parsed and planned once per connection), mysql2 \`execute\` (server-side
+  prepared), better-sqlite3 statements prepared once. A fresh key is one plain \`INSERT … ON CONFLICT DO NOTHING\`; only
+  an existing row goes through the locking decision. What is left on PostgreSQL is the database's own work: two
+  committed statements per request (acquire, complete), each flushed to disk, with the server sharing the two cores
+  (the PostgreSQL apps are mostly idle, waiting); in the transactional mode TypeORM's \`START TRANSACTION\` and
+  \`COMMIT\` add two round trips. On SQLite a store call runs at once and synchronously when no unit of work holds the
+  one connection, and waits its turn only when one does.
+- **Memory store**: every operation is O(1) (a recency list for eviction, expiry buckets threaded through the
+  records, no per-request allocation beyond the record); records live on the JavaScript heap until their TTL, so the
+  heap grows through the run. It is meant for tests and single instances, not for volume.
 
 ## Method
 
