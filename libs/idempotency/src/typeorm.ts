@@ -5,4 +5,5 @@ export type { TypeOrmIdempotencyStoreOptions } from './stores/typeorm-idempotenc
 export { IDEMPOTENCY_RECORDS_TABLE, IdempotencyRecordEntity } from './stores/typeorm/idempotency-record.entity';
 export { CreateIdempotencyRecords1764259200000 } from './stores/typeorm/create-idempotency-records.migration';
 export { IdempotencyTransaction } from './stores/typeorm/idempotency-transaction';
+export type { IdempotencyTransactionHost } from './stores/typeorm/transaction-host';
 export { sqliteConnectionMutex } from './stores/typeorm/sqlite-connection-mutex';

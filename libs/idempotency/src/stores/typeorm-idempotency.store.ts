@@ -14,6 +14,7 @@ import { checkLength, durationMs } from './typeorm/record-rows';
 import { AcquireAttempt, Answer, SqlDialect, StoreCall } from './typeorm/sql-dialect';
 import { checkRecordsTable } from './typeorm/records-table-check';
 import { sqlDialectFor } from './typeorm/sql-dialects';
+import { IdempotencyTransactionHost } from './typeorm/transaction-host';
 
 /** Options of the SQL store. */
 export interface TypeOrmIdempotencyStoreOptions {
@@ -32,6 +33,13 @@ export interface TypeOrmIdempotencyStoreOptions {
    * The statement itself ends at the database's own bounds (statement_timeout, lock_timeout): set those too.
    */
   callTimeout?: number;
+  /**
+   * For teams on `@nestjs-cls/transactional` with its TypeORM adapter: the `TransactionHost`. The transactional
+   * mode then opens the request's transaction through it, so the idempotency record completes in the transaction
+   * that `TransactionHost.tx` and `@Transactional()` services already use, with no idempotency-specific code in
+   * them. Without it, the store opens the transaction on its DataSource itself.
+   */
+  transactionHost?: IdempotencyTransactionHost;
 }
 
 // The record can change between the statement that decides and the read that reports (a release, a sweep);
@@ -68,6 +76,7 @@ export class TypeOrmIdempotencyStore
   private readonly logger = new Logger(TypeOrmIdempotencyStore.name);
   private readonly dialect: SqlDialect;
   private readonly tableName: string;
+  private readonly transactionHost?: IdempotencyTransactionHost;
   private readonly sweepIntervalMs: number;
   private readonly sweepBatchSize: number;
   private readonly callTimeout: number;
@@ -82,6 +91,7 @@ export class TypeOrmIdempotencyStore
     super();
     const tableName = options.tableName ?? IDEMPOTENCY_RECORDS_TABLE;
     this.tableName = tableName;
+    this.transactionHost = options.transactionHost;
     this.dialect = sqlDialectFor(dataSource, tableName);
     this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     this.sweepBatchSize = options.sweepBatchSize ?? 1000;
@@ -148,13 +158,27 @@ export class TypeOrmIdempotencyStore
    * record's completion commit together.
    */
   runInTransaction<T>(work: (transaction: IdempotencyStoreTransaction) => Promise<T>): Promise<T> {
-    const transaction = () =>
-      this.dataSource.transaction((manager: EntityManager) =>
-        idempotencyTransactions.run(manager, () =>
-          work({ complete: (id, token, response, ttlMs) => this.completeIn(manager, id, token, response, ttlMs) }),
-        ),
+    const inManager = (manager: EntityManager) =>
+      idempotencyTransactions.run(manager, () =>
+        work({ complete: (id, token, response, ttlMs) => this.completeIn(manager, id, token, response, ttlMs) }),
       );
+    const host = this.transactionHost;
+    const transaction = host
+      ? () => host.withTransaction(() => inManager(this.managerOf(host)))
+      : () => this.dataSource.transaction(inManager);
     return this.dialect.exclusive ? this.dialect.exclusive(transaction) : transaction();
+  }
+
+  /** The host's transaction, which must run on this store's DataSource, or record and writes would commit apart. */
+  private managerOf(host: IdempotencyTransactionHost): EntityManager {
+    const manager = host.tx;
+    if (manager.connection !== this.dataSource || !manager.queryRunner?.isTransactionActive) {
+      throw new Error(
+        'TypeOrmIdempotencyStore: the transactionHost gave no transaction on this store\'s DataSource; build the store on ' +
+          'the DataSource the TransactionalAdapterTypeOrm uses',
+      );
+    }
+    return manager;
   }
 
   sharesConnectionWith(connection: unknown): boolean {
