@@ -24,7 +24,9 @@ function time(name: string, iterations: number, fn: () => unknown): void {
 async function main(): Promise<void> {
   const body = { amount: 2500, currency: 'EUR', reference: 'order-1042' };
   time('AsyncResource.bind', 100_000, () => AsyncResource.bind(() => 1));
-  time('fingerprintRequest (small JSON body)', 200_000, () => fingerprintRequest({ method: 'POST', path: '/orders', body, headers: {} }));
+  time('fingerprintRequest (small JSON body)', 200_000, () =>
+    fingerprintRequest({ method: 'POST', path: '/orders', body, headers: {} }),
+  );
 
   const redis = await startRedisServer();
   const store = new RedisIdempotencyStore(redis.url);
@@ -36,14 +38,21 @@ async function main(): Promise<void> {
         const id = { namespace: 'micro', scope: '', key: `k${next++}` };
         const token = randomUUID();
         await store.acquire(id, { fingerprint: 'a'.repeat(64), token, leaseMs: 30_000, ttlMs: 600_000 });
-        await store.complete(id, token, '{"status":201,"headers":{"content-type":"application/json"},"body":{"id":1}}', 600_000);
+        await store.complete(
+          id,
+          token,
+          '{"status":201,"headers":{"content-type":"application/json"},"body":{"id":1}}',
+          600_000,
+        );
       }
     };
     const cpu = process.cpuUsage();
     const started = Date.now();
     await Promise.all(Array.from({ length: 50 }, caller));
     const used = process.cpuUsage(cpu);
-    console.log(`${'Redis store acquire + complete, client CPU'.padEnd(44)} ${((used.user + used.system) / pairs).toFixed(2)} µs per pair (${((pairs * 1000) / (Date.now() - started)).toFixed(0)} pairs/s)`);
+    console.log(
+      `${'Redis store acquire + complete, client CPU'.padEnd(44)} ${((used.user + used.system) / pairs).toFixed(2)} µs per pair (${((pairs * 1000) / (Date.now() - started)).toFixed(0)} pairs/s)`,
+    );
   } finally {
     await store.close();
     await stopAll();

@@ -28,7 +28,11 @@ function where(url: string): string {
   if (url.startsWith('node:')) return url;
   const repo = url.indexOf('/libs/');
   if (repo >= 0) return url.slice(repo + 1);
-  return url.replace(/^file:\/\//, '').split('/').slice(-2).join('/');
+  return url
+    .replace(/^file:\/\//, '')
+    .split('/')
+    .slice(-2)
+    .join('/');
 }
 
 function main(): void {
@@ -72,7 +76,8 @@ function main(): void {
   const pct = (time: number) => `${((100 * time) / total).toFixed(1).padStart(5)}%`;
   const print = (title: string, map: Map<string, number>, limit: number) => {
     console.log(`\n${title}`);
-    for (const [name, time] of [...map].sort((a, b) => b[1] - a[1]).slice(0, limit)) console.log(`${pct(time)}  ${name}`);
+    for (const [name, time] of [...map].sort((a, b) => b[1] - a[1]).slice(0, limit))
+      console.log(`${pct(time)}  ${name}`);
   };
   console.log(`total sampled: ${(total / 1e6).toFixed(2)} s`);
   print('self time by package / file', byPlace, 25);

@@ -28,7 +28,15 @@ import type { AppStats } from './apps/app-process';
 import { LoadResult, RequestShape, runLoad } from './lib/load';
 import { NEST12_DIR, prepareNest12 } from './lib/nest12';
 import { AppProcess, REPO_ROOT, runningCount, startRedisServer, stopAll } from './lib/processes';
-import { BenchReport, Measurement, renderBenchmarks, renderCapacity, renderChart, summarise, VariantInfo } from './lib/report';
+import {
+  BenchReport,
+  Measurement,
+  renderBenchmarks,
+  renderCapacity,
+  renderChart,
+  summarise,
+  VariantInfo,
+} from './lib/report';
 
 const PEER_DIR = join(REPO_ROOT, 'bench/peer-node-idempotency');
 /** The raw figures of the last full run, from which `BENCH_RENDER_ONLY=1` rewrites the docs without measuring. */
@@ -57,10 +65,16 @@ interface Settings {
 function readSettings(env = process.env): Settings {
   const int = (name: string, fallback: number, min: number) => {
     const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
-    if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}, got ${env[name]}`);
+    if (!Number.isInteger(value) || value < min)
+      throw new Error(`${name} must be an integer >= ${min}, got ${env[name]}`);
     return value;
   };
-  const list = (name: string) => (env[name] ? env[name]!.split(',').map((part) => part.trim()).filter(Boolean) : null);
+  const list = (name: string) =>
+    env[name]
+      ? env[name]!.split(',')
+          .map((part) => part.trim())
+          .filter(Boolean)
+      : null;
   return {
     rounds: int('BENCH_ROUNDS', 3, 3),
     durationS: int('BENCH_DURATION', 5, 1),
@@ -130,7 +144,9 @@ async function main(): Promise<number> {
   if (!settings.redisUrl) {
     const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
     if (probe.status !== 0) {
-      throw new Error(`redis-server is not installed (${probe.error?.message ?? probe.stderr}); install it, or set BENCH_REDIS_URL to a Redis to use`);
+      throw new Error(
+        `redis-server is not installed (${probe.error?.message ?? probe.stderr}); install it, or set BENCH_REDIS_URL to a Redis to use`,
+      );
     }
   }
   installPeer();
@@ -147,7 +163,9 @@ async function main(): Promise<number> {
   try {
     redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
   } catch (error) {
-    throw new Error(`Redis is not reachable at ${redisUrl} (${error instanceof Error ? error.message : String(error)}); start it, or unset BENCH_REDIS_URL to let the bench start its own`);
+    throw new Error(
+      `Redis is not reachable at ${redisUrl} (${error instanceof Error ? error.message : String(error)}); start it, or unset BENCH_REDIS_URL to let the bench start its own`,
+    );
   }
   log(`Redis ${redisVersion} at ${redisUrl}${settings.redisUrl ? '' : ' (started for the bench)'}`);
 
@@ -159,31 +177,78 @@ async function main(): Promise<number> {
   if (profileDir) mkdirSync(profileDir, { recursive: true });
 
   // --- Apps, each in its own process. The Nest 12 apps are the same trivial app, compiled into bench/nest12.
-  const nest12Entry = settings.only && !settings.only.some((id) => id.startsWith('nest12-')) ? null : prepareNest12(log);
+  const nest12Entry =
+    settings.only && !settings.only.some((id) => id.startsWith('nest12-')) ? null : prepareNest12(log);
   const trivial = (name: string, env: Record<string, string>, major: 11 | 12): AppSpec =>
-    major === 11 ? [name, 'bench/apps/trivial-app.ts', { env }] : [name, nest12Entry!, { env, plainNode: true, cwd: NEST12_DIR }];
+    major === 11
+      ? [name, 'bench/apps/trivial-app.ts', { env }]
+      : [name, nest12Entry!, { env, plainNode: true, cwd: NEST12_DIR }];
   const trivialApps = (prefix: string, major: 11 | 12): Record<string, AppSpec> => ({
     [`${prefix}-unguarded`]: trivial(`${prefix}-unguarded`, { BENCH_STORE: 'none' }, major),
     [`${prefix}-interceptor`]: trivial(`${prefix}-interceptor`, { BENCH_STORE: 'interceptor' }, major),
     [`${prefix}-memory`]: trivial(`${prefix}-memory`, { BENCH_STORE: 'memory' }, major),
     [`${prefix}-redis`]: trivial(`${prefix}-redis`, { BENCH_STORE: 'redis', BENCH_REDIS_URL: redisUrl }, major),
-    [`${prefix}-postgres`]: trivial(`${prefix}-postgres`, { BENCH_STORE: 'postgres', BENCH_SQL_URL: libDatabase }, major),
-    [`${prefix}-postgres-tx`]: trivial(`${prefix}-postgres-tx`, { BENCH_STORE: 'postgres-tx', BENCH_SQL_URL: libDatabase }, major),
-    [`${prefix}-sqlite`]: trivial(`${prefix}-sqlite`, { BENCH_STORE: 'sqlite', BENCH_SQL_URL: join(sqliteDir, `${prefix}.sqlite`) }, major),
+    [`${prefix}-postgres`]: trivial(
+      `${prefix}-postgres`,
+      { BENCH_STORE: 'postgres', BENCH_SQL_URL: libDatabase },
+      major,
+    ),
+    [`${prefix}-postgres-tx`]: trivial(
+      `${prefix}-postgres-tx`,
+      { BENCH_STORE: 'postgres-tx', BENCH_SQL_URL: libDatabase },
+      major,
+    ),
+    [`${prefix}-sqlite`]: trivial(
+      `${prefix}-sqlite`,
+      { BENCH_STORE: 'sqlite', BENCH_SQL_URL: join(sqliteDir, `${prefix}.sqlite`) },
+      major,
+    ),
   });
   const appSpecs: Record<string, AppSpec> = {
     ...trivialApps('lib', 11),
-    'lib-redis-cached': trivial('lib-redis-cached', { BENCH_STORE: 'redis', BENCH_REDIS_URL: redisUrl, BENCH_LOCAL_CACHE: String(LOCAL_CACHE_ENTRIES) }, 11),
+    'lib-redis-cached': trivial(
+      'lib-redis-cached',
+      { BENCH_STORE: 'redis', BENCH_REDIS_URL: redisUrl, BENCH_LOCAL_CACHE: String(LOCAL_CACHE_ENTRIES) },
+      11,
+    ),
     ...trivialApps('nest12', 12),
-    'peer-unguarded': ['peer-unguarded', join(PEER_DIR, 'app.ts'), { env: { PEER_GUARDED: '0' }, tsProject: join(PEER_DIR, 'tsconfig.json') }],
-    'peer-interceptor': ['peer-interceptor', join(PEER_DIR, 'app.ts'), { env: { PEER_GUARDED: 'interceptor' }, tsProject: join(PEER_DIR, 'tsconfig.json') }],
-    'peer-redis': ['peer-redis', join(PEER_DIR, 'app.ts'), { env: { PEER_GUARDED: '1', BENCH_REDIS_URL: redisUrl }, tsProject: join(PEER_DIR, 'tsconfig.json') }],
-    'payments-redis': ['payments-redis', 'bench/apps/payments-app.ts', { env: paymentsEnv(paymentsDatabase, redisUrl, '1') }],
-    'payments-unguarded': ['payments-unguarded', 'bench/apps/payments-app.ts', { env: paymentsEnv(paymentsDatabase, redisUrl, '0') }],
+    'peer-unguarded': [
+      'peer-unguarded',
+      join(PEER_DIR, 'app.ts'),
+      { env: { PEER_GUARDED: '0' }, tsProject: join(PEER_DIR, 'tsconfig.json') },
+    ],
+    'peer-interceptor': [
+      'peer-interceptor',
+      join(PEER_DIR, 'app.ts'),
+      { env: { PEER_GUARDED: 'interceptor' }, tsProject: join(PEER_DIR, 'tsconfig.json') },
+    ],
+    'peer-redis': [
+      'peer-redis',
+      join(PEER_DIR, 'app.ts'),
+      { env: { PEER_GUARDED: '1', BENCH_REDIS_URL: redisUrl }, tsProject: join(PEER_DIR, 'tsconfig.json') },
+    ],
+    'payments-redis': [
+      'payments-redis',
+      'bench/apps/payments-app.ts',
+      { env: paymentsEnv(paymentsDatabase, redisUrl, '1') },
+    ],
+    'payments-unguarded': [
+      'payments-unguarded',
+      'bench/apps/payments-app.ts',
+      { env: paymentsEnv(paymentsDatabase, redisUrl, '0') },
+    ],
     // The payments app with IDEMPOTENCY_STORE=typeorm runs the TypeORM store on its own DataSource, in the
     // transactional mode; its unguarded twin differs only by the route's decorator.
-    'payments-postgres-tx': ['payments-postgres-tx', 'bench/apps/payments-app.ts', { env: paymentsEnv(paymentsDatabase, redisUrl, '1', 'typeorm') }],
-    'payments-postgres-unguarded': ['payments-postgres-unguarded', 'bench/apps/payments-app.ts', { env: paymentsEnv(paymentsDatabase, redisUrl, '0', 'typeorm') }],
+    'payments-postgres-tx': [
+      'payments-postgres-tx',
+      'bench/apps/payments-app.ts',
+      { env: paymentsEnv(paymentsDatabase, redisUrl, '1', 'typeorm') },
+    ],
+    'payments-postgres-unguarded': [
+      'payments-postgres-unguarded',
+      'bench/apps/payments-app.ts',
+      { env: paymentsEnv(paymentsDatabase, redisUrl, '0', 'typeorm') },
+    ],
   };
 
   let counter = 0;
@@ -215,21 +280,68 @@ async function main(): Promise<number> {
     const id = (name: string) => `${idPrefix}${name}`;
     const common = { group, baseline: id('unguarded'), floor: id('interceptor'), request: freshOrder } as const;
     return [
-      { id: id('unguarded'), label: `Nest ${major}: unguarded (trivial handler)`, group, app: `${prefix}-unguarded`, baseline: null, request: freshOrder, expectOutcome: null },
       {
-        ...common, id: id('interceptor'), label: `Nest ${major}: pass-through interceptor (the floor)`, app: `${prefix}-interceptor`, floor: undefined, expectOutcome: null,
+        id: id('unguarded'),
+        label: `Nest ${major}: unguarded (trivial handler)`,
+        group,
+        app: `${prefix}-unguarded`,
+        baseline: null,
+        request: freshOrder,
+        expectOutcome: null,
+      },
+      {
+        ...common,
+        id: id('interceptor'),
+        label: `Nest ${major}: pass-through interceptor (the floor)`,
+        app: `${prefix}-interceptor`,
+        floor: undefined,
+        expectOutcome: null,
         note: 'an interceptor that only returns next.handle(): what Nest charges any interceptor',
       },
-      { ...common, id: id('memory'), label: `Nest ${major}: memory store, fresh keys`, app: `${prefix}-memory`, expectOutcome: 'executed', targets: [{ kind: 'of-floor', factor: 0.95 }] },
       {
-        ...common, id: id('redis'), label: `Nest ${major}: Redis store, fresh keys`, app: `${prefix}-redis`, expectOutcome: 'executed', redisRecords: `idempotency:{:${runId}-o*`,
-        targets: [{ kind: 'of-floor', factor: 0.95 }, { kind: 'peer', peer: 'peer-redis', peerFloor: 'peer-interceptor' }],
+        ...common,
+        id: id('memory'),
+        label: `Nest ${major}: memory store, fresh keys`,
+        app: `${prefix}-memory`,
+        expectOutcome: 'executed',
+        targets: [{ kind: 'of-floor', factor: 0.95 }],
       },
-      { ...common, id: id('sqlite'), label: `Nest ${major}: SQLite (TypeORM store), fresh keys`, app: `${prefix}-sqlite`, expectOutcome: 'executed', targets: [{ kind: 'of-floor', factor: 0.85 }] },
-      { ...common, id: id('postgres'), label: `Nest ${major}: PostgreSQL (TypeORM store), fresh keys`, app: `${prefix}-postgres`, expectOutcome: 'executed', targets: [{ kind: 'ratio', min: 0.45 }] },
       {
-        ...common, id: id('postgres-tx'), label: `Nest ${major}: PostgreSQL (TypeORM store, transactional mode), fresh keys`, app: `${prefix}-postgres-tx`, expectOutcome: 'executed',
-        targets: [{ kind: 'ratio', min: 0.35 }], note: 'the record completes inside a BEGIN/COMMIT around the handler; compare with the non-transactional PostgreSQL row',
+        ...common,
+        id: id('redis'),
+        label: `Nest ${major}: Redis store, fresh keys`,
+        app: `${prefix}-redis`,
+        expectOutcome: 'executed',
+        redisRecords: `idempotency:{:${runId}-o*`,
+        targets: [
+          { kind: 'of-floor', factor: 0.95 },
+          { kind: 'peer', peer: 'peer-redis', peerFloor: 'peer-interceptor' },
+        ],
+      },
+      {
+        ...common,
+        id: id('sqlite'),
+        label: `Nest ${major}: SQLite (TypeORM store), fresh keys`,
+        app: `${prefix}-sqlite`,
+        expectOutcome: 'executed',
+        targets: [{ kind: 'of-floor', factor: 0.85 }],
+      },
+      {
+        ...common,
+        id: id('postgres'),
+        label: `Nest ${major}: PostgreSQL (TypeORM store), fresh keys`,
+        app: `${prefix}-postgres`,
+        expectOutcome: 'executed',
+        targets: [{ kind: 'ratio', min: 0.45 }],
+      },
+      {
+        ...common,
+        id: id('postgres-tx'),
+        label: `Nest ${major}: PostgreSQL (TypeORM store, transactional mode), fresh keys`,
+        app: `${prefix}-postgres-tx`,
+        expectOutcome: 'executed',
+        targets: [{ kind: 'ratio', min: 0.35 }],
+        note: 'the record completes inside a BEGIN/COMMIT around the handler; compare with the non-transactional PostgreSQL row',
       },
     ];
   };
@@ -238,40 +350,111 @@ async function main(): Promise<number> {
     // Nest 11 keeps its historical ids (unguarded, redis, ...), which BENCH_ONLY and BENCH_PROFILE users know.
     ...trivialVariants('lib', '', 11),
     {
-      id: 'redis-replay', label: 'Nest 11: replay, Redis store (same key, completed)', group: 'nest11', app: 'lib-redis', baseline: 'unguarded', request: sameOrder(`${runId}-replayed`), expectOutcome: 'replayed',
+      id: 'redis-replay',
+      label: 'Nest 11: replay, Redis store (same key, completed)',
+      group: 'nest11',
+      app: 'lib-redis',
+      baseline: 'unguarded',
+      request: sameOrder(`${runId}-replayed`),
+      expectOutcome: 'replayed',
     },
     {
-      id: 'redis-replay-cached', label: `Nest 11: replay, Redis store with localCache (maxEntries ${LOCAL_CACHE_ENTRIES})`, group: 'nest11', app: 'lib-redis-cached', baseline: 'unguarded',
-      request: sameOrder(`${runId}-replayed-cached`), expectOutcome: 'replayed', maxRedisCommandsPerRequest: 0.01,
-      note: 'completed records served from the app\'s memory: the run fails if these replays send Redis commands',
+      id: 'redis-replay-cached',
+      label: `Nest 11: replay, Redis store with localCache (maxEntries ${LOCAL_CACHE_ENTRIES})`,
+      group: 'nest11',
+      app: 'lib-redis-cached',
+      baseline: 'unguarded',
+      request: sameOrder(`${runId}-replayed-cached`),
+      expectOutcome: 'replayed',
+      maxRedisCommandsPerRequest: 0.01,
+      note: "completed records served from the app's memory: the run fails if these replays send Redis commands",
     },
     ...trivialVariants('nest12', 'nest12-', 12),
-    { id: 'peer-unguarded', label: 'Peer app unguarded (Nest 10)', group: 'peer', app: 'peer-unguarded', baseline: null, request: freshOrder, expectOutcome: null },
     {
-      id: 'peer-interceptor', label: 'Peer app, pass-through interceptor (Nest 10 floor)', group: 'peer', app: 'peer-interceptor', baseline: 'peer-unguarded', request: freshOrder, expectOutcome: null,
+      id: 'peer-unguarded',
+      label: 'Peer app unguarded (Nest 10)',
+      group: 'peer',
+      app: 'peer-unguarded',
+      baseline: null,
+      request: freshOrder,
+      expectOutcome: null,
     },
     {
-      id: 'peer-redis', label: '@node-idempotency/nestjs 1.0.4, Redis, fresh keys', group: 'peer', app: 'peer-redis', baseline: 'peer-unguarded', floor: 'peer-interceptor', request: freshOrder, expectOutcome: null,
+      id: 'peer-interceptor',
+      label: 'Peer app, pass-through interceptor (Nest 10 floor)',
+      group: 'peer',
+      app: 'peer-interceptor',
+      baseline: 'peer-unguarded',
+      request: freshOrder,
+      expectOutcome: null,
+    },
+    {
+      id: 'peer-redis',
+      label: '@node-idempotency/nestjs 1.0.4, Redis, fresh keys',
+      group: 'peer',
+      app: 'peer-redis',
+      baseline: 'peer-unguarded',
+      floor: 'peer-interceptor',
+      request: freshOrder,
+      expectOutcome: null,
       redisRecords: `node-idempotency:POST:/orders:${runId}-o*`,
     },
     {
-      id: 'peer-replay', label: '@node-idempotency/nestjs 1.0.4, Redis, replay', group: 'peer', app: 'peer-redis', baseline: 'peer-unguarded', request: sameOrder(`${runId}-peer-replayed`), expectOutcome: null,
-    },
-    { id: 'payments-unguarded', label: 'Payments POST /payments, unguarded', group: 'payments', app: 'payments-unguarded', baseline: null, request: freshPayment, expectOutcome: null },
-    {
-      id: 'payments-redis', label: 'Payments POST /payments, guarded (Redis), fresh keys', group: 'payments', app: 'payments-redis', baseline: 'payments-unguarded', request: freshPayment, expectOutcome: 'executed',
-      redisRecords: `idempotency:{m1:${runId}-p*`, targets: [{ kind: 'ratio', min: 0.9 }],
-    },
-    {
-      id: 'payments-replay', label: 'Payments POST /payments, replay (Redis)', group: 'payments', app: 'payments-redis', baseline: 'payments-unguarded', request: () => replayedPayment!, expectOutcome: 'replayed',
+      id: 'peer-replay',
+      label: '@node-idempotency/nestjs 1.0.4, Redis, replay',
+      group: 'peer',
+      app: 'peer-redis',
+      baseline: 'peer-unguarded',
+      request: sameOrder(`${runId}-peer-replayed`),
+      expectOutcome: null,
     },
     {
-      id: 'payments-postgres-unguarded', label: 'Payments POST /payments, unguarded (app with IDEMPOTENCY_STORE=typeorm)', group: 'payments', app: 'payments-postgres-unguarded', baseline: null,
-      request: freshPayment, expectOutcome: null,
+      id: 'payments-unguarded',
+      label: 'Payments POST /payments, unguarded',
+      group: 'payments',
+      app: 'payments-unguarded',
+      baseline: null,
+      request: freshPayment,
+      expectOutcome: null,
     },
     {
-      id: 'payments-postgres-tx', label: 'Payments POST /payments, guarded (PostgreSQL, TypeORM store, transactional mode), fresh keys', group: 'payments', app: 'payments-postgres-tx',
-      baseline: 'payments-postgres-unguarded', request: freshPayment, expectOutcome: 'executed', targets: [{ kind: 'ratio', min: 0.85 }],
+      id: 'payments-redis',
+      label: 'Payments POST /payments, guarded (Redis), fresh keys',
+      group: 'payments',
+      app: 'payments-redis',
+      baseline: 'payments-unguarded',
+      request: freshPayment,
+      expectOutcome: 'executed',
+      redisRecords: `idempotency:{m1:${runId}-p*`,
+      targets: [{ kind: 'ratio', min: 0.9 }],
+    },
+    {
+      id: 'payments-replay',
+      label: 'Payments POST /payments, replay (Redis)',
+      group: 'payments',
+      app: 'payments-redis',
+      baseline: 'payments-unguarded',
+      request: () => replayedPayment!,
+      expectOutcome: 'replayed',
+    },
+    {
+      id: 'payments-postgres-unguarded',
+      label: 'Payments POST /payments, unguarded (app with IDEMPOTENCY_STORE=typeorm)',
+      group: 'payments',
+      app: 'payments-postgres-unguarded',
+      baseline: null,
+      request: freshPayment,
+      expectOutcome: null,
+    },
+    {
+      id: 'payments-postgres-tx',
+      label: 'Payments POST /payments, guarded (PostgreSQL, TypeORM store, transactional mode), fresh keys',
+      group: 'payments',
+      app: 'payments-postgres-tx',
+      baseline: 'payments-postgres-unguarded',
+      request: freshPayment,
+      expectOutcome: 'executed',
+      targets: [{ kind: 'ratio', min: 0.85 }],
       note: "the record is acquired in one statement and completes inside the payment's own transaction",
     },
   ];
@@ -300,7 +483,10 @@ async function main(): Promise<number> {
   log(`warming up ${selected.length} variants, ${settings.warmupS} s each`);
   for (const variant of selected) {
     const app = apps.get(variant.app)!;
-    const result = await runLoad(app.url, variant.request, { connections: settings.connections, durationS: settings.warmupS });
+    const result = await runLoad(app.url, variant.request, {
+      connections: settings.connections,
+      durationS: settings.warmupS,
+    });
     await app.settle();
     await assertClean(variant, result, app);
   }
@@ -316,7 +502,10 @@ async function main(): Promise<number> {
       app.reset();
       const watchRedis = variant.redisRecords !== undefined || variant.maxRedisCommandsPerRequest !== undefined;
       const before = watchRedis ? await redisFigures(redis) : undefined;
-      const load = await runLoad(app.url, variant.request, { connections: settings.connections, durationS: settings.durationS });
+      const load = await runLoad(app.url, variant.request, {
+        connections: settings.connections,
+        durationS: settings.durationS,
+      });
       const after = watchRedis ? await redisFigures(redis) : undefined;
       const stats = await app.stats();
       // Requests autocannon left in flight finish before the next measurement starts on this app.
@@ -327,7 +516,9 @@ async function main(): Promise<number> {
       measurements.push({ variant: variant.id, round, load, stats, redis: redisCost });
       log(
         `  ${variant.id.padEnd(20)} ${load.rps.toFixed(0).padStart(6)} req/s  p50 ${load.latencyP50Ms} ms  p99 ${load.latencyP99Ms} ms` +
-          (stats.acquireP99Ms !== null ? `  acquire p50 ${stats.acquireP50Ms!.toFixed(3)} p99 ${stats.acquireP99Ms.toFixed(3)} ms` : '') +
+          (stats.acquireP99Ms !== null
+            ? `  acquire p50 ${stats.acquireP50Ms!.toFixed(3)} p99 ${stats.acquireP99Ms.toFixed(3)} ms`
+            : '') +
           `  app CPU ${(stats.cpuUs / Math.max(1, load.requests)).toFixed(0)} µs/req`,
       );
     }
@@ -365,7 +556,12 @@ async function main(): Promise<number> {
     command: commandLine(),
     date: new Date().toISOString(),
     elapsedS: (Date.now() - started) / 1000,
-    settings: { rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS, connections: settings.connections },
+    settings: {
+      rounds: settings.rounds,
+      durationS: settings.durationS,
+      warmupS: settings.warmupS,
+      connections: settings.connections,
+    },
     machine: {
       cores: cpus().length,
       cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -376,7 +572,15 @@ async function main(): Promise<number> {
       platform: `${process.platform} ${process.arch}`,
       nest: nestVersions(selected),
     },
-    variants: selected.map(({ id, label, group, baseline, floor, targets, note }) => ({ id, label, group, baseline, floor, targets, note })),
+    variants: selected.map(({ id, label, group, baseline, floor, targets, note }) => ({
+      id,
+      label,
+      group,
+      baseline,
+      floor,
+      targets,
+      note,
+    })),
     measurements,
     unsaturatedAcquire: unsaturated,
     directAcquire,
@@ -393,7 +597,10 @@ function publish(report: BenchReport, settings: Pick<Settings, 'only' | 'strict'
   const profileDir = report.profiled?.dir;
   console.log(`\n${summary.table}\n`);
   console.log(`Targets (issue 10):\n\n${summary.targetsTable}\n`);
-  if (profileDir) console.log(`\nCPU profiles: ${profileDir} (summarise with: npx ts-node --transpile-only bench/profile-summary.ts <file>)`);
+  if (profileDir)
+    console.log(
+      `\nCPU profiles: ${profileDir} (summarise with: npx ts-node --transpile-only bench/profile-summary.ts <file>)`,
+    );
 
   if (settings.only) {
     log('BENCH_ONLY narrowed the run: docs not written');
@@ -407,7 +614,9 @@ function publish(report: BenchReport, settings: Pick<Settings, 'only' | 'strict'
   }
   log(`done in ${report.elapsedS.toFixed(0)} s`);
   const missed = summary.targets.filter((row) => row.met === false);
-  log(`targets: ${summary.targets.filter((row) => row.met).length} met, ${missed.length} missed, ${summary.targets.filter((row) => row.met === null).length} not measured`);
+  log(
+    `targets: ${summary.targets.filter((row) => row.met).length} met, ${missed.length} missed, ${summary.targets.filter((row) => row.met === null).length} not measured`,
+  );
   if (settings.strict && missed.length) {
     log(`BENCH_STRICT=1: missed ${missed.map((row) => `${row.variant} (${row.required})`).join('; ')}`);
     return 2;
@@ -417,13 +626,23 @@ function publish(report: BenchReport, settings: Pick<Settings, 'only' | 'strict'
 
 /** The command as it was run: `npm run bench` with the settings given in the environment. */
 function commandLine(env = process.env): string {
-  const given = ['BENCH_ROUNDS', 'BENCH_DURATION', 'BENCH_WARMUP', 'BENCH_CONNECTIONS', 'BENCH_ONLY', 'BENCH_PROFILE', 'BENCH_STRICT'].filter((name) => env[name]);
+  const given = [
+    'BENCH_ROUNDS',
+    'BENCH_DURATION',
+    'BENCH_WARMUP',
+    'BENCH_CONNECTIONS',
+    'BENCH_ONLY',
+    'BENCH_PROFILE',
+    'BENCH_STRICT',
+  ].filter((name) => env[name]);
   return [...given.map((name) => `${name}=${env[name]}`), 'npm run bench'].join(' ');
 }
 
 /** The NestJS version of each major the run measured. */
 function nestVersions(selected: Variant[]): Record<string, string> {
-  const version = (dir: string) => (JSON.parse(readFileSync(join(dir, 'node_modules/@nestjs/core/package.json'), 'utf8')) as { version: string }).version;
+  const version = (dir: string) =>
+    (JSON.parse(readFileSync(join(dir, 'node_modules/@nestjs/core/package.json'), 'utf8')) as { version: string })
+      .version;
   const versions: Record<string, string> = {};
   if (selected.some((v) => v.group === 'nest11' || v.group === 'payments')) versions['11'] = version(REPO_ROOT);
   if (selected.some((v) => v.group === 'nest12')) versions['12'] = version(NEST12_DIR);
@@ -431,7 +650,12 @@ function nestVersions(selected: Variant[]): Record<string, string> {
   return versions;
 }
 
-function paymentsEnv(databaseUrl: string, redisUrl: string, guarded: '0' | '1', store: 'redis' | 'typeorm' = 'redis'): Record<string, string> {
+function paymentsEnv(
+  databaseUrl: string,
+  redisUrl: string,
+  guarded: '0' | '1',
+  store: 'redis' | 'typeorm' = 'redis',
+): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
     // Four payments apps on one server: ten connections each keep the bench within PostgreSQL's 100.
@@ -448,7 +672,10 @@ function paymentsEnv(databaseUrl: string, redisUrl: string, guarded: '0' | '1', 
 function selectVariants(all: Variant[], only: string[] | null): Variant[] {
   if (!only) return all;
   const unknown = only.filter((id) => !all.some((variant) => variant.id === id));
-  if (unknown.length) throw new Error(`BENCH_ONLY names unknown variants: ${unknown.join(', ')} (known: ${all.map((v) => v.id).join(', ')})`);
+  if (unknown.length)
+    throw new Error(
+      `BENCH_ONLY names unknown variants: ${unknown.join(', ')} (known: ${all.map((v) => v.id).join(', ')})`,
+    );
   const wanted = new Set<string>();
   const want = (id: string | null | undefined) => {
     const variant = all.find((v) => v.id === id);
@@ -456,7 +683,8 @@ function selectVariants(all: Variant[], only: string[] | null): Variant[] {
     wanted.add(variant.id);
     want(variant.baseline);
     want(variant.floor);
-    for (const target of variant.targets ?? []) if (target.kind === 'peer') [target.peer, target.peerFloor].forEach(want);
+    for (const target of variant.targets ?? [])
+      if (target.kind === 'peer') [target.peer, target.peerFloor].forEach(want);
   };
   only.forEach(want);
   return all.filter((variant) => wanted.has(variant.id));
@@ -467,7 +695,8 @@ function installPeer(): void {
   if (existsSync(join(PEER_DIR, 'node_modules/@node-idempotency/nestjs/package.json'))) return;
   log('installing bench/peer-node-idempotency (npm ci)');
   const result = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PEER_DIR, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error(`npm ci in bench/peer-node-idempotency failed (${result.status ?? result.error?.message})`);
+  if (result.status !== 0)
+    throw new Error(`npm ci in bench/peer-node-idempotency failed (${result.status ?? result.error?.message})`);
 }
 
 // The apps' pools on PostgreSQL add up to more than a default server's 100 connections (20 for each trivial app's
@@ -506,7 +735,9 @@ async function probePostgres(url: string): Promise<string> {
     }
     if (free >= POSTGRES_CONNECTIONS_NEEDED) return version;
     if (Date.now() >= deadline) {
-      throw new Error(`PostgreSQL at ${url} has ${free} free connections; the bench needs ${POSTGRES_CONNECTIONS_NEEDED} (see pg_stat_activity for who holds them)`);
+      throw new Error(
+        `PostgreSQL at ${url} has ${free} free connections; the bench needs ${POSTGRES_CONNECTIONS_NEEDED} (see pg_stat_activity for who holds them)`,
+      );
     }
     log(`PostgreSQL has ${free} free connections, the bench needs ${POSTGRES_CONNECTIONS_NEEDED}: waiting`);
     await new Promise((resolve) => setTimeout(resolve, 5000));
@@ -536,10 +767,15 @@ async function createCustomers(url: string, runId: string): Promise<string[]> {
   for (let i = 0; i < CUSTOMERS; i++) {
     const response = await fetch(`${url}/customers`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}`, 'idempotency-key': `${runId}-customer-${i}` },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${API_KEY}`,
+        'idempotency-key': `${runId}-customer-${i}`,
+      },
       body: JSON.stringify({ name: `Bench customer ${i}`, balance: 1_000_000_000 }),
     });
-    if (response.status !== 201) throw new Error(`creating a customer answered ${response.status}: ${await response.text()}`);
+    if (response.status !== 201)
+      throw new Error(`creating a customer answered ${response.status}: ${await response.text()}`);
     ids.push(((await response.json()) as { id: string }).id);
   }
   return ids;
@@ -547,13 +783,20 @@ async function createCustomers(url: string, runId: string): Promise<string[]> {
 
 /** Sends a replay variant's request twice: the first completes the record, the second must be a replay. */
 async function checkReplay(url: string, shape: RequestShape): Promise<void> {
-  const send = () => fetch(`${url}${shape.path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...shape.headers }, body: shape.body });
+  const send = () =>
+    fetch(`${url}${shape.path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...shape.headers },
+      body: shape.body,
+    });
   const first = await send();
   await first.text();
   const second = await send();
   await second.text();
   if (first.status !== 201 || second.status !== 201 || second.headers.get('idempotent-replayed') !== 'true') {
-    throw new Error(`replay set-up failed on ${url}${shape.path}: ${first.status} then ${second.status} (Idempotent-Replayed: ${second.headers.get('idempotent-replayed')})`);
+    throw new Error(
+      `replay set-up failed on ${url}${shape.path}: ${first.status} then ${second.status} (Idempotent-Replayed: ${second.headers.get('idempotent-replayed')})`,
+    );
   }
 }
 
@@ -561,7 +804,11 @@ async function assertClean(variant: Variant, load: LoadResult, app: AppProcess):
   if (load.non2xx > 0 || load.errors > 0 || load.timeouts > 0 || load.requests === 0) {
     // One more request of the same kind, to show what the app answers.
     const shape = variant.request();
-    const sample = await fetch(`${app.url}${shape.path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...shape.headers }, body: shape.body })
+    const sample = await fetch(`${app.url}${shape.path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...shape.headers },
+      body: shape.body,
+    })
       .then(async (response) => `${response.status} ${(await response.text()).slice(0, 300)}`)
       .catch((error: unknown) => String(error));
     throw new Error(
@@ -578,7 +825,9 @@ function assertOutcomes(variant: Variant, stats: AppStats, load: LoadResult): vo
   const expected = variant.expectOutcome ? (stats.outcomes[variant.expectOutcome] ?? 0) : 0;
   // Requests still in flight when autocannon stops are counted by the app but not by autocannon, hence the slack.
   if (unexpected.length || (variant.expectOutcome && expected < load.requests * 0.95)) {
-    throw new Error(`${variant.id}: the app reported ${JSON.stringify(stats.outcomes)} for ${load.requests} requests, expected only '${variant.expectOutcome ?? 'no events'}'`);
+    throw new Error(
+      `${variant.id}: the app reported ${JSON.stringify(stats.outcomes)} for ${load.requests} requests, expected only '${variant.expectOutcome ?? 'no events'}'`,
+    );
   }
 }
 
@@ -593,13 +842,19 @@ interface RedisFigures {
 async function redisFigures(redis: Redis): Promise<RedisFigures> {
   const info = await redis.info();
   const field = (name: string) => Number(new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1] ?? NaN);
-  return { usedMemory: field('used_memory'), keys: await redis.dbsize(), cpuS: field('used_cpu_sys') + field('used_cpu_user'), commands: field('total_commands_processed') };
+  return {
+    usedMemory: field('used_memory'),
+    keys: await redis.dbsize(),
+    cpuS: field('used_cpu_sys') + field('used_cpu_user'),
+    commands: field('total_commands_processed'),
+  };
 }
 
 function redisDelta(variant: Variant, before: RedisFigures, after: RedisFigures, load: LoadResult) {
   const keys = after.keys - before.keys;
   const fresh = variant.expectOutcome !== 'replayed' && !variant.id.includes('replay');
-  if (fresh && variant.redisRecords && keys < load.requests * 0.95) throw new Error(`${variant.id}: ${load.requests} requests wrote only ${keys} Redis keys`);
+  if (fresh && variant.redisRecords && keys < load.requests * 0.95)
+    throw new Error(`${variant.id}: ${load.requests} requests wrote only ${keys} Redis keys`);
   const commandsPerRequest = (after.commands - before.commands) / Math.max(1, load.requests);
   if (variant.maxRedisCommandsPerRequest !== undefined && commandsPerRequest > variant.maxRedisCommandsPerRequest) {
     throw new Error(
@@ -615,7 +870,10 @@ function redisDelta(variant: Variant, before: RedisFigures, after: RedisFigures,
 }
 
 /** Latency of `RedisIdempotencyStore.acquire` called one at a time, 5,000 times, on new keys. */
-async function measureDirectAcquire(redisUrl: string, runId: string): Promise<{ p50Ms: number; p99Ms: number; calls: number }> {
+async function measureDirectAcquire(
+  redisUrl: string,
+  runId: string,
+): Promise<{ p50Ms: number; p99Ms: number; calls: number }> {
   const { RedisIdempotencyStore } = await import('@nest-idempotency/core/redis');
   const store = new RedisIdempotencyStore(redisUrl);
   try {
@@ -623,7 +881,10 @@ async function measureDirectAcquire(redisUrl: string, runId: string): Promise<{ 
     const latencies = new Float64Array(calls);
     for (let i = 0; i < calls + 500; i++) {
       const started = performance.now();
-      await store.acquire({ namespace: 'bench-direct', scope: '', key: `${runId}-${i}` }, { fingerprint: 'f'.repeat(64), token: 't', leaseMs: 30_000, ttlMs: 60_000 });
+      await store.acquire(
+        { namespace: 'bench-direct', scope: '', key: `${runId}-${i}` },
+        { fingerprint: 'f'.repeat(64), token: 't', leaseMs: 30_000, ttlMs: 60_000 },
+      );
       // The first 500 calls warm up the connection and the JIT.
       if (i >= 500) latencies[i - 500] = performance.now() - started;
     }
@@ -654,7 +915,13 @@ async function sampleRecords(redis: Redis, pattern: string) {
     keyBytes.push(Buffer.byteLength(key));
   }
   const med = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-  return { pattern, sampled: sample.length, memoryUsage: med(usage), valueBytes: med(valueBytes), keyBytes: med(keyBytes) };
+  return {
+    pattern,
+    sampled: sample.length,
+    memoryUsage: med(usage),
+    valueBytes: med(valueBytes),
+    keyBytes: med(keyBytes),
+  };
 }
 
 main()

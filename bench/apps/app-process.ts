@@ -63,7 +63,8 @@ export class AcquireRecorder {
 
   stats(): AppStats {
     const sorted = this.values.slice(0, this.count).sort();
-    const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] : null);
+    const at = (q: number) =>
+      sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] : null;
     return {
       acquireCount: sorted.length,
       acquireP50Ms: at(0.5),

@@ -23,8 +23,12 @@ const recorder = new AcquireRecorder();
 /** The app's own module with PaymentsModule swapped for the unguarded copy, everything else untouched. */
 function withoutIdempotentPayments(module: DynamicModule): DynamicModule {
   const imports = module.imports ?? [];
-  if (!imports.includes(PaymentsModule)) throw new Error('AppModule no longer imports PaymentsModule; update bench/apps/payments-app.ts');
-  return { ...module, imports: imports.map((imported) => (imported === PaymentsModule ? UnguardedPaymentsModule : imported)) };
+  if (!imports.includes(PaymentsModule))
+    throw new Error('AppModule no longer imports PaymentsModule; update bench/apps/payments-app.ts');
+  return {
+    ...module,
+    imports: imports.map((imported) => (imported === PaymentsModule ? UnguardedPaymentsModule : imported)),
+  };
 }
 
 async function start() {

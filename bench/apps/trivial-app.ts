@@ -14,7 +14,17 @@
  *   BENCH_LOCAL_CACHE  a number: the module's `localCache: { maxEntries }` (replays served in process); unset: off
  */
 import 'reflect-metadata';
-import { Body, CallHandler, Controller, DynamicModule, ExecutionContext, Injectable, NestInterceptor, Post, UseInterceptors } from '@nestjs/common';
+import {
+  Body,
+  CallHandler,
+  Controller,
+  DynamicModule,
+  ExecutionContext,
+  Injectable,
+  NestInterceptor,
+  Post,
+  UseInterceptors,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { Idempotent, IdempotencyModule, IdempotencyStore, MemoryIdempotencyStore } from '@nest-idempotency/core';
@@ -72,7 +82,10 @@ class GuardedOrdersController {
 
 type StoreKind = 'none' | 'interceptor' | 'memory' | 'redis' | 'postgres' | 'postgres-tx' | 'sqlite';
 
-async function createStore(kind: Exclude<StoreKind, 'none' | 'interceptor'>, closers: Array<() => Promise<void>>): Promise<IdempotencyStore> {
+async function createStore(
+  kind: Exclude<StoreKind, 'none' | 'interceptor'>,
+  closers: Array<() => Promise<void>>,
+): Promise<IdempotencyStore> {
   switch (kind) {
     case 'memory':
       // Sized for every request of the run (rate × duration), as its doc says to size it (rate × ttl).
@@ -86,7 +99,12 @@ async function createStore(kind: Exclude<StoreKind, 'none' | 'interceptor'>, clo
         kind !== 'sqlite'
           ? { type: 'postgres', url: required('BENCH_SQL_URL'), poolSize: kind === 'postgres' ? 20 : 10 }
           : { type: 'better-sqlite3', database: required('BENCH_SQL_URL'), enableWAL: true };
-      const dataSource = new DataSource({ ...options, migrations: [CreateIdempotencyRecords1764259200000], migrationsRun: true, logging: false });
+      const dataSource = new DataSource({
+        ...options,
+        migrations: [CreateIdempotencyRecords1764259200000],
+        migrationsRun: true,
+        logging: false,
+      });
       await dataSource.initialize();
       closers.push(() => dataSource.destroy());
       return new TypeOrmIdempotencyStore(dataSource);
@@ -98,7 +116,8 @@ function localCacheOption(): { localCache?: { maxEntries: number } } {
   const raw = process.env.BENCH_LOCAL_CACHE;
   if (raw === undefined || raw === '') return {};
   const maxEntries = Number(raw);
-  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new Error(`BENCH_LOCAL_CACHE must be a positive integer (maxEntries), got ${raw}`);
+  if (!Number.isInteger(maxEntries) || maxEntries < 1)
+    throw new Error(`BENCH_LOCAL_CACHE must be a positive integer (maxEntries), got ${raw}`);
   return { localCache: { maxEntries } };
 }
 
@@ -110,7 +129,8 @@ function required(name: string): string {
 
 async function start() {
   const kind = (process.env.BENCH_STORE ?? 'none') as StoreKind;
-  if (!['none', 'interceptor', 'memory', 'redis', 'postgres', 'postgres-tx', 'sqlite'].includes(kind)) throw new Error(`unknown BENCH_STORE ${kind}`);
+  if (!['none', 'interceptor', 'memory', 'redis', 'postgres', 'postgres-tx', 'sqlite'].includes(kind))
+    throw new Error(`unknown BENCH_STORE ${kind}`);
   const closers: Array<() => Promise<void>> = [];
   let module: DynamicModule;
   if (kind === 'none') {
@@ -124,7 +144,14 @@ async function start() {
       module: class GuardedBenchModule {},
       // `localCache` is spread in rather than written out so that this compiles against a library with or without
       // the option; the harness checks that it took effect (replays that reach Redis fail the run).
-      imports: [IdempotencyModule.forRoot({ store, transactional: kind === 'postgres-tx', events: recorder.record, ...localCache })],
+      imports: [
+        IdempotencyModule.forRoot({
+          store,
+          transactional: kind === 'postgres-tx',
+          events: recorder.record,
+          ...localCache,
+        }),
+      ],
       controllers: [GuardedOrdersController],
     };
   }

@@ -63,6 +63,8 @@ export async function runLoad(
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
     durationS: result.duration,
-    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([status, stats]) => [status, stats?.count ?? 0])),
+    statusCodes: Object.fromEntries(
+      Object.entries(result.statusCodeStats ?? {}).map(([status, stats]) => [status, stats?.count ?? 0]),
+    ),
   };
 }

@@ -67,8 +67,15 @@ export class AppProcess {
 
   /** Forks the app and resolves once it listens (rejects with its output if it fails or takes too long). */
   async start(timeoutMs = 120_000): Promise<void> {
-    const execArgv = this.options.plainNode ? [] : ['-r', require.resolve('ts-node/register/transpile-only'), '-r', require.resolve('tsconfig-paths/register')];
-    if (this.options.cpuProfileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${this.options.cpuProfileDir}`, `--cpu-prof-name=${this.name}.cpuprofile`);
+    const execArgv = this.options.plainNode
+      ? []
+      : ['-r', require.resolve('ts-node/register/transpile-only'), '-r', require.resolve('tsconfig-paths/register')];
+    if (this.options.cpuProfileDir)
+      execArgv.push(
+        '--cpu-prof',
+        `--cpu-prof-dir=${this.options.cpuProfileDir}`,
+        `--cpu-prof-name=${this.name}.cpuprofile`,
+      );
     const child = fork(this.entry, [], {
       cwd: this.options.cwd ?? REPO_ROOT,
       execArgv,
@@ -85,7 +92,8 @@ export class AppProcess {
     const entry = {
       name: this.name,
       child,
-      stop: () => stopChild(child, () => child.connected && child.send({ type: 'stop' } satisfies HarnessMessage), 10_000),
+      stop: () =>
+        stopChild(child, () => child.connected && child.send({ type: 'stop' } satisfies HarnessMessage), 10_000),
     };
     running.add(entry);
     child.once('exit', () => running.delete(entry));
@@ -101,7 +109,10 @@ export class AppProcess {
       }
     });
     this.url = await new Promise<string>((resolveUrl, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name} did not start within ${timeoutMs} ms:\n${this.output}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`${this.name} did not start within ${timeoutMs} ms:\n${this.output}`)),
+        timeoutMs,
+      );
       child.on('message', (message: AppMessage) => {
         if (message.type === 'ready') {
           clearTimeout(timer);
@@ -197,13 +208,34 @@ export async function startRedisServer(): Promise<{ url: string; port: number }>
   const dir = mkdtempSync(join(tmpdir(), 'idempotency-bench-redis-'));
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      '--dir',
+      dir,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout!.on('data', (chunk) => (output = (output + chunk).slice(-4000)));
   child.stderr!.on('data', (chunk) => (output = (output + chunk).slice(-4000)));
-  const spawnError = new Promise<never>((_, reject) => child.once('error', (error) => reject(new Error(`redis-server could not be started (${error.message}); install it (apt-get install redis-server) or set BENCH_REDIS_URL`))));
+  const spawnError = new Promise<never>((_, reject) =>
+    child.once('error', (error) =>
+      reject(
+        new Error(
+          `redis-server could not be started (${error.message}); install it (apt-get install redis-server) or set BENCH_REDIS_URL`,
+        ),
+      ),
+    ),
+  );
   spawnError.catch(() => undefined);
   const entry = {
     name: 'redis-server',
@@ -220,7 +252,8 @@ export async function startRedisServer(): Promise<{ url: string; port: number }>
     if (child.exitCode !== null) throw new Error(`redis-server exited at start:\n${output}`);
     const ready = await Promise.race([ping(port), spawnError]);
     if (ready) break;
-    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING within 10 s:\n${output}`);
+    if (Date.now() > deadline)
+      throw new Error(`redis-server on port ${port} did not answer PING within 10 s:\n${output}`);
     await sleep(50);
   }
   return { url: `redis://127.0.0.1:${port}`, port };

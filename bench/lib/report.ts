@@ -47,7 +47,16 @@ export interface BenchReport {
   date: string;
   elapsedS: number;
   settings: { rounds: number; durationS: number; warmupS: number; connections: number };
-  machine: { cores: number; cpuModel: string; memoryGiB: number; node: string; redis: string; postgres: string; platform: string; nest?: Record<string, string> };
+  machine: {
+    cores: number;
+    cpuModel: string;
+    memoryGiB: number;
+    node: string;
+    redis: string;
+    postgres: string;
+    platform: string;
+    nest?: Record<string, string>;
+  };
   variants: VariantInfo[];
   measurements: Measurement[];
   /** Acquire latency of the Redis store under light load (one connection), one entry per repetition. */
@@ -86,7 +95,8 @@ export interface Summary {
   unsaturatedAcquire: { p50Ms: number | null; p99Ms: number | null };
 }
 
-const fixed = (value: number | null | undefined, digits: number) => (value === null || value === undefined ? '–' : value.toFixed(digits));
+const fixed = (value: number | null | undefined, digits: number) =>
+  value === null || value === undefined ? '–' : value.toFixed(digits);
 
 /** Medians per variant, ratios to baselines, and the targets. */
 export function summarise(report: BenchReport): Summary {
@@ -139,12 +149,34 @@ export function summarise(report: BenchReport): Summary {
     p99Ms: median(report.unsaturatedAcquire.map((s) => s.acquireP99Ms ?? NaN)),
   };
 
-  const nestOf = (group: VariantInfo['group']) => ({ nest11: '11', nest12: '12', peer: '10', payments: '11' })[group] ?? '?';
-  const targets = judgeTargets(variants.map((v) => ({ id: v.info.id, label: v.info.label, nest: nestOf(v.info.group), ratio: v.ratio, floor: v.info.floor, targets: v.info.targets })));
-  return { variants, byId, table: [header, ...rows].join('\n'), targets, targetsTable: targetsTable(targets), unsaturatedAcquire };
+  const nestOf = (group: VariantInfo['group']) =>
+    ({ nest11: '11', nest12: '12', peer: '10', payments: '11' })[group] ?? '?';
+  const targets = judgeTargets(
+    variants.map((v) => ({
+      id: v.info.id,
+      label: v.info.label,
+      nest: nestOf(v.info.group),
+      ratio: v.ratio,
+      floor: v.info.floor,
+      targets: v.info.targets,
+    })),
+  );
+  return {
+    variants,
+    byId,
+    table: [header, ...rows].join('\n'),
+    targets,
+    targetsTable: targetsTable(targets),
+    unsaturatedAcquire,
+  };
 }
 
-const GROUP_COLOURS: Record<VariantInfo['group'], string> = { nest11: '#3b6fb6', nest12: '#7a5cb8', peer: '#c0793a', payments: '#4a9a5b' };
+const GROUP_COLOURS: Record<VariantInfo['group'], string> = {
+  nest11: '#3b6fb6',
+  nest12: '#7a5cb8',
+  peer: '#c0793a',
+  payments: '#4a9a5b',
+};
 
 /** A horizontal bar chart of each variant's ratio to its baseline, with 1.0 and the targets marked. */
 export function renderChart(report: BenchReport, summary: Summary): string {
@@ -162,42 +194,64 @@ export function renderChart(report: BenchReport, summary: Summary): string {
   const x = (ratio: number) => labelWidth + (Math.min(ratio, axisMax) / axisMax) * plotWidth;
   const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
-  parts.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">Throughput relative to the unguarded baseline (median of ${report.settings.rounds} rounds, ${report.settings.connections} connections)</text>`);
+  parts.push(
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">Throughput relative to the unguarded baseline (median of ${report.settings.rounds} rounds, ${report.settings.connections} connections)</text>`,
+  );
   for (let step = 0; step <= axisMax * 5 + 1e-9; step++) {
     const tick = step / 5;
     const tx = x(tick);
-    parts.push(`<line x1="${tx.toFixed(1)}" y1="${top - 6}" x2="${tx.toFixed(1)}" y2="${plotBottom}" stroke="#e3e3e3"/>`);
-    parts.push(`<text x="${tx.toFixed(1)}" y="${plotBottom + 16}" text-anchor="middle" fill="#555">${tick.toFixed(1)}</text>`);
+    parts.push(
+      `<line x1="${tx.toFixed(1)}" y1="${top - 6}" x2="${tx.toFixed(1)}" y2="${plotBottom}" stroke="#e3e3e3"/>`,
+    );
+    parts.push(
+      `<text x="${tx.toFixed(1)}" y="${plotBottom + 16}" text-anchor="middle" fill="#555">${tick.toFixed(1)}</text>`,
+    );
   }
   bars.forEach((v, i) => {
     const y = top + i * rowHeight;
     const ratio = v.ratio!;
     const end = x(ratio);
     parts.push(`<text x="${labelWidth - 8}" y="${y + 17}" text-anchor="end">${escape(v.info.label)}</text>`);
-    parts.push(`<rect x="${labelWidth}" y="${y + 4}" width="${(end - labelWidth).toFixed(1)}" height="${rowHeight - 8}" fill="${GROUP_COLOURS[v.info.group]}"/>`);
+    parts.push(
+      `<rect x="${labelWidth}" y="${y + 4}" width="${(end - labelWidth).toFixed(1)}" height="${rowHeight - 8}" fill="${GROUP_COLOURS[v.info.group]}"/>`,
+    );
     let labelX = end + 6;
     if (ratio > axisMax) {
       // A white gap across the bar's end marks it as broken.
-      parts.push(`<line x1="${(end - 14).toFixed(1)}" y1="${y + 2}" x2="${(end - 20).toFixed(1)}" y2="${y + rowHeight - 2}" stroke="#ffffff" stroke-width="4"/>`);
+      parts.push(
+        `<line x1="${(end - 14).toFixed(1)}" y1="${y + 2}" x2="${(end - 20).toFixed(1)}" y2="${y + rowHeight - 2}" stroke="#ffffff" stroke-width="4"/>`,
+      );
     } else if (v.ratioRange) {
       const [low, high] = v.ratioRange;
-      parts.push(`<line x1="${x(low).toFixed(1)}" y1="${y + rowHeight / 2}" x2="${x(high).toFixed(1)}" y2="${y + rowHeight / 2}" stroke="#222" stroke-width="1"/>`);
+      parts.push(
+        `<line x1="${x(low).toFixed(1)}" y1="${y + rowHeight / 2}" x2="${x(high).toFixed(1)}" y2="${y + rowHeight / 2}" stroke="#222" stroke-width="1"/>`,
+      );
       labelX = Math.max(labelX, x(high) + 6);
     }
     // The highest plain ratio the variant had to reach (a floor-relative target is drawn at its value in this run).
-    const required = summary.targets.filter((row) => row.variant === v.info.label && row.requiredRatio !== null).map((row) => row.requiredRatio!);
+    const required = summary.targets
+      .filter((row) => row.variant === v.info.label && row.requiredRatio !== null)
+      .map((row) => row.requiredRatio!);
     const target = required.length ? Math.max(...required) : undefined;
     if (target !== undefined) {
       const tx = x(target);
-      parts.push(`<line x1="${tx.toFixed(1)}" y1="${y + 1}" x2="${tx.toFixed(1)}" y2="${y + rowHeight - 1}" stroke="#d62728" stroke-width="2.5"/>`);
+      parts.push(
+        `<line x1="${tx.toFixed(1)}" y1="${y + 1}" x2="${tx.toFixed(1)}" y2="${y + rowHeight - 1}" stroke="#d62728" stroke-width="2.5"/>`,
+      );
       labelX = Math.max(labelX, tx + 6);
     }
-    parts.push(`<text x="${labelX.toFixed(1)}" y="${y + 17}" fill="#222">${ratio.toFixed(2)}${ratio > axisMax ? ' (axis cut)' : ''}</text>`);
+    parts.push(
+      `<text x="${labelX.toFixed(1)}" y="${y + 17}" fill="#222">${ratio.toFixed(2)}${ratio > axisMax ? ' (axis cut)' : ''}</text>`,
+    );
   });
   const one = x(1);
-  parts.push(`<line x1="${one.toFixed(1)}" y1="${top - 6}" x2="${one.toFixed(1)}" y2="${plotBottom}" stroke="#222" stroke-dasharray="4 3"/>`);
+  parts.push(
+    `<line x1="${one.toFixed(1)}" y1="${top - 6}" x2="${one.toFixed(1)}" y2="${plotBottom}" stroke="#222" stroke-dasharray="4 3"/>`,
+  );
   let legendX = labelWidth;
   const firstRow = plotBottom + 40;
   for (const [group, label] of [
@@ -211,11 +265,17 @@ export function renderChart(report: BenchReport, summary: Summary): string {
     legendX += 16 + label.length * 6.3 + 20;
   }
   const secondRow = firstRow + 20;
-  parts.push(`<line x1="${labelWidth + 5}" y1="${secondRow - 11}" x2="${labelWidth + 5}" y2="${secondRow + 2}" stroke="#d62728" stroke-width="2.5"/>`);
+  parts.push(
+    `<line x1="${labelWidth + 5}" y1="${secondRow - 11}" x2="${labelWidth + 5}" y2="${secondRow + 2}" stroke="#d62728" stroke-width="2.5"/>`,
+  );
   parts.push(`<text x="${labelWidth + 16}" y="${secondRow}">target (issue 10)</text>`);
-  parts.push(`<line x1="${labelWidth + 130}" y1="${secondRow - 4}" x2="${labelWidth + 160}" y2="${secondRow - 4}" stroke="#222"/>`);
+  parts.push(
+    `<line x1="${labelWidth + 130}" y1="${secondRow - 4}" x2="${labelWidth + 160}" y2="${secondRow - 4}" stroke="#222"/>`,
+  );
   parts.push(`<text x="${labelWidth + 166}" y="${secondRow}">range of per-round ratios</text>`);
-  parts.push(`<line x1="${labelWidth + 330}" y1="${secondRow - 11}" x2="${labelWidth + 330}" y2="${secondRow + 2}" stroke="#222" stroke-dasharray="4 3"/>`);
+  parts.push(
+    `<line x1="${labelWidth + 330}" y1="${secondRow - 11}" x2="${labelWidth + 330}" y2="${secondRow + 2}" stroke="#222" stroke-dasharray="4 3"/>`,
+  );
   parts.push(`<text x="${labelWidth + 338}" y="${secondRow}">unguarded = 1.0</text>`);
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
@@ -242,7 +302,13 @@ handler, on NestJS 11 and NestJS 12. Generated by \`${report.command}\` (bench/r
 do not edit by hand.
 
 - **Machine**: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB.toFixed(0)} GiB, ${machine.platform}, Node ${machine.node},
-  Redis ${machine.redis}, PostgreSQL ${machine.postgres}${machine.nest ? `, NestJS ${Object.entries(machine.nest).map(([major, version]) => `${version} (${major})`).join(' and ')}` : ''}; shared with other work.
+  Redis ${machine.redis}, PostgreSQL ${machine.postgres}${
+    machine.nest
+      ? `, NestJS ${Object.entries(machine.nest)
+          .map(([major, version]) => `${version} (${major})`)
+          .join(' and ')}`
+      : ''
+  }; shared with other work.
 - **Command**: \`${report.command}\`, ${report.elapsedS.toFixed(0)} s in all.
 - **Settings**: ${settings.rounds} rounds of ${settings.durationS} s per variant after ${settings.warmupS} s of warm-up,
   ${settings.connections} connections; figures are medians over the rounds, ratios are to the unguarded app of the same
@@ -367,7 +433,13 @@ ${replayParagraph(v)}
 | Redis | ${machine.redis} |
 | PostgreSQL | ${machine.postgres} |
 | run | ${report.date}, ${report.elapsedS.toFixed(0)} s in all |
-| NestJS | ${machine.nest ? Object.entries(machine.nest).map(([major, version]) => `${version} (${major})`).join(', ') : '–'} |
+| NestJS | ${
+    machine.nest
+      ? Object.entries(machine.nest)
+          .map(([major, version]) => `${version} (${major})`)
+          .join(', ')
+      : '–'
+  } |
 | settings | ${settings.rounds} rounds × ${settings.durationS} s, ${settings.warmupS} s warm-up, ${settings.connections} connections |
 
 Command: \`${report.command}\` (settings through \`BENCH_ROUNDS\`, \`BENCH_DURATION\`, \`BENCH_WARMUP\`,
@@ -385,7 +457,8 @@ function floorParagraph(v: Lookup, cpu: (id: string) => number | null): string {
   if (floor == null || ours == null) return '';
   const share = (1 - floor) / Math.max(1e-9, 1 - ours);
   const lead = share >= 0.5 ? "Most of the gap is Nest's, not the library's." : "Part of the gap is Nest's.";
-  const extra = (a: string, b: string) => (cpu(a) !== null && cpu(b) !== null ? `${(cpu(a)! - cpu(b)!).toFixed(0)} µs` : '–');
+  const extra = (a: string, b: string) =>
+    cpu(a) !== null && cpu(b) !== null ? `${(cpu(a)! - cpu(b)!).toFixed(0)} µs` : '–';
   const capped =
     floor < 0.85
       ? ' Every interceptor-based guard pays this, the peer included, and it caps every ratio of the trivial-handler groups, ' +
@@ -406,10 +479,17 @@ function nest12Paragraph(v: Lookup, cpu: (id: string) => number | null): string 
   const guarded = (['nest12-memory', 'nest12-redis'] as const).flatMap((id) => {
     const ratio = v(id)?.ratio;
     const above = cpu(id) !== null && cpu('nest12-interceptor') !== null ? cpu(id)! - cpu('nest12-interceptor')! : null;
-    return ratio == null ? [] : [`${id === 'nest12-memory' ? 'the memory store' : 'the Redis store'} at ${fixed(ratio, 2)}×${above === null ? '' : ` (${above.toFixed(0)} µs of app CPU above the floor)`}`];
+    return ratio == null
+      ? []
+      : [
+          `${id === 'nest12-memory' ? 'the memory store' : 'the Redis store'} at ${fixed(ratio, 2)}×${above === null ? '' : ` (${above.toFixed(0)} µs of app CPU above the floor)`}`,
+        ];
   });
   const nest11Floor = v('interceptor')?.ratio;
-  const lead = nest11Floor != null && floor > nest11Floor ? "On Nest 12 the floor is higher, so the guard's own cost weighs more." : 'On Nest 12.';
+  const lead =
+    nest11Floor != null && floor > nest11Floor
+      ? "On Nest 12 the floor is higher, so the guard's own cost weighs more."
+      : 'On Nest 12.';
   return `- **${lead}** Nest 12's pass-through interceptor runs at ${fixed(floor, 2)}× unguarded (Nest 11's:
   ${fixed(nest11Floor, 2)}×): since 12.5 Nest no longer wraps each intercepted call in \`AsyncResource.bind\`. ${guarded.length ? `Guarded, the same trivial app runs with ${guarded.join(' and ')}.` : ''} The Nest 12 apps are
   the same source as the Nest 11 ones, compiled and run with plain \`node\` from bench/nest12 (exact NestJS 12 pins, the
@@ -421,9 +501,13 @@ function replayParagraph(v: Lookup): string {
   const plain = v('redis-replay')?.ratio;
   const cached = v('redis-replay-cached')?.ratio;
   if (plain == null) return '';
-  return `- **Replays.** A replay from the Redis store runs at ${fixed(plain, 2)}× unguarded${cached == null ? '' : `; with \`localCache\` on,
+  return `- **Replays.** A replay from the Redis store runs at ${fixed(plain, 2)}× unguarded${
+    cached == null
+      ? ''
+      : `; with \`localCache\` on,
   which serves a completed record from the app's memory without a round trip to Redis, at ${fixed(cached, 2)}× (the bench
-  checks that those replays send Redis no command)`}. A replay skips the handler, so on a handler that does real work
+  checks that those replays send Redis no command)`
+  }. A replay skips the handler, so on a handler that does real work
   (the payments route) it runs faster than the unguarded route.`;
 }
 
@@ -441,7 +525,7 @@ function aboveFloorParagraph(v: Lookup, cpu: (id: string) => number | null): str
   const describe = (p: { guarded: number; floor: number; within: boolean }) =>
     `${p.guarded.toFixed(0)} µs of app CPU per request against ${p.floor.toFixed(0)} µs for the pass-through interceptor` +
     (p.within
-      ? ' (a difference within this machine\'s run-to-run noise)'
+      ? " (a difference within this machine's run-to-run noise)"
       : ` (${Math.abs(p.guarded - p.floor).toFixed(0)} µs ${p.guarded > p.floor ? 'more' : 'less, which says how noisy CPU per request is here'})`);
   const redisCpu = (id: string) => v(id)?.redisCpuUsPerRequest;
   return `- **Above that floor.** The Redis-guarded route used ${describe(ours)}${peer ? `; the peer ${describe(peer)}` : ''}.
@@ -490,8 +574,17 @@ export function renderCapacity(report: BenchReport, summary: Summary): string {
     { label: '24 h', seconds: 86_400 },
   ];
   const fmtBytes = (bytes: number) =>
-    bytes >= 1e12 ? `${(bytes / 1e12).toFixed(1)} TB` : bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(0)} MB`;
-  const fmtCount = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} billion` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} million` : n.toLocaleString('en-US'));
+    bytes >= 1e12
+      ? `${(bytes / 1e12).toFixed(1)} TB`
+      : bytes >= 1e9
+        ? `${(bytes / 1e9).toFixed(1)} GB`
+        : `${(bytes / 1e6).toFixed(0)} MB`;
+  const fmtCount = (n: number) =>
+    n >= 1e9
+      ? `${(n / 1e9).toFixed(1)} billion`
+      : n >= 1e6
+        ? `${(n / 1e6).toFixed(1)} million`
+        : n.toLocaleString('en-US');
   const rows: string[] = [];
   let memoryBound = 0;
   let worstData = 0;

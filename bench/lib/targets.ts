@@ -42,7 +42,8 @@ const two = (value: number) => value.toFixed(2);
 
 /** Judges every target of every variant against the run's ratios. */
 export function judgeTargets(subjects: readonly TargetSubject[]): TargetRow[] {
-  const ratioOf = (id: string | undefined) => (id === undefined ? null : (subjects.find((s) => s.id === id)?.ratio ?? null));
+  const ratioOf = (id: string | undefined) =>
+    id === undefined ? null : (subjects.find((s) => s.id === id)?.ratio ?? null);
   const rows: TargetRow[] = [];
   for (const subject of subjects) {
     for (const target of subject.targets ?? []) {
@@ -73,7 +74,9 @@ export function judgeTargets(subjects: readonly TargetSubject[]): TargetRow[] {
         const known = ratio !== null && floor !== null && peer !== null && peerFloor !== null;
         rows.push({
           ...row,
-          required: known ? `÷ floor ≥ the peer's ${two(peer)} ÷ ${two(peerFloor)} = ${two(peer / peerFloor)}` : "÷ floor ≥ the peer's ratio ÷ its floor",
+          required: known
+            ? `÷ floor ≥ the peer's ${two(peer)} ÷ ${two(peerFloor)} = ${two(peer / peerFloor)}`
+            : "÷ floor ≥ the peer's ratio ÷ its floor",
           measured: known ? `${two(ratio)} ÷ ${two(floor)} = ${two(ratio / floor)}` : 'not measured',
           met: known ? ratio / floor >= peer / peerFloor : null,
           requiredRatio: null,

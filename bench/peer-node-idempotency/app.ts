@@ -9,7 +9,17 @@
  *   BENCH_REDIS_URL  for the guarded app
  */
 import 'reflect-metadata';
-import { Body, CallHandler, Controller, DynamicModule, ExecutionContext, Injectable, NestInterceptor, Post, UseInterceptors } from '@nestjs/common';
+import {
+  Body,
+  CallHandler,
+  Controller,
+  DynamicModule,
+  ExecutionContext,
+  Injectable,
+  NestInterceptor,
+  Post,
+  UseInterceptors,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Idempotent, NodeIdempotencyModule, StorageAdapterEnum } from '@node-idempotency/nestjs';
 import { serveBenchApp } from '../apps/app-process';

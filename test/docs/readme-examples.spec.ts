@@ -50,7 +50,9 @@ function diagnose(examples: Example[]): string[] {
   host.readFile = (name) => byFile.get(name)?.code ?? readFile.call(host, name);
   host.getSourceFile = (name, version, ...rest) => {
     const example = byFile.get(name);
-    return example ? ts.createSourceFile(name, example.code, version, true) : getSourceFile.call(host, name, version, ...rest);
+    return example
+      ? ts.createSourceFile(name, example.code, version, true)
+      : getSourceFile.call(host, name, version, ...rest);
   };
   const program = ts.createProgram([...byFile.keys()], options, host);
   return ts
@@ -67,7 +69,8 @@ describe('the README examples', () => {
   const examples = DOCUMENTS.flatMap(examplesOf);
 
   it('are there to check, in both READMEs', () => {
-    for (const document of DOCUMENTS) expect(examples.filter((example) => example.document === document).length).toBeGreaterThanOrEqual(1);
+    for (const document of DOCUMENTS)
+      expect(examples.filter((example) => example.document === document).length).toBeGreaterThanOrEqual(1);
     expect(examples.length).toBeGreaterThanOrEqual(7);
   });
 

@@ -13,7 +13,13 @@ export interface HttpAnswer {
  * POSTs JSON on a fresh connection (no keep-alive: a retry never lands on a socket the dead side closed) and
  * rejects on any transport failure or after `timeoutMs`.
  */
-export function postJson(baseUrl: string, path: string, body: unknown, headers: Record<string, string>, timeoutMs: number): Promise<HttpAnswer> {
+export function postJson(
+  baseUrl: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<HttpAnswer> {
   const payload = Buffer.from(JSON.stringify(body));
   const url = new URL(path, baseUrl);
   return new Promise((resolve, reject) => {
@@ -173,7 +179,12 @@ export class RetryingClient {
     private readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
   ) {}
 
-  async send(urls: string[], path: string, body: Record<string, unknown>, options: { key?: string; start?: number } = {}): Promise<Operation> {
+  async send(
+    urls: string[],
+    path: string,
+    body: Record<string, unknown>,
+    options: { key?: string; start?: number } = {},
+  ): Promise<Operation> {
     const key = options.key ?? randomUUID();
     const start = options.start ?? 0;
     const operation: Operation = { key, path, body, attempts: [], final: 'gave_up' };
@@ -183,14 +194,23 @@ export class RetryingClient {
       const attempt: Attempt = { instance, sentAt: Date.now(), answeredAt: 0, status: 0 };
       let answer: HttpAnswer | undefined;
       try {
-        answer = await postJson(urls[instance], path, body, { authorization: `Bearer ${this.apiKey}`, 'idempotency-key': key }, this.policy.requestTimeoutMs);
+        answer = await postJson(
+          urls[instance],
+          path,
+          body,
+          { authorization: `Bearer ${this.apiKey}`, 'idempotency-key': key },
+          this.policy.requestTimeoutMs,
+        );
         attempt.status = answer.status;
         attempt.replayed = answer.headers['idempotent-replayed'] === 'true';
         attempt.inFlight = answer.status === 409 && /already being processed/.test(String(answer.body?.message));
         attempt.retryAfter = answer.headers['retry-after'] as string | undefined;
         attempt.notProcessed = answer.status === 503 && /not processed/.test(String(answer.body?.message));
       } catch (error) {
-        attempt.error = error instanceof Error ? `${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}`.trim() : String(error);
+        attempt.error =
+          error instanceof Error
+            ? `${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}`.trim()
+            : String(error);
       }
       attempt.answeredAt = Date.now();
       operation.attempts.push(attempt);
@@ -221,6 +241,7 @@ function definite(answer: HttpAnswer, attempt: Attempt): FinalKind | undefined {
 
 function backoff(attempt: number, answer: HttpAnswer | undefined): number {
   const retryAfter = Number(answer?.headers['retry-after']);
-  if (answer?.status === 409 && Number.isFinite(retryAfter) && retryAfter > 0) return Math.min(retryAfter * 1000, 2_000) * (0.5 + Math.random() / 2);
+  if (answer?.status === 409 && Number.isFinite(retryAfter) && retryAfter > 0)
+    return Math.min(retryAfter * 1000, 2_000) * (0.5 + Math.random() / 2);
   return 100 + 50 * Math.min(attempt, 8) + Math.random() * 100;
 }

@@ -42,7 +42,8 @@ export async function waitForHealthy(urls: string[], timeoutMs = 20_000): Promis
   for (;;) {
     const statuses = await Promise.all(urls.map((url) => getStatus(url, '/health')));
     if (statuses.every((status) => status === 200)) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`instances not healthy within ${timeoutMs} ms: ${statuses.join(', ')}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`instances not healthy within ${timeoutMs} ms: ${statuses.join(', ')}`);
     await sleep(200);
   }
 }
@@ -96,12 +97,22 @@ export class PaymentStream {
       const customerId = this.customers[n % this.customers.length];
       const amount = 100 + ((n * 37) % 800);
       const reference = `${this.options.runId}-${n}`;
-      const first = await this.client.send(this.urls, '/payments', { customerId, amount, currency: 'EUR', reference }, { start: n });
+      const first = await this.client.send(
+        this.urls,
+        '/payments',
+        { customerId, amount, currency: 'EUR', reference },
+        { start: n },
+      );
       this.payments.push({ customerId, amount, reference, first, resends: [] });
       if (first.final === 'succeeded' && Math.random() < this.options.refundShare) {
         const paymentId = first.answer.id as string;
         const refundAmount = Math.max(1, Math.floor(amount / 3));
-        const op = await this.client.send(this.urls, `/payments/${paymentId}/refunds`, { amount: refundAmount }, { start: n + 1 });
+        const op = await this.client.send(
+          this.urls,
+          `/payments/${paymentId}/refunds`,
+          { amount: refundAmount },
+          { start: n + 1 },
+        );
         this.refunds.push({ paymentId, amount: refundAmount, op });
       }
       await sleep(this.options.pauseMs ?? 10);
@@ -110,7 +121,12 @@ export class PaymentStream {
 }
 
 /** Re-sends every payment answered 201 (same key, same body), as a client that retries anyway would. */
-export async function resendSucceeded(client: RetryingClient, urls: string[], payments: LogicalPayment[], concurrency = 4): Promise<Operation[]> {
+export async function resendSucceeded(
+  client: RetryingClient,
+  urls: string[],
+  payments: LogicalPayment[],
+  concurrency = 4,
+): Promise<Operation[]> {
   const queue = payments.filter((payment) => payment.first.final === 'succeeded');
   const results: Operation[] = [];
   let next = 0;
@@ -118,7 +134,10 @@ export async function resendSucceeded(client: RetryingClient, urls: string[], pa
     Array.from({ length: concurrency }, async () => {
       while (next < queue.length) {
         const payment = queue[next++];
-        const resend = await client.send(urls, '/payments', payment.first.body, { key: payment.first.key, start: next });
+        const resend = await client.send(urls, '/payments', payment.first.body, {
+          key: payment.first.key,
+          start: next,
+        });
         payment.resends.push(resend);
         results.push(resend);
       }
@@ -159,13 +178,18 @@ export function failureLogCounts(apps: PaymentsProcess[]): string {
     ['transaction failed', /the transaction failed, nothing was committed/g],
   ];
   return patterns
-    .map(([name, pattern]) => `${name} ×${apps.reduce((sum, app) => sum + (app.output().match(pattern)?.length ?? 0), 0)}`)
+    .map(
+      ([name, pattern]) => `${name} ×${apps.reduce((sum, app) => sum + (app.output().match(pattern)?.length ?? 0), 0)}`,
+    )
     .join('; ');
 }
 
 /** The last lines of each app's output, to print when a scenario fails. */
 export function appOutputs(apps: PaymentsProcess[], lines = 30): string {
   return apps
-    .map((app, i) => `--- app ${i} (pid ${app.child.pid}, ${isAlive(app) ? 'alive' : `exited ${app.child.exitCode ?? app.child.signalCode}`}):\n${app.output().split('\n').slice(-lines).join('\n')}`)
+    .map(
+      (app, i) =>
+        `--- app ${i} (pid ${app.child.pid}, ${isAlive(app) ? 'alive' : `exited ${app.child.exitCode ?? app.child.signalCode}`}):\n${app.output().split('\n').slice(-lines).join('\n')}`,
+    )
     .join('\n');
 }

@@ -6,7 +6,16 @@ import { holdCustomerRowLock } from '../payments/row-lock';
 import { describeWithServices, TEST_SERVICES, TestService } from '../support/services';
 import { Attempt, getStatus, RetryingClient } from './fault-client';
 import { checkLedger, LogicalPayment, readLedger } from './ledger';
-import { API_KEY, appOutputs, closeApps, createCustomers, outcomes, PaymentStream, spawnApps, summary } from './fault-support';
+import {
+  API_KEY,
+  appOutputs,
+  closeApps,
+  createCustomers,
+  outcomes,
+  PaymentStream,
+  spawnApps,
+  summary,
+} from './fault-support';
 
 const HOLD_MS = 12_000;
 // A payment blocked by the lock gives up within two lock waits (PostgreSQL queues it on the row's tuple lock first,
@@ -20,9 +29,24 @@ const CONFIGURATIONS: Array<{
   create: () => Promise<{ url: string; drop: () => Promise<void> }>;
   env: Record<string, string>;
 }> = [
-  { name: 'PostgreSQL, TypeORM store', services: ['postgres'], create: createPostgresDatabase, env: { IDEMPOTENCY_STORE: 'typeorm' } },
-  { name: 'PostgreSQL, Redis store', services: ['postgres', 'redis'], create: createPostgresDatabase, env: { IDEMPOTENCY_STORE: 'redis', REDIS_URL: TEST_SERVICES.redis } },
-  { name: 'MariaDB, TypeORM store', services: ['mariadb'], create: createMariadbDatabase, env: { IDEMPOTENCY_STORE: 'typeorm' } },
+  {
+    name: 'PostgreSQL, TypeORM store',
+    services: ['postgres'],
+    create: createPostgresDatabase,
+    env: { IDEMPOTENCY_STORE: 'typeorm' },
+  },
+  {
+    name: 'PostgreSQL, Redis store',
+    services: ['postgres', 'redis'],
+    create: createPostgresDatabase,
+    env: { IDEMPOTENCY_STORE: 'redis', REDIS_URL: TEST_SERVICES.redis },
+  },
+  {
+    name: 'MariaDB, TypeORM store',
+    services: ['mariadb'],
+    create: createMariadbDatabase,
+    env: { IDEMPOTENCY_STORE: 'typeorm' },
+  },
 ];
 
 /**
@@ -53,7 +77,11 @@ for (const configuration of CONFIGURATIONS) {
       const [lockedCustomer, ...others] = [...startBalances.keys()];
       const client = new RetryingClient(API_KEY);
       // Two streams, so that workers stuck retrying the locked customer's payments never starve the others'.
-      const locked = new PaymentStream(client, [url], [lockedCustomer], { runId: `${runId}-locked`, workers: 3, refundShare: 0 });
+      const locked = new PaymentStream(client, [url], [lockedCustomer], {
+        runId: `${runId}-locked`,
+        workers: 3,
+        refundShare: 0,
+      });
       const free = new PaymentStream(client, [url], others, { runId: `${runId}-free`, workers: 3, refundShare: 0 });
       const health: Array<{ status: number; ms: number }> = [];
       let holding = true;

@@ -42,7 +42,12 @@ describeWithServices(['postgres'], 'fault: an app instance SIGKILLed mid-request
     proxy = new TcpProxy({ host: redis.host, port: redis.port });
     await proxy.start();
     database = await createPostgresDatabase();
-    const env = { DATABASE_URL: database.url, IDEMPOTENCY_STORE: 'redis', REDIS_URL: redis.url, IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: String(LEASE_SECONDS) };
+    const env = {
+      DATABASE_URL: database.url,
+      IDEMPOTENCY_STORE: 'redis',
+      REDIS_URL: redis.url,
+      IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: String(LEASE_SECONDS),
+    };
     survivor = await spawnApp(env);
     apps.push(survivor);
     startBalances = await createCustomers(survivor.url, [1_000_000, 1_000_000]);
@@ -59,13 +64,23 @@ describeWithServices(['postgres'], 'fault: an app instance SIGKILLed mid-request
     victimEnv: Record<string, string>,
     armKill: (victim: PaymentsProcess, answered: () => number) => Promise<string>,
   ): Promise<{ fates: KeyFate[]; killedAt: string; victim: PaymentsProcess }> {
-    const victim = await spawnApp({ DATABASE_URL: database!.url, IDEMPOTENCY_STORE: 'redis', IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: String(LEASE_SECONDS), ...victimEnv });
+    const victim = await spawnApp({
+      DATABASE_URL: database!.url,
+      IDEMPOTENCY_STORE: 'redis',
+      IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: String(LEASE_SECONDS),
+      ...victimEnv,
+    });
     apps.push(victim);
     const customers = [...startBalances.keys()];
     const runId = `kill-${name}-${randomUUID().slice(0, 8)}`;
     const bodies = Array.from({ length: BURST }, (_, i) => ({
       key: randomUUID(),
-      body: { customerId: customers[i % customers.length], amount: 100 + i, currency: 'EUR', reference: `${runId}-${i}` },
+      body: {
+        customerId: customers[i % customers.length],
+        amount: 100 + i,
+        currency: 'EUR',
+        reference: `${runId}-${i}`,
+      },
     }));
 
     let answered = 0;
@@ -74,7 +89,13 @@ describeWithServices(['postgres'], 'fault: an app instance SIGKILLed mid-request
       const attempt: Attempt = { instance: 0, sentAt: Date.now(), answeredAt: 0, status: 0 };
       let answer: HttpAnswer | undefined;
       try {
-        answer = await postJson(victim.url, '/payments', body, { authorization: `Bearer ${API_KEY}`, 'idempotency-key': key }, 15_000);
+        answer = await postJson(
+          victim.url,
+          '/payments',
+          body,
+          { authorization: `Bearer ${API_KEY}`, 'idempotency-key': key },
+          15_000,
+        );
         attempt.status = answer.status;
         attempt.replayed = answer.headers['idempotent-replayed'] === 'true';
         answered++;
@@ -93,7 +114,9 @@ describeWithServices(['postgres'], 'fault: an app instance SIGKILLed mid-request
     // Every lease the victim took is over once LEASE_SECONDS have passed since it died.
     await sleep(LEASE_SECONDS * 1000 + 500 - (Date.now() - killTime));
     const client = new RetryingClient(API_KEY, { maxAttempts: 40, deadlineMs: 30_000, requestTimeoutMs: 10_000 });
-    const onSurvivor = await Promise.all(bodies.map(({ key, body }) => client.send([survivor!.url], '/payments', body, { key })));
+    const onSurvivor = await Promise.all(
+      bodies.map(({ key, body }) => client.send([survivor!.url], '/payments', body, { key })),
+    );
 
     const fates = bodies.map(({ body }, index): KeyFate => {
       const victimAttempt = onVictim[index].attempt;
@@ -102,8 +125,21 @@ describeWithServices(['postgres'], 'fault: an app instance SIGKILLed mid-request
       let payment: LogicalPayment;
       if (victimAnswer && victimAttempt.status === 201) {
         // The client saw it succeed; what the survivor says is a re-send.
-        const first: Operation = { key: survivorOp.key, path: '/payments', body, attempts: [victimAttempt], final: 'succeeded', answer: victimAnswer.body };
-        payment = { customerId: body.customerId, amount: body.amount, reference: body.reference, first, resends: [survivorOp] };
+        const first: Operation = {
+          key: survivorOp.key,
+          path: '/payments',
+          body,
+          attempts: [victimAttempt],
+          final: 'succeeded',
+          answer: victimAnswer.body,
+        };
+        payment = {
+          customerId: body.customerId,
+          amount: body.amount,
+          reference: body.reference,
+          first,
+          resends: [survivorOp],
+        };
       } else {
         // One logical payment: the attempt the kill cut short, then the survivor's.
         const first: Operation = { ...survivorOp, attempts: [victimAttempt, ...survivorOp.attempts] };
@@ -128,7 +164,9 @@ describeWithServices(['postgres'], 'fault: an app instance SIGKILLed mid-request
       cutReferenceConflict: count(cut, (f) => f.onSurvivor.final === 'reference_conflict'),
       survivorRequests: fates.reduce((sum, f) => sum + f.onSurvivor.attempts.length, 0),
       survivorInFlight409: fates.reduce((sum, f) => sum + f.onSurvivor.attempts.filter((a) => a.inFlight).length, 0),
-      indefinite: fates.filter((f) => !['succeeded', 'reference_conflict'].includes(f.onSurvivor.final)).map((f) => `${f.index}: ${describeAttempts(f.onSurvivor)}`),
+      indefinite: fates
+        .filter((f) => !['succeeded', 'reference_conflict'].includes(f.onSurvivor.final))
+        .map((f) => `${f.index}: ${describeAttempts(f.onSurvivor)}`),
     };
   }
 
@@ -139,7 +177,9 @@ describeWithServices(['postgres'], 'fault: an app instance SIGKILLed mid-request
       return `after ${answered()} of ${BURST} answers`;
     });
     const figures = describeFates(fates);
-    console.log(summary('Instance SIGKILLed mid-request — blind round', [`killed ${killedAt}`, JSON.stringify(figures)]));
+    console.log(
+      summary('Instance SIGKILLed mid-request — blind round', [`killed ${killedAt}`, JSON.stringify(figures)]),
+    );
     if (figures.indefinite.length > 0) console.log(appOutputs([survivor!, victim]));
     expect(isAlive(survivor!)).toBe(true);
     expect(figures.indefinite).toEqual([]);
@@ -147,23 +187,33 @@ describeWithServices(['postgres'], 'fault: an app instance SIGKILLed mid-request
     expect(figures.cut).toBeGreaterThan(0);
     // What the client saw succeed is given back (replayed, or found again by its reference); nothing is a 409.
     expect(figures.cutReferenceConflict).toBe(0);
-    expect(fates.filter((f) => f.onVictim.status === 201 && f.onSurvivor.final === 'succeeded').every((f) => f.onSurvivor.answer.id === f.payment.first.answer.id)).toBe(true);
+    expect(
+      fates
+        .filter((f) => f.onVictim.status === 201 && f.onSurvivor.final === 'succeeded')
+        .every((f) => f.onSurvivor.answer.id === f.payment.first.answer.id),
+    ).toBe(true);
     expect(fates.flatMap((f) => f.onSurvivor.attempts).filter((a) => a.status >= 500)).toEqual([]);
   });
 
   it('kill between the business commit and the completion: the retry gets the original payment (201), charged once', async () => {
     const proxied = proxy!;
     let completions = 0;
-    const { fates, killedAt, victim } = await round('window', { REDIS_URL: `redis://127.0.0.1:${proxied.port}` }, async () => {
-      // Only completions carry the stored response, hence the payment's reference.
-      const held = proxied.holdFrom((chunk) => chunk.includes('"reference":"kill-window-') && ++completions > 4);
-      const outcome = await Promise.race([held.then(() => 'held'), sleep(15_000, 'timeout', { ref: false })]);
-      // Long enough for more requests to commit and stall on their completion, well short of the store's 1 s
-      // command timeout (after which the victim would send the 201 although nothing was recorded).
-      await sleep(150);
-      return `${outcome === 'held' ? '150 ms after the first held completion' : 'without a held completion (timeout)'}`;
-    });
-    const heldReferences = new Set([...proxied.heldText().matchAll(/"reference":"(kill-window-[0-9a-f]+-\d+)"/g)].map((m) => m[1]));
+    const { fates, killedAt, victim } = await round(
+      'window',
+      { REDIS_URL: `redis://127.0.0.1:${proxied.port}` },
+      async () => {
+        // Only completions carry the stored response, hence the payment's reference.
+        const held = proxied.holdFrom((chunk) => chunk.includes('"reference":"kill-window-') && ++completions > 4);
+        const outcome = await Promise.race([held.then(() => 'held'), sleep(15_000, 'timeout', { ref: false })]);
+        // Long enough for more requests to commit and stall on their completion, well short of the store's 1 s
+        // command timeout (after which the victim would send the 201 although nothing was recorded).
+        await sleep(150);
+        return `${outcome === 'held' ? '150 ms after the first held completion' : 'without a held completion (timeout)'}`;
+      },
+    );
+    const heldReferences = new Set(
+      [...proxied.heldText().matchAll(/"reference":"(kill-window-[0-9a-f]+-\d+)"/g)].map((m) => m[1]),
+    );
     const held = fates.filter((f) => heldReferences.has(f.payment.reference));
     const figures = describeFates(fates);
     console.log(
@@ -180,8 +230,14 @@ describeWithServices(['postgres'], 'fault: an app instance SIGKILLed mid-request
     // Committed, never completed: the survivor takes the lease over, runs the handler again, finds the payment
     // by its UNIQUE reference with the same parameters, and answers with it — charged once (the ledger test
     // below), and the client gets its payment back, not a replay but the row as it was created.
-    expect(held.map((f) => `${f.index}:${f.onVictim.status}:${f.onSurvivor.final}`)).toEqual(held.map((f) => `${f.index}:0:succeeded`));
-    expect(held.every((f) => f.onSurvivor.answer.reference === f.payment.reference && f.onSurvivor.answer.status === 'succeeded')).toBe(true);
+    expect(held.map((f) => `${f.index}:${f.onVictim.status}:${f.onSurvivor.final}`)).toEqual(
+      held.map((f) => `${f.index}:0:succeeded`),
+    );
+    expect(
+      held.every(
+        (f) => f.onSurvivor.answer.reference === f.payment.reference && f.onSurvivor.answer.status === 'succeeded',
+      ),
+    ).toBe(true);
     expect(figures.cutReferenceConflict).toBe(0);
     expect(fates.flatMap((f) => f.onSurvivor.attempts).filter((a) => a.status >= 500)).toEqual([]);
   });
@@ -189,7 +245,13 @@ describeWithServices(['postgres'], 'fault: an app instance SIGKILLed mid-request
   it('the database shows no payment debited twice and every debit accounted for', async () => {
     const ledger = await readLedger(database!.url);
     const report = checkLedger(ledger, startBalances, all, []);
-    console.log(summary('Instance SIGKILLed mid-request — ledger', [`logical payments ${all.length}, payment rows ${ledger.payments.length}`], report));
+    console.log(
+      summary(
+        'Instance SIGKILLed mid-request — ledger',
+        [`logical payments ${all.length}, payment rows ${ledger.payments.length}`],
+        report,
+      ),
+    );
     expect(all.length).toBe(2 * BURST);
     expect(report.violations).toEqual([]);
   });

@@ -40,7 +40,11 @@ export async function readLedger(databaseUrl: string): Promise<Ledger> {
     const connection = await mysql.createConnection({ uri: databaseUrl, connectTimeout: 5_000 });
     try {
       const read = async (query: string) => (await connection.query(query))[0] as Array<Record<string, unknown>>;
-      rows = { customers: await read(sql.customers), payments: await read(sql.payments), refunds: await read(sql.refunds) };
+      rows = {
+        customers: await read(sql.customers),
+        payments: await read(sql.payments),
+        refunds: await read(sql.refunds),
+      };
     } finally {
       await connection.end();
     }
@@ -49,7 +53,11 @@ export async function readLedger(databaseUrl: string): Promise<Ledger> {
     await client.connect();
     try {
       const read = async (query: string) => (await client.query(query)).rows as Array<Record<string, unknown>>;
-      rows = { customers: await read(sql.customers), payments: await read(sql.payments), refunds: await read(sql.refunds) };
+      rows = {
+        customers: await read(sql.customers),
+        payments: await read(sql.payments),
+        refunds: await read(sql.refunds),
+      };
     } finally {
       await client.end();
     }
@@ -65,7 +73,12 @@ export async function readLedger(databaseUrl: string): Promise<Ledger> {
       reference: text(row.reference)!,
       refundedAmount: Number(row.refunded_amount),
     })),
-    refunds: rows.refunds.map((row) => ({ id: text(row.id)!, paymentId: text(row.payment_id)!, amount: Number(row.amount), requestKey: text(row.request_key) })),
+    refunds: rows.refunds.map((row) => ({
+      id: text(row.id)!,
+      paymentId: text(row.payment_id)!,
+      amount: Number(row.amount),
+      requestKey: text(row.request_key),
+    })),
   };
 }
 
@@ -74,7 +87,15 @@ export interface LedgerReport {
   violations: string[];
   notes: string[];
   /** Per customer: start, end, debits (start − end + refunds), Σ payments the client saw succeed, Σ accounted in-flight payments. */
-  perCustomer: Array<{ customerId: string; start: number; end: number; debits: number; seen: number; inFlight: number; refunds: number }>;
+  perCustomer: Array<{
+    customerId: string;
+    start: number;
+    end: number;
+    debits: number;
+    seen: number;
+    inFlight: number;
+    refunds: number;
+  }>;
   /** Logical payments with a row although the client never saw them succeed (accounted by an ambiguous attempt). */
   unseenButAccounted: number;
   /** Logical payments debited more than once plus refunds applied more than once: must be 0. */
@@ -117,9 +138,12 @@ export function checkLedger(
     rows.push(row);
     rowsByReference.set(row.reference, rows);
     const logical = byReference.get(row.reference);
-    if (!logical) violations.push(`payment row ${row.id} (reference ${row.reference}) matches no payment the client made`);
+    if (!logical)
+      violations.push(`payment row ${row.id} (reference ${row.reference}) matches no payment the client made`);
     else if (logical.customerId !== row.customerId || logical.amount !== row.amount) {
-      violations.push(`payment row ${row.id} has customer/amount ${row.customerId}/${row.amount}, the client sent ${logical.customerId}/${logical.amount}`);
+      violations.push(
+        `payment row ${row.id} has customer/amount ${row.customerId}/${row.amount}, the client sent ${logical.customerId}/${logical.amount}`,
+      );
     }
   }
   const refundRowsByPayment = new Map<string, Ledger['refunds']>();
@@ -136,7 +160,9 @@ export function checkLedger(
   for (const row of ledger.payments) {
     const refunded = (refundRowsByPayment.get(row.id) ?? []).reduce((sum, refund) => sum + refund.amount, 0);
     if (startBalances.has(row.customerId) && refunded !== row.refundedAmount) {
-      violations.push(`payment ${row.id}: refunded_amount ${row.refundedAmount} but its refund rows sum to ${refunded}`);
+      violations.push(
+        `payment ${row.id}: refunded_amount ${row.refundedAmount} but its refund rows sum to ${refunded}`,
+      );
     }
   }
 
@@ -155,7 +181,8 @@ export function checkLedger(
     switch (payment.first.final) {
       case 'succeeded': {
         if (rows.length === 0) violations.push(`${label}: the client saw 201 but there is no payment row`);
-        else if (rows[0].id !== payment.first.answer?.id) violations.push(`${label}: the client saw payment ${payment.first.answer?.id}, the row is ${rows[0].id}`);
+        else if (rows[0].id !== payment.first.answer?.id)
+          violations.push(`${label}: the client saw payment ${payment.first.answer?.id}, the row is ${rows[0].id}`);
         else seenByCustomer.set(payment.customerId, (seenByCustomer.get(payment.customerId) ?? 0) + payment.amount);
         break;
       }
@@ -163,11 +190,14 @@ export function checkLedger(
         if (rows.length > 0) violations.push(`${label}: answered 402 but debited`);
         break;
       case 'reference_conflict':
-        if (rows.length === 0) violations.push(`${label}: answered 409 "reference used" but no payment has that reference`);
-        else if (!payment.first.attempts.slice(0, -1).some(isAmbiguous)) violations.push(`${label}: debited, yet no attempt before the 409 could have run it unseen`);
+        if (rows.length === 0)
+          violations.push(`${label}: answered 409 "reference used" but no payment has that reference`);
+        else if (!payment.first.attempts.slice(0, -1).some(isAmbiguous))
+          violations.push(`${label}: debited, yet no attempt before the 409 could have run it unseen`);
         break;
       default:
-        if (rows.length > 0 && !ambiguous) violations.push(`${label}: debited, yet the client never saw it succeed and no attempt was ambiguous`);
+        if (rows.length > 0 && !ambiguous)
+          violations.push(`${label}: debited, yet the client never saw it succeed and no attempt was ambiguous`);
     }
     if (payment.first.final !== 'succeeded' && rows.length > 0 && ambiguous) {
       unseenButAccounted++;
@@ -181,7 +211,9 @@ export function checkLedger(
       } else if (payment.first.final === 'succeeded') {
         const same = resend.final === 'succeeded' && resend.answer?.id === payment.first.answer?.id;
         if (!same && resend.final !== 'reference_conflict') {
-          violations.push(`re-send of ${label} answered ${resend.final} ${JSON.stringify(resend.answer)}, not the same payment nor 409 "reference used"`);
+          violations.push(
+            `re-send of ${label} answered ${resend.final} ${JSON.stringify(resend.answer)}, not the same payment nor 409 "reference used"`,
+          );
         }
       }
     }
@@ -201,17 +233,24 @@ export function checkLedger(
       violations.push(`customer ${customerId} is missing`);
       continue;
     }
-    const paid = ledger.payments.filter((row) => row.customerId === customerId).reduce((sum, row) => sum + row.amount, 0);
+    const paid = ledger.payments
+      .filter((row) => row.customerId === customerId)
+      .reduce((sum, row) => sum + row.amount, 0);
     const refunded = ledger.payments
       .filter((row) => row.customerId === customerId)
       .flatMap((row) => refundRowsByPayment.get(row.id) ?? [])
       .reduce((sum, row) => sum + row.amount, 0);
-    if (end !== start - paid + refunded) violations.push(`customer ${customerId}: balance ${end} ≠ start ${start} − payments ${paid} + refunds ${refunded}`);
+    if (end !== start - paid + refunded)
+      violations.push(
+        `customer ${customerId}: balance ${end} ≠ start ${start} − payments ${paid} + refunds ${refunded}`,
+      );
     const debits = start - end + refunded;
     const seen = seenByCustomer.get(customerId) ?? 0;
     const inFlight = inFlightByCustomer.get(customerId) ?? 0;
     if (debits !== seen + inFlight) {
-      violations.push(`customer ${customerId}: debits ${debits} ≠ distinct payments seen to succeed ${seen} + accounted in-flight ${inFlight}`);
+      violations.push(
+        `customer ${customerId}: debits ${debits} ≠ distinct payments seen to succeed ${seen} + accounted in-flight ${inFlight}`,
+      );
     }
     perCustomer.push({ customerId, start, end, debits, seen, inFlight, refunds: refunded });
   }
@@ -226,14 +265,21 @@ export function checkLedger(
       doubleDebits++;
       violations.push(`${label} applied ${rows.length} times`);
     }
-    if (rows.some((row) => row.requestKey !== refund.op.key)) violations.push(`${label}: a refund row carries another key (${rows.map((row) => row.requestKey).join(', ')})`);
-    if (refund.op.final === 'succeeded' && !rows.some((row) => row.id === refund.op.answer?.id)) violations.push(`${label}: answered 201 but its row is missing`);
-    if (refund.op.final === 'reference_conflict' && rows.length === 0) violations.push(`${label}: answered 409 "already made" but there is no refund row`);
-    if (refund.op.final !== 'succeeded' && rows.length > 0 && !ambiguous) violations.push(`${label}: applied although never answered 201 and no attempt was ambiguous`);
+    if (rows.some((row) => row.requestKey !== refund.op.key))
+      violations.push(`${label}: a refund row carries another key (${rows.map((row) => row.requestKey).join(', ')})`);
+    if (refund.op.final === 'succeeded' && !rows.some((row) => row.id === refund.op.answer?.id))
+      violations.push(`${label}: answered 201 but its row is missing`);
+    if (refund.op.final === 'reference_conflict' && rows.length === 0)
+      violations.push(`${label}: answered 409 "already made" but there is no refund row`);
+    if (refund.op.final !== 'succeeded' && rows.length > 0 && !ambiguous)
+      violations.push(`${label}: applied although never answered 201 and no attempt was ambiguous`);
   }
   const refundedPayments = new Set(refunds.map((refund) => refund.paymentId));
   for (const [paymentId, rows] of refundRowsByPayment) {
-    if (!refundedPayments.has(paymentId) && ledger.payments.some((row) => row.id === paymentId && startBalances.has(row.customerId))) {
+    if (
+      !refundedPayments.has(paymentId) &&
+      ledger.payments.some((row) => row.id === paymentId && startBalances.has(row.customerId))
+    ) {
       violations.push(`payment ${paymentId} has ${rows.length} refund row(s) the client never asked for`);
     }
   }

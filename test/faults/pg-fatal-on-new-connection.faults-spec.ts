@@ -42,7 +42,10 @@ describeWithServices(['postgres'], 'REPRO: a FATAL on a new pooled connection', 
         client.destroy();
         upstream.destroy();
       };
-      client.on('data', (chunk) => upstream.write(chunk)).on('error', end).on('close', end);
+      client
+        .on('data', (chunk) => upstream.write(chunk))
+        .on('error', end)
+        .on('close', end);
       upstream.on('error', end).on('close', end);
       upstream.on('data', (chunk: Buffer) => {
         const readyForQuery = startup ? chunk.indexOf(Buffer.from([0x5a, 0, 0, 0, 5])) : -1;
@@ -77,7 +80,11 @@ describeWithServices(['postgres'], 'REPRO: a FATAL on a new pooled connection', 
       for (let i = 0; i < 4; i++) {
         const reference = `fatal-${randomUUID().slice(0, 8)}`;
         const body = { customerId, amount: 100, currency: 'EUR', reference };
-        paying.push(client.send([app.url], '/payments', body).then((first: Operation) => void payments.push({ customerId, amount: 100, reference, first, resends: [] })));
+        paying.push(
+          client
+            .send([app.url], '/payments', body)
+            .then((first: Operation) => void payments.push({ customerId, amount: 100, reference, first, resends: [] })),
+        );
       }
       statuses.push(await getStatus(app.url, '/health'));
       if (!isAlive(app)) break;
@@ -103,7 +110,10 @@ describeWithServices(['postgres'], 'REPRO: a FATAL on a new pooled connection', 
 
 /** An ErrorResponse as PostgreSQL sends it to a backend ended by pg_terminate_backend. */
 function fatalAdminShutdown(): Buffer {
-  const fields = Buffer.from('SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0', 'latin1');
+  const fields = Buffer.from(
+    'SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0',
+    'latin1',
+  );
   const length = Buffer.alloc(4);
   length.writeInt32BE(fields.length + 4);
   return Buffer.concat([Buffer.from('E'), length, fields]);

@@ -48,7 +48,13 @@ describeWithServices(['postgres'], 'fault: Redis pauses writes under a payment (
     // One payment on each instance first, so the paused call is the payment's own script.
     for (const url of [first, second]) expect((await pay(url, randomUUID(), `warm-${randomUUID()}`)).status).toBe(201);
 
-    const rounds: Array<{ refusedAfterMs: number; retryAfter: string | undefined; ranSentMs: number; blockedMs: number; statuses: number[] }> = [];
+    const rounds: Array<{
+      refusedAfterMs: number;
+      retryAfter: string | undefined;
+      ranSentMs: number;
+      blockedMs: number;
+      statuses: number[];
+    }> = [];
     for (let round = 0; round < ROUNDS; round++) {
       const key = randomUUID();
       const reference = `pause-${round}-${randomUUID()}`;
@@ -71,14 +77,25 @@ describeWithServices(['postgres'], 'fault: Redis pauses writes under a payment (
         }
         await sleep(100);
       }
-      rounds.push({ refusedAfterMs: refusedAt - sent, retryAfter: refused.headers['retry-after'] as string | undefined, ranSentMs, blockedMs, statuses });
+      rounds.push({
+        refusedAfterMs: refusedAt - sent,
+        retryAfter: refused.headers['retry-after'] as string | undefined,
+        ranSentMs,
+        blockedMs,
+        statuses,
+      });
       // Let the pause and the deferred release of this round finish before the next one.
       await sleep(500);
     }
 
     const balance = (await apiClient(first).get(`/customers/${customerId}`)).body.balance as number;
     const tally = (statuses: number[]) =>
-      [...statuses.reduce((counts, status) => counts.set(status, (counts.get(status) ?? 0) + 1), new Map<number, number>())]
+      [
+        ...statuses.reduce(
+          (counts, status) => counts.set(status, (counts.get(status) ?? 0) + 1),
+          new Map<number, number>(),
+        ),
+      ]
         .map(([status, count]) => `${status}×${count}`)
         .join(' ');
     const longest = Math.max(...rounds.map((r) => r.blockedMs));

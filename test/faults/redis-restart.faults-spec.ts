@@ -32,7 +32,16 @@ describeWithServices(['postgres'], 'fault: Redis restarted under load (2 instanc
   beforeAll(async () => {
     redis = await startRedisServer();
     database = await createPostgresDatabase();
-    await spawnApps(2, { DATABASE_URL: database.url, IDEMPOTENCY_STORE: 'redis', REDIS_URL: redis.url, IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '3' }, apps);
+    await spawnApps(
+      2,
+      {
+        DATABASE_URL: database.url,
+        IDEMPOTENCY_STORE: 'redis',
+        REDIS_URL: redis.url,
+        IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '3',
+      },
+      apps,
+    );
   }, 90_000);
 
   afterAll(async () => {
@@ -48,7 +57,13 @@ describeWithServices(['postgres'], 'fault: Redis restarted under load (2 instanc
     const startBalances = await createCustomers(urls[0], [2_000_000, 2_000_000, 2_000_000, 4_000]);
     const client = new RetryingClient(API_KEY);
     const stream = new PaymentStream(client, urls, [...startBalances.keys()], { runId, workers: 6, refundShare: 0.3 });
-    const outages: Array<{ signal: NodeJS.Signals; downFrom: number; downUntil: number; back: number; healthyAfterMs: number }> = [];
+    const outages: Array<{
+      signal: NodeJS.Signals;
+      downFrom: number;
+      downUntil: number;
+      back: number;
+      healthyAfterMs: number;
+    }> = [];
 
     try {
       stream.start();
@@ -78,7 +93,12 @@ describeWithServices(['postgres'], 'fault: Redis restarted under load (2 instanc
     const customerId = [...startBalances.keys()][0];
     const after = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        fresh.send(urls, '/payments', { customerId, amount: 100, currency: 'EUR', reference: `${runId}-after-${i}` }, { start: i }),
+        fresh.send(
+          urls,
+          '/payments',
+          { customerId, amount: 100, currency: 'EUR', reference: `${runId}-after-${i}` },
+          { start: i },
+        ),
       ),
     );
     for (const [i, op] of after.entries()) {
@@ -94,10 +114,14 @@ describeWithServices(['postgres'], 'fault: Redis restarted under load (2 instanc
 
     // Every request sent after Redis was gone and answered before it was started again — one that lived
     // entirely inside the outage — was answered 503.
-    const duringOutage = client.log.filter((attempt) => outages.some((o) => attempt.sentAt >= o.downFrom && attempt.answeredAt <= o.downUntil));
+    const duringOutage = client.log.filter((attempt) =>
+      outages.some((o) => attempt.sentAt >= o.downFrom && attempt.answeredAt <= o.downUntil),
+    );
     const outageStatuses = new Set(duringOutage.map((attempt) => attempt.status));
     // After each restart, both instances answered a payment with 201 again.
-    const recovered = outages.map((o) => urls.map((_, i) => client.log.some((a) => a.instance === i && a.status === 201 && a.sentAt >= o.back)));
+    const recovered = outages.map((o) =>
+      urls.map((_, i) => client.log.some((a) => a.instance === i && a.status === 201 && a.sentAt >= o.back)),
+    );
 
     const firstOps = stream.payments.map((payment) => payment.first);
     console.log(

@@ -34,7 +34,12 @@ export const keyHeaderName = fc
 export const ows = fc.constantFrom('', ' ', '\t', '  ', ' \t ', '\t\t');
 
 /** Inserts each `insert` into `base` at a position chosen by its index (modulo the allowed range). */
-export function insertAll(base: number[], inserts: Array<{ at: number; bytes: number[] }>, from = 0, toFromEnd = 0): number[] {
+export function insertAll(
+  base: number[],
+  inserts: Array<{ at: number; bytes: number[] }>,
+  from = 0,
+  toFromEnd = 0,
+): number[] {
   const out = [...base];
   for (const { at, bytes } of inserts) {
     const span = out.length - from - toFromEnd + 1;
@@ -64,7 +69,11 @@ export const unstorableChar = fc.constantFrom('\u0000', '\ud800', '\udbff', '\ud
  */
 export function unstorableString(minLength: number, maxLength: number): fc.Arbitrary<string> {
   return fc
-    .tuple(fc.string({ minLength: Math.max(0, minLength - 1), maxLength: Math.max(0, maxLength - 1) }), unstorableChar, fc.nat())
+    .tuple(
+      fc.string({ minLength: Math.max(0, minLength - 1), maxLength: Math.max(0, maxLength - 1) }),
+      unstorableChar,
+      fc.nat(),
+    )
     .map(([text, char, at]) => {
       const position = at % (text.length + 1);
       return text.slice(0, position) + char + text.slice(position);

@@ -54,7 +54,12 @@ export class Tally {
   }
   report(title: string): void {
     if (!process.env.FUZZ_STATS) return;
-    console.log(`${title}:\n${[...this.counts].sort().map(([bucket, n]) => `  ${String(n).padStart(5)}  ${bucket}`).join('\n')}`);
+    console.log(
+      `${title}:\n${[...this.counts]
+        .sort()
+        .map(([bucket, n]) => `  ${String(n).padStart(5)}  ${bucket}`)
+        .join('\n')}`,
+    );
   }
 }
 
@@ -62,7 +67,12 @@ export class Tally {
 class CapturingLogger implements LoggerService {
   readonly errors: string[] = [];
   error(message: unknown, ...rest: unknown[]): void {
-    this.errors.push([message, ...rest].map((part) => (part instanceof Error ? part.stack : String(part))).join(' | ').slice(0, 1_500));
+    this.errors.push(
+      [message, ...rest]
+        .map((part) => (part instanceof Error ? part.stack : String(part)))
+        .join(' | ')
+        .slice(0, 1_500),
+    );
     if (this.errors.length > 20) this.errors.shift();
   }
   log(): void {}
@@ -114,7 +124,11 @@ export class FuzzTarget {
   }
 
   path(route: Route): string {
-    return route === 'customers' ? '/customers' : route === 'payments' ? '/payments' : `/payments/${this.paymentId}/refunds`;
+    return route === 'customers'
+      ? '/customers'
+      : route === 'payments'
+        ? '/payments'
+        : `/payments/${this.paymentId}/refunds`;
   }
 
   /** A body the route accepts (fresh name or reference), and what it changes when it succeeds with a new key. */
@@ -147,7 +161,12 @@ export class FuzzTarget {
   }
 
   async get(path: string): Promise<RawResponse> {
-    return sendRaw(this.port, { method: 'GET', path, headers: [['Authorization', `Bearer ${MERCHANTS.m1}`]], framing: 'none' });
+    return sendRaw(this.port, {
+      method: 'GET',
+      path,
+      headers: [['Authorization', `Bearer ${MERCHANTS.m1}`]],
+      framing: 'none',
+    });
   }
 
   /** Reads the ledger: the balance and refunded amount through the API, the counts from the database. */
@@ -195,7 +214,9 @@ export class FuzzTarget {
   async expectLedger(context: string): Promise<void> {
     const actual = await this.ledger();
     if (JSON.stringify(actual) !== JSON.stringify(this.expected)) {
-      throw new Error(`${context}\nledger changed: expected ${JSON.stringify(this.expected)}, got ${JSON.stringify(actual)}`);
+      throw new Error(
+        `${context}\nledger changed: expected ${JSON.stringify(this.expected)}, got ${JSON.stringify(actual)}`,
+      );
     }
   }
 
@@ -214,7 +235,11 @@ export class FuzzTarget {
   }
 
   private async seed(): Promise<void> {
-    const customer = await this.post('customers', { name: 'fuzz customer', balance: 100_000_000_000 }, this.unique('seed'));
+    const customer = await this.post(
+      'customers',
+      { name: 'fuzz customer', balance: 100_000_000_000 },
+      this.unique('seed'),
+    );
     if (customer.status !== 201) throw new Error(`seed customer not created: ${describeResponse(customer)}`);
     this.customerId = jsonBody(customer).id;
     const payment = await this.post(
@@ -232,10 +257,14 @@ export class FuzzTarget {
 export function errorBodyProblem(response: RawResponse, status: number): string | undefined {
   if (response.status !== status) return `expected status ${status}, got ${response.status}`;
   const body = jsonBody(response);
-  if (typeof body !== 'object' || body === null) return `expected a JSON error body, got ${JSON.stringify(response.body.slice(0, 200))}`;
+  if (typeof body !== 'object' || body === null)
+    return `expected a JSON error body, got ${JSON.stringify(response.body.slice(0, 200))}`;
   if (body.statusCode !== status) return `body.statusCode is ${JSON.stringify(body.statusCode)}, not ${status}`;
   const message = body.message;
-  const messageOk = typeof message === 'string' ? message.length > 0 : Array.isArray(message) && message.length > 0 && message.every((m) => typeof m === 'string');
+  const messageOk =
+    typeof message === 'string'
+      ? message.length > 0
+      : Array.isArray(message) && message.length > 0 && message.every((m) => typeof m === 'string');
   if (!messageOk) return `body.message is not a non-empty string or string list: ${JSON.stringify(message)}`;
   if (typeof body.error !== 'string' || body.error.length === 0) return `body.error is missing: ${response.body}`;
   return undefined;

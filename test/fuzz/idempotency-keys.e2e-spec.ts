@@ -44,7 +44,8 @@ interface KeyCase {
   from: Refuser;
 }
 
-const single = (kind: string, status: 400 | 431 = 400, from: Refuser = 'app') =>
+const single =
+  (kind: string, status: 400 | 431 = 400, from: Refuser = 'app') =>
   ([name, bytes, at]: [string, number[] | string, number]): KeyCase => ({
     kind,
     occurrences: [{ name, value: typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : Buffer.from(bytes), at }],
@@ -52,9 +53,11 @@ const single = (kind: string, status: 400 | 431 = 400, from: Refuser = 'app') =>
     from,
   });
 
-const inserts = (bytes: fc.Arbitrary<number[]>, max = 3) => fc.array(fc.record({ at: fc.nat(), bytes }), { minLength: 1, maxLength: max });
+const inserts = (bytes: fc.Arbitrary<number[]>, max = 3) =>
+  fc.array(fc.record({ at: fc.nat(), bytes }), { minLength: 1, maxLength: max });
 /** Visible ASCII without `"` and `\`: the inside of a quoted key that needs no escaping. */
-const plainInner = (min: number, max: number) => fc.string({ unit: visibleChar.filter((c) => c !== '"' && c !== '\\'), minLength: min, maxLength: max });
+const plainInner = (min: number, max: number) =>
+  fc.string({ unit: visibleChar.filter((c) => c !== '"' && c !== '\\'), minLength: min, maxLength: max });
 const CONTROL_BYTES = [...Array.from({ length: 0x20 }, (_, i) => i).filter((code) => code !== 0x09), 0x7f];
 const nonAsciiCodePoint = fc
   .integer({ min: 0x80, max: 0x10ffff })
@@ -64,20 +67,45 @@ const nonAsciiCodePoint = fc
 const invalidKey: fc.Arbitrary<KeyCase> = fc.oneof(
   fc.constant<KeyCase>({ kind: 'missing', occurrences: [], status: 400, from: 'app' }),
   fc.tuple(keyHeaderName, fc.constantFrom('', ' ', '\t', '   ', ' \t '), fc.nat()).map(single('empty')),
-  fc.tuple(keyHeaderName, longString(256, 4_000).filter((key) => !looksQuoted(key)), fc.nat()).map(single('256+ characters')),
+  fc
+    .tuple(
+      keyHeaderName,
+      longString(256, 4_000).filter((key) => !looksQuoted(key)),
+      fc.nat(),
+    )
+    .map(single('256+ characters')),
   fc.tuple(keyHeaderName, longString(256, 1_000).map(quoteKey), fc.nat()).map(single('256+ characters, quoted')),
   fc.tuple(keyHeaderName, longString(17_000, 24_000), fc.nat()).map(single('header over 16 KiB', 431, 'parser')),
   fc
-    .tuple(keyHeaderName, fc.tuple(visibleString(0, 40), inserts(fc.array(fc.integer({ min: 0x80, max: 0xff }), { minLength: 1, maxLength: 3 }))), fc.nat())
-    .map(([name, [base, added], at]) => single('non-ASCII (Latin-1 bytes)')([name, insertAll(bytesOf(base), added), at])),
+    .tuple(
+      keyHeaderName,
+      fc.tuple(
+        visibleString(0, 40),
+        inserts(fc.array(fc.integer({ min: 0x80, max: 0xff }), { minLength: 1, maxLength: 3 })),
+      ),
+      fc.nat(),
+    )
+    .map(([name, [base, added], at]) =>
+      single('non-ASCII (Latin-1 bytes)')([name, insertAll(bytesOf(base), added), at]),
+    ),
   fc
     .tuple(keyHeaderName, fc.tuple(visibleString(0, 40), inserts(nonAsciiCodePoint)), fc.nat())
     .map(([name, [base, added], at]) => single('non-ASCII (UTF-8)')([name, insertAll(bytesOf(base), added), at])),
   fc
-    .tuple(keyHeaderName, fc.tuple(visibleString(2, 60), inserts(fc.constantFrom([0x20], [0x09], [0x20, 0x20]))), fc.nat())
-    .map(([name, [base, added], at]) => single('space or tab inside')([name, insertAll(bytesOf(base), added, 1, 1), at])),
+    .tuple(
+      keyHeaderName,
+      fc.tuple(visibleString(2, 60), inserts(fc.constantFrom([0x20], [0x09], [0x20, 0x20]))),
+      fc.nat(),
+    )
+    .map(([name, [base, added], at]) =>
+      single('space or tab inside')([name, insertAll(bytesOf(base), added, 1, 1), at]),
+    ),
   fc
-    .tuple(keyHeaderName, fc.tuple(visibleString(0, 40), inserts(fc.constantFrom(...CONTROL_BYTES).map((byte) => [byte]))), fc.nat())
+    .tuple(
+      keyHeaderName,
+      fc.tuple(visibleString(0, 40), inserts(fc.constantFrom(...CONTROL_BYTES).map((byte) => [byte]))),
+      fc.nat(),
+    )
     .map(([name, [base, added], at]) => [name, insertAll(bytesOf(base), added), at] as [string, number[], number])
     // CR LF would end the header line and start another: that is framing, not a key, so never generate it.
     .filter(([, bytes]) => !bytes.some((byte, i) => byte === 0x0d && bytes[i + 1] === 0x0a))
@@ -88,15 +116,26 @@ const invalidKey: fc.Arbitrary<KeyCase> = fc.oneof(
       fc.oneof(
         fc.constant('""'),
         fc.tuple(plainInner(0, 30), plainInner(0, 30)).map(([a, b]) => `"${a}"${b}"`),
-        fc.tuple(plainInner(0, 30), visibleChar.filter((c) => c !== '"' && c !== '\\'), plainInner(0, 30)).map(([a, c, b]) => `"${a}\\${c}${b}"`),
+        fc
+          .tuple(
+            plainInner(0, 30),
+            visibleChar.filter((c) => c !== '"' && c !== '\\'),
+            plainInner(0, 30),
+          )
+          .map(([a, c, b]) => `"${a}\\${c}${b}"`),
         plainInner(0, 30).map((a) => `"${a}\\"`),
-        fc.tuple(plainInner(0, 30), fc.constantFrom(' ', '\t'), plainInner(0, 30)).map(([a, space, b]) => `"${a}${space}${b}"`),
+        fc
+          .tuple(plainInner(0, 30), fc.constantFrom(' ', '\t'), plainInner(0, 30))
+          .map(([a, space, b]) => `"${a}${space}${b}"`),
       ),
       fc.nat(),
     )
     .map(single('malformed quoted form')),
   fc
-    .array(fc.tuple(keyHeaderName, fc.oneof(visibleString(1, 40), fc.constant('')), fc.nat()), { minLength: 2, maxLength: 3 })
+    .array(fc.tuple(keyHeaderName, fc.oneof(visibleString(1, 40), fc.constant('')), fc.nat()), {
+      minLength: 2,
+      maxLength: 3,
+    })
     .map((occurrences) => ({
       kind: 'repeated header',
       occurrences: occurrences.map(([name, value, at]) => ({ name, value: Buffer.from(value, 'latin1'), at })),
@@ -115,7 +154,9 @@ interface KeyForm {
 const keyForm: fc.Arbitrary<KeyForm> = fc.record({ name: keyHeaderName, quoted: fc.boolean(), lead: ows, trail: ows });
 const renderKey = (key: string, form: KeyForm) => `${form.lead}${form.quoted ? quoteKey(key) : key}${form.trail}`;
 /** Valid keys, short ones (which collide between cases, on purpose) up to exactly 255 characters. */
-const validKey = fc.oneof(visibleString(1, 12), visibleString(1, 255), longString(250, 255)).filter((key) => !looksQuoted(key));
+const validKey = fc
+  .oneof(visibleString(1, 12), visibleString(1, 255), longString(250, 255))
+  .filter((key) => !looksQuoted(key));
 
 const wire = (bytes: Buffer) => JSON.stringify(bytes.toString('latin1'));
 
@@ -137,23 +178,30 @@ describe('fuzz: Idempotency-Key headers against the payments app (SQLite + TypeO
   it('refuses every malformed, missing or repeated key with 400 (431 past 16 KiB of headers), and changes nothing', async () => {
     const tally = new Tally();
     await fc.assert(
-      fc.asyncProperty(invalidKey, fc.constantFrom(...ROUTES), fc.integer({ min: 1, max: 100 }), async (keyCase, route, amount) => {
-        const headers = target.headers('application/json');
-        for (const { name, value, at } of keyCase.occurrences) headers.splice(at % (headers.length + 1), 0, [name, value]);
-        const response = await send(route, headers, target.validBody(route, amount).body);
-        const context = `${keyCase.kind} key ${keyCase.occurrences.map((o) => `${o.name}: ${wire(o.value).slice(0, 300)}`).join(' + ') || '(none)'} on POST ${target.path(route)}\n  -> ${describeResponse(response)}\n${target.lastErrors()}`;
+      fc.asyncProperty(
+        invalidKey,
+        fc.constantFrom(...ROUTES),
+        fc.integer({ min: 1, max: 100 }),
+        async (keyCase, route, amount) => {
+          const headers = target.headers('application/json');
+          for (const { name, value, at } of keyCase.occurrences)
+            headers.splice(at % (headers.length + 1), 0, [name, value]);
+          const response = await send(route, headers, target.validBody(route, amount).body);
+          const context = `${keyCase.kind} key ${keyCase.occurrences.map((o) => `${o.name}: ${wire(o.value).slice(0, 300)}`).join(' + ') || '(none)'} on POST ${target.path(route)}\n  -> ${describeResponse(response)}\n${target.lastErrors()}`;
 
-        if (response.status !== keyCase.status) throw new Error(`${context}\nexpected ${keyCase.status}`);
-        const fromApp = keyCase.from === 'app' || (keyCase.from === 'either' && response.body.length > 0);
-        const bucket = `${keyCase.kind} (${fromApp ? 'app' : 'HTTP parser'})`;
-        tally.add(bucket);
-        if (fromApp) {
-          const problem = errorBodyProblem(response, keyCase.status);
-          if (problem) throw new Error(`${context}\n${problem}`);
-          if (!/Idempotency-Key/.test(String(jsonBody(response).message))) throw new Error(`${context}\nthe message does not name the header`);
-        }
-        await target.expectLedger(context);
-      }),
+          if (response.status !== keyCase.status) throw new Error(`${context}\nexpected ${keyCase.status}`);
+          const fromApp = keyCase.from === 'app' || (keyCase.from === 'either' && response.body.length > 0);
+          const bucket = `${keyCase.kind} (${fromApp ? 'app' : 'HTTP parser'})`;
+          tally.add(bucket);
+          if (fromApp) {
+            const problem = errorBodyProblem(response, keyCase.status);
+            if (problem) throw new Error(`${context}\n${problem}`);
+            if (!/Idempotency-Key/.test(String(jsonBody(response).message)))
+              throw new Error(`${context}\nthe message does not name the header`);
+          }
+          await target.expectLedger(context);
+        },
+      ),
       fuzzParameters(),
     );
     tally.report('invalid keys');
@@ -168,61 +216,82 @@ describe('fuzz: Idempotency-Key headers against the payments app (SQLite + TypeO
     const count = (bucket: string) => tally.add(bucket);
 
     await fc.assert(
-      fc.asyncProperty(validKey, keyForm, keyForm, fc.constantFrom(...ROUTES), fc.integer({ min: 1, max: 100 }), async (key, firstForm, secondForm, route, amount) => {
-        const { body, effect } = target.validBody(route, amount);
-        const signature = `${target.path(route)} ${JSON.stringify(body)}`;
-        const prior = seen.get(key);
-        const attempt = (form: KeyForm) => {
-          const headers = target.headers('application/json');
-          headers.push([form.name, renderKey(key, form)]);
-          return send(route, headers, body);
-        };
-        const first = await attempt(firstForm);
-        const context = (response: RawResponse, form: KeyForm) =>
-          `key ${JSON.stringify(key)} sent as ${form.name}: ${JSON.stringify(renderKey(key, form))} on POST ${target.path(route)} ${JSON.stringify(body)}` +
-          `${prior ? ` (key used before for ${prior.signature})` : ''}\n  -> ${describeResponse(response)}\n${target.lastErrors()}`;
-        const fail = (response: RawResponse, form: KeyForm, problem: string): never => {
-          throw new Error(`${context(response, form)}\n${problem}`);
-        };
+      fc.asyncProperty(
+        validKey,
+        keyForm,
+        keyForm,
+        fc.constantFrom(...ROUTES),
+        fc.integer({ min: 1, max: 100 }),
+        async (key, firstForm, secondForm, route, amount) => {
+          const { body, effect } = target.validBody(route, amount);
+          const signature = `${target.path(route)} ${JSON.stringify(body)}`;
+          const prior = seen.get(key);
+          const attempt = (form: KeyForm) => {
+            const headers = target.headers('application/json');
+            headers.push([form.name, renderKey(key, form)]);
+            return send(route, headers, body);
+          };
+          const first = await attempt(firstForm);
+          const context = (response: RawResponse, form: KeyForm) =>
+            `key ${JSON.stringify(key)} sent as ${form.name}: ${JSON.stringify(renderKey(key, form))} on POST ${target.path(route)} ${JSON.stringify(body)}` +
+            `${prior ? ` (key used before for ${prior.signature})` : ''}\n  -> ${describeResponse(response)}\n${target.lastErrors()}`;
+          const fail = (response: RawResponse, form: KeyForm, problem: string): never => {
+            throw new Error(`${context(response, form)}\n${problem}`);
+          };
 
-        let expectedStatus: number;
-        if (!prior) {
-          expectedStatus = 201;
-          if (first.status !== 201) fail(first, firstForm, 'expected 201 for a fresh valid key');
-          if (first.headers['idempotent-replayed']) fail(first, firstForm, 'a first request must not be marked as replayed');
-          const created = jsonBody(first);
-          const echoed = route === 'customers' ? created?.name === body.name : route === 'payments' ? created?.reference === body.reference && created?.amount === amount : created?.amount === amount && created?.paymentId === target.paymentId;
-          if (!echoed) fail(first, firstForm, 'the created resource does not match the request');
-          seen.set(key, { signature, status: 201, body: first.body });
-          target.apply(effect);
-          count('fresh key: 201, then replayed');
-        } else if (prior.signature === signature) {
-          expectedStatus = prior.status;
-          if (first.status !== prior.status || first.body !== prior.body || first.headers['idempotent-replayed']?.[0] !== 'true') {
-            fail(first, firstForm, 'expected a replay of the first answer');
+          let expectedStatus: number;
+          if (!prior) {
+            expectedStatus = 201;
+            if (first.status !== 201) fail(first, firstForm, 'expected 201 for a fresh valid key');
+            if (first.headers['idempotent-replayed'])
+              fail(first, firstForm, 'a first request must not be marked as replayed');
+            const created = jsonBody(first);
+            const echoed =
+              route === 'customers'
+                ? created?.name === body.name
+                : route === 'payments'
+                  ? created?.reference === body.reference && created?.amount === amount
+                  : created?.amount === amount && created?.paymentId === target.paymentId;
+            if (!echoed) fail(first, firstForm, 'the created resource does not match the request');
+            seen.set(key, { signature, status: 201, body: first.body });
+            target.apply(effect);
+            count('fresh key: 201, then replayed');
+          } else if (prior.signature === signature) {
+            expectedStatus = prior.status;
+            if (
+              first.status !== prior.status ||
+              first.body !== prior.body ||
+              first.headers['idempotent-replayed']?.[0] !== 'true'
+            ) {
+              fail(first, firstForm, 'expected a replay of the first answer');
+            }
+            count('same key, same request: replayed twice');
+          } else {
+            expectedStatus = 422;
+            const problem = errorBodyProblem(first, 422);
+            if (problem) fail(first, firstForm, `expected 422 for a key reused with another request: ${problem}`);
+            count('same key, another request: 422 twice');
           }
-          count('same key, same request: replayed twice');
-        } else {
-          expectedStatus = 422;
-          const problem = errorBodyProblem(first, 422);
-          if (problem) fail(first, firstForm, `expected 422 for a key reused with another request: ${problem}`);
-          count('same key, another request: 422 twice');
-        }
 
-        const second = await attempt(secondForm);
-        if (second.status !== expectedStatus) fail(second, secondForm, `the retry answered ${second.status}, the first attempt ${expectedStatus}`);
-        if (expectedStatus === 201) {
-          const original = seen.get(key)!.body;
-          if (second.body !== original) fail(second, secondForm, `the replayed body differs from the original ${original}`);
-          if (second.headers['idempotent-replayed']?.[0] !== 'true') fail(second, secondForm, 'the retry is not marked Idempotent-Replayed: true');
-        }
+          const second = await attempt(secondForm);
+          if (second.status !== expectedStatus)
+            fail(second, secondForm, `the retry answered ${second.status}, the first attempt ${expectedStatus}`);
+          if (expectedStatus === 201) {
+            const original = seen.get(key)!.body;
+            if (second.body !== original)
+              fail(second, secondForm, `the replayed body differs from the original ${original}`);
+            if (second.headers['idempotent-replayed']?.[0] !== 'true')
+              fail(second, secondForm, 'the retry is not marked Idempotent-Replayed: true');
+          }
 
-        const records = await target.recordsFor(key);
-        if (records.count !== 1 || records.completed !== 1) fail(second, secondForm, `expected one completed record for the key, found ${JSON.stringify(records)}`);
-        await target.expectLedger(context(second, secondForm));
-        count(firstForm.quoted === secondForm.quoted ? 'retried in the same form' : 'retried quoted <-> unquoted');
-        if (key.length === 255) count('255 characters');
-      }),
+          const records = await target.recordsFor(key);
+          if (records.count !== 1 || records.completed !== 1)
+            fail(second, secondForm, `expected one completed record for the key, found ${JSON.stringify(records)}`);
+          await target.expectLedger(context(second, secondForm));
+          count(firstForm.quoted === secondForm.quoted ? 'retried in the same form' : 'retried quoted <-> unquoted');
+          if (key.length === 255) count('255 characters');
+        },
+      ),
       fuzzParameters(),
     );
     tally.report('valid keys');

@@ -38,9 +38,18 @@ export interface RawResponse {
 export function encodeRequest(request: RawRequest): Buffer {
   const body = request.body ?? Buffer.alloc(0);
   const framing = request.framing ?? 'length';
-  const parts: Buffer[] = [Buffer.from(`${request.method ?? 'POST'} ${request.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n`, 'latin1')];
+  const parts: Buffer[] = [
+    Buffer.from(
+      `${request.method ?? 'POST'} ${request.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n`,
+      'latin1',
+    ),
+  ];
   for (const [name, value] of request.headers) {
-    parts.push(Buffer.from(`${name}: `, 'latin1'), typeof value === 'string' ? Buffer.from(value, 'latin1') : value, Buffer.from('\r\n', 'latin1'));
+    parts.push(
+      Buffer.from(`${name}: `, 'latin1'),
+      typeof value === 'string' ? Buffer.from(value, 'latin1') : value,
+      Buffer.from('\r\n', 'latin1'),
+    );
   }
   if (framing === 'length') parts.push(Buffer.from(`Content-Length: ${body.length}\r\n`, 'latin1'));
   if (framing === 'chunked') parts.push(Buffer.from('Transfer-Encoding: chunked\r\n', 'latin1'));
@@ -115,7 +124,13 @@ export function parseResponse(received: Buffer): RawResponse {
   if ((headers['transfer-encoding'] ?? []).some((value) => /chunked/i.test(value))) body = dechunk(body);
   const length = headers['content-length']?.[0];
   if (length !== undefined && /^\d+$/.test(length)) body = body.subarray(0, Number(length));
-  return { status: Number(match[1]), reason: match[2] ?? '', headers, body: body.toString('utf8'), raw: raw.slice(0, 2_000) };
+  return {
+    status: Number(match[1]),
+    reason: match[2] ?? '',
+    headers,
+    body: body.toString('utf8'),
+    raw: raw.slice(0, 2_000),
+  };
 }
 
 function dechunk(data: Buffer): Buffer {

@@ -25,10 +25,15 @@ const MAX_MINOR_UNITS = 1_000_000_000_000;
 const BODY_LIMIT_BYTES = 100 * 1024;
 const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const isIntIn = (value: unknown, min: number, max: number) => typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+const isIntIn = (value: unknown, min: number, max: number) =>
+  typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 /** A string of `min`–`max` code points that every database stores as sent: no U+0000, no unpaired surrogate. */
 const isStringOfLength = (value: unknown, min: number, max: number) =>
-  typeof value === 'string' && [...value].length >= min && [...value].length <= max && !value.includes('\u0000') && !/\p{Cs}/u.test(value);
+  typeof value === 'string' &&
+  [...value].length >= min &&
+  [...value].length <= max &&
+  !value.includes('\u0000') &&
+  !/\p{Cs}/u.test(value);
 
 /** Each route's body fields and the DTO's rule for them, restated as the oracle of "would this be accepted". */
 const FIELDS: Record<Route, Record<string, (value: unknown) => boolean>> = {
@@ -47,7 +52,10 @@ function acceptable(route: Route, value: unknown): boolean {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const rules = FIELDS[route];
   const keys = Object.keys(value);
-  return keys.length === Object.keys(rules).length && keys.every((key) => Object.hasOwn(rules, key) && rules[key]((value as any)[key]));
+  return (
+    keys.length === Object.keys(rules).length &&
+    keys.every((key) => Object.hasOwn(rules, key) && rules[key]((value as any)[key]))
+  );
 }
 
 /** Names of `Object.prototype` members (and `prototype`): unknown fields with these names are a known bug, see below. */
@@ -79,14 +87,22 @@ const notAnInteger = fc.oneof(
 );
 const badInteger = (min: number, max: number) =>
   fc
-    .oneof(notAnInteger, fc.integer({ min: -(2 ** 31), max: min - 1 }), fc.integer({ min: 1, max: 2 ** 31 - 1 }).map((n) => max + n))
+    .oneof(
+      notAnInteger,
+      fc.integer({ min: -(2 ** 31), max: min - 1 }),
+      fc.integer({ min: 1, max: 2 ** 31 - 1 }).map((n) => max + n),
+    )
     .filter((value) => !isIntIn(roundTrip(value), min, max));
 const badString = (min: number, max: number) =>
   fc
     .oneof(notAString, ...(min > 0 ? [fc.constant('')] : []), longString(max + 1, max + 80), unstorableString(min, max))
     .filter((value) => !isStringOfLength(roundTrip(value), min, max));
 const badCurrency = fc
-  .oneof(notAString, fc.string({ maxLength: 6 }), fc.constantFrom('eur', 'EURO', 'EU', 'E1R', ' EUR', 'EUR ', 'Eur', '€UR', 'ÉUR', 'EUR\n'))
+  .oneof(
+    notAString,
+    fc.string({ maxLength: 6 }),
+    fc.constantFrom('eur', 'EURO', 'EU', 'E1R', ' EUR', 'EUR ', 'Eur', '€UR', 'ÉUR', 'EUR\n'),
+  )
   .filter((value) => !FIELDS.payments.currency(roundTrip(value)));
 const badCustomerId = fc
   .oneof(
@@ -101,7 +117,12 @@ const badCustomerId = fc
   .filter((value) => !FIELDS.payments.customerId(roundTrip(value)));
 const BAD_VALUES: Record<Route, Record<string, fc.Arbitrary<unknown>>> = {
   customers: { name: badString(1, 200), balance: badInteger(0, MAX_MINOR_UNITS) },
-  payments: { customerId: badCustomerId, amount: badInteger(1, MAX_MINOR_UNITS), currency: badCurrency, reference: badString(1, 64) },
+  payments: {
+    customerId: badCustomerId,
+    amount: badInteger(1, MAX_MINOR_UNITS),
+    currency: badCurrency,
+    reference: badString(1, 64),
+  },
   refunds: { amount: badInteger(1, MAX_MINOR_UNITS) },
 };
 
@@ -134,16 +155,60 @@ const wrongTypes: fc.Arbitrary<WrongTypes> = anyRoute.chain((route) =>
     {
       weight: 1,
       arbitrary: fc
-        .oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 4 }))
+        .oneof(
+          fc.string({ maxLength: 20 }),
+          fc.integer(),
+          fc.double({ noNaN: true, noDefaultInfinity: true }),
+          fc.boolean(),
+          fc.constant(null),
+          fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 4 }),
+        )
         .map((value) => ({ route, kind: 'not an object' as const, value })),
     },
     { weight: 1, arbitrary: fc.constant({ route, kind: 'valid body in an array' as const }) },
   ),
 );
 
-type Mutation = { op: 'truncate'; at: number } | { op: 'insert'; at: number; text: string } | { op: 'delete'; at: number; count: number } | { op: 'replace'; at: number; text: string };
+type Mutation =
+  | { op: 'truncate'; at: number }
+  | { op: 'insert'; at: number; text: string }
+  | { op: 'delete'; at: number; count: number }
+  | { op: 'replace'; at: number; text: string };
 const junk = fc.oneof(
-  fc.constantFrom('{', '}', '[', ']', ',', ':', '"', '\\', "'", 'undefined', 'NaN', 'Infinity', '-Infinity', '//', '/*', '0x1', '01', '-', '.', '1.', '.5', '+1', 'tru', 'nul', '\u0000', '\u001f', '\t', '\n', ' ', 'ä', '\ud800', '\u2028'),
+  fc.constantFrom(
+    '{',
+    '}',
+    '[',
+    ']',
+    ',',
+    ':',
+    '"',
+    '\\',
+    "'",
+    'undefined',
+    'NaN',
+    'Infinity',
+    '-Infinity',
+    '//',
+    '/*',
+    '0x1',
+    '01',
+    '-',
+    '.',
+    '1.',
+    '.5',
+    '+1',
+    'tru',
+    'nul',
+    '\u0000',
+    '\u001f',
+    '\t',
+    '\n',
+    ' ',
+    'ä',
+    '\ud800',
+    '\u2028',
+  ),
   fc.string({ minLength: 1, maxLength: 3 }),
 );
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
@@ -152,11 +217,27 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 5 }) }),
   fc.record({ op: fc.constant('replace' as const), at: fc.nat(), text: junk }),
 );
-type Malformed = { kind: 'mutated valid body'; mutations: Mutation[] } | { kind: 'random bytes'; bytes: Uint8Array } | { kind: 'random text'; text: string };
+type Malformed =
+  | { kind: 'mutated valid body'; mutations: Mutation[] }
+  | { kind: 'random bytes'; bytes: Uint8Array }
+  | { kind: 'random text'; text: string };
 const malformed: fc.Arbitrary<Malformed> = fc.oneof(
-  { weight: 6, arbitrary: fc.array(mutation, { minLength: 1, maxLength: 3 }).map((mutations) => ({ kind: 'mutated valid body' as const, mutations })) },
-  { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 300 }).map((bytes) => ({ kind: 'random bytes' as const, bytes })) },
-  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }).map((text) => ({ kind: 'random text' as const, text })) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .array(mutation, { minLength: 1, maxLength: 3 })
+      .map((mutations) => ({ kind: 'mutated valid body' as const, mutations })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .uint8Array({ minLength: 1, maxLength: 300 })
+      .map((bytes) => ({ kind: 'random bytes' as const, bytes })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.string({ unit: 'binary', maxLength: 200 }).map((text) => ({ kind: 'random text' as const, text })),
+  },
 );
 
 function mutate(text: string, mutations: Mutation[]): string {
@@ -199,8 +280,10 @@ function nestedJson({ depth, shape, leaf }: Nesting): string {
 }
 
 /** JSON text of `entries` in the given order (so field order, duplicates and odd names are under control). */
-const objectText = (entries: Array<[string, string]>) => `{${entries.map(([name, json]) => `${JSON.stringify(name)}:${json}`).join(',')}}`;
-const entriesOf = (body: Record<string, unknown>): Array<[string, string]> => Object.entries(body).map(([name, value]) => [name, JSON.stringify(value)]);
+const objectText = (entries: Array<[string, string]>) =>
+  `{${entries.map(([name, json]) => `${JSON.stringify(name)}:${json}`).join(',')}}`;
+const entriesOf = (body: Record<string, unknown>): Array<[string, string]> =>
+  Object.entries(body).map(([name, value]) => [name, JSON.stringify(value)]);
 
 /** Content types under which neither body parser the app has (JSON, form) reads the body. */
 const unreadMediaType = fc
@@ -231,8 +314,13 @@ const unreadMediaType = fc
       'application\\json',
       ';',
     ),
-    fc.tuple(fc.stringMatching(/^[a-z][a-z0-9.+-]{0,15}$/), fc.stringMatching(/^[a-z0-9][a-z0-9.+-]{0,15}$/)).map(([type, subtype]) => `${type}/${subtype}`),
-    fc.string({ unit: fc.oneof(visibleChar, fc.constant(' ')), minLength: 1, maxLength: 40 }).map((value) => value.trim()).filter((value) => value.length > 0),
+    fc
+      .tuple(fc.stringMatching(/^[a-z][a-z0-9.+-]{0,15}$/), fc.stringMatching(/^[a-z0-9][a-z0-9.+-]{0,15}$/))
+      .map(([type, subtype]) => `${type}/${subtype}`),
+    fc
+      .string({ unit: fc.oneof(visibleChar, fc.constant(' ')), minLength: 1, maxLength: 40 })
+      .map((value) => value.trim())
+      .filter((value) => value.length > 0),
   )
   .filter((value) => {
     const media = value.split(';')[0].trim().toLowerCase();
@@ -248,18 +336,46 @@ type ContentTypeCase =
   | { kind: 'JSON, unknown content encoding'; encoding: string; status: 415 }
   | { kind: 'JSON claiming a compression it does not have'; encoding: string; status: 400 };
 const contentTypeCase: fc.Arbitrary<ContentTypeCase> = fc.oneof(
-  { weight: 4, arbitrary: unreadMediaType.map((contentType) => ({ kind: 'a type the app does not read' as const, contentType, status: 400 as const })) },
+  {
+    weight: 4,
+    arbitrary: unreadMediaType.map((contentType) => ({
+      kind: 'a type the app does not read' as const,
+      contentType,
+      status: 400 as const,
+    })),
+  },
   fc.constant({ kind: 'no content type' as const, status: 400 as const }),
   fc.constant({ kind: 'JSON text sent form-encoded' as const, status: 400 as const }),
   fc
-    .oneof(fc.constantFrom('latin1', 'iso-8859-1', 'us-ascii', 'ascii', 'windows-1252', 'koi8-r', 'utf8', 'utf16', 'ucs-2', 'bogus'), fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,11}$/))
+    .oneof(
+      fc.constantFrom(
+        'latin1',
+        'iso-8859-1',
+        'us-ascii',
+        'ascii',
+        'windows-1252',
+        'koi8-r',
+        'utf8',
+        'utf16',
+        'ucs-2',
+        'bogus',
+      ),
+      fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,11}$/),
+    )
     .filter((charset) => !charset.startsWith('utf-'))
     .map((charset) => ({ kind: 'JSON, unsupported charset' as const, charset, status: 415 as const })),
   fc
-    .oneof(fc.constantFrom('x-gzip', 'compress', 'gzip, deflate', 'GZIP2', 'brotli', 'chunked'), fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,9}$/))
+    .oneof(
+      fc.constantFrom('x-gzip', 'compress', 'gzip, deflate', 'GZIP2', 'brotli', 'chunked'),
+      fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,9}$/),
+    )
     .filter((encoding) => !DECODED_ENCODINGS.includes(encoding.trim().toLowerCase()))
     .map((encoding) => ({ kind: 'JSON, unknown content encoding' as const, encoding, status: 415 as const })),
-  fc.constantFrom('gzip', 'deflate', 'br', 'GZIP').map((encoding) => ({ kind: 'JSON claiming a compression it does not have' as const, encoding, status: 400 as const })),
+  fc.constantFrom('gzip', 'deflate', 'br', 'GZIP').map((encoding) => ({
+    kind: 'JSON claiming a compression it does not have' as const,
+    encoding,
+    status: 400 as const,
+  })),
 );
 
 interface Oversized {
@@ -274,8 +390,18 @@ interface Oversized {
 const oversized: fc.Arbitrary<Oversized> = fc.record({
   route: anyRoute,
   size: fc.integer({ min: 1024 * 1024, max: 1536 * 1024 }),
-  shape: fc.constantFrom('long string' as const, 'unknown field' as const, 'whitespace' as const, 'long array' as const, 'not JSON' as const),
-  contentType: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/x-www-form-urlencoded'),
+  shape: fc.constantFrom(
+    'long string' as const,
+    'unknown field' as const,
+    'whitespace' as const,
+    'long array' as const,
+    'not JSON' as const,
+  ),
+  contentType: fc.constantFrom(
+    'application/json',
+    'application/json; charset=utf-8',
+    'application/x-www-form-urlencoded',
+  ),
   framing: fc.constantFrom('length' as const, 'chunked' as const),
   filler: visibleChar.filter((c) => c !== '"' && c !== '\\'),
   followUp,
@@ -289,7 +415,8 @@ function oversizedBody(valid: Record<string, unknown>, { route, size, shape, fil
   switch (shape) {
     case 'long string': {
       const field = route === 'customers' ? 'name' : route === 'payments' ? 'reference' : undefined;
-      if (field === undefined) return oversizedBody(valid, { route, size, shape: 'unknown field', filler } as Oversized);
+      if (field === undefined)
+        return oversizedBody(valid, { route, size, shape: 'unknown field', filler } as Oversized);
       const entries = entriesOf(valid).filter(([name]) => name !== field);
       const skeleton = objectText([...entries, [field, '""']]);
       body = objectText([...entries, [field, JSON.stringify(filler.repeat(Math.max(0, size - skeleton.length)))]]);
@@ -339,7 +466,12 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
   const post = async (
     route: Route,
     body: Buffer,
-    options: { contentType?: string | null; extraHeaders?: RawHeader[]; framing?: 'length' | 'chunked'; description: string },
+    options: {
+      contentType?: string | null;
+      extraHeaders?: RawHeader[];
+      framing?: 'length' | 'chunked';
+      description: string;
+    },
   ): Promise<Sent> => {
     const key = target.unique('body');
     const headers = target.headers(options.contentType === undefined ? 'application/json' : options.contentType, key);
@@ -363,12 +495,14 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
     const problem = errorBodyProblem(sent.response, status);
     if (problem) throw new Error(`${context}\n${problem}`);
     const records = await target.recordsFor(sent.key);
-    if (records.count !== 0) throw new Error(`${context}\nan idempotency record was left behind for the key: ${JSON.stringify(records)}`);
+    if (records.count !== 0)
+      throw new Error(`${context}\nan idempotency record was left behind for the key: ${JSON.stringify(records)}`);
     await target.expectLedger(context);
     if (followUpWithKey) {
       const { body, effect } = target.validBody(sent.route);
       const retry = await target.post(sent.route, body, sent.key);
-      if (retry.status !== 201) throw new Error(`${context}\nthe corrected request with the same key got ${describeResponse(retry)}`);
+      if (retry.status !== 201)
+        throw new Error(`${context}\nthe corrected request with the same key got ${describeResponse(retry)}`);
       target.apply(effect);
       followUps.add('followed by a valid request with the same key: 201');
     }
@@ -380,7 +514,8 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
     await fc.assert(
       fc.asyncProperty(anyRoute, malformed, followUp, async (route, bad, again) => {
         let bytes: Buffer;
-        if (bad.kind === 'mutated valid body') bytes = Buffer.from(mutate(JSON.stringify(target.validBody(route).body), bad.mutations), 'utf8');
+        if (bad.kind === 'mutated valid body')
+          bytes = Buffer.from(mutate(JSON.stringify(target.validBody(route).body), bad.mutations), 'utf8');
         else if (bad.kind === 'random bytes') bytes = Buffer.from(bad.bytes);
         else bytes = Buffer.from(bad.text, 'utf8');
         let parsed: unknown;
@@ -393,7 +528,9 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
         if (acceptable(route, parsed)) tally.add('skipped: the mutation left a valid body');
         fc.pre(!acceptable(route, parsed));
         tally.add(`${bad.kind}${parsed === undefined ? '' : ' (parses, but not as a valid body)'}`);
-        const sent = await post(route, bytes, { description: `${bad.kind}: ${JSON.stringify(bytes.toString('utf8').slice(0, 300))}` });
+        const sent = await post(route, bytes, {
+          description: `${bad.kind}: ${JSON.stringify(bytes.toString('utf8').slice(0, 300))}`,
+        });
         await expectRefused(sent, 400, again);
       }),
       fuzzParameters(),
@@ -416,8 +553,12 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
             else if (change.kind === 'bad') entries.push([field, JSON.stringify(change.value)]);
           }
           text = objectText(entries);
-          for (const [field, change] of Object.entries(bad.changes)) if (change.kind !== 'keep') tally.add(`${bad.route}.${field} ${change.kind}`);
-          const unstorable = Object.values(bad.changes).some((change) => change.kind === 'bad' && typeof change.value === 'string' && !isStringOfLength(change.value, 0, Infinity));
+          for (const [field, change] of Object.entries(bad.changes))
+            if (change.kind !== 'keep') tally.add(`${bad.route}.${field} ${change.kind}`);
+          const unstorable = Object.values(bad.changes).some(
+            (change) =>
+              change.kind === 'bad' && typeof change.value === 'string' && !isStringOfLength(change.value, 0, Infinity),
+          );
           if (unstorable) tally.add('a string holding U+0000 or an unpaired surrogate');
         } else if (bad.kind === 'not an object') {
           text = JSON.stringify(bad.value);
@@ -425,13 +566,16 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
           text = JSON.stringify([body]);
         }
         tally.add(bad.kind);
-        const sent = await post(bad.route, Buffer.from(text, 'utf8'), { description: `${bad.kind}: ${text.slice(0, 300)}` });
+        const sent = await post(bad.route, Buffer.from(text, 'utf8'), {
+          description: `${bad.kind}: ${text.slice(0, 300)}`,
+        });
         await expectRefused(sent, 400, again);
       }),
       fuzzParameters(),
     );
     tally.report('wrong types');
-    for (const route of ROUTES) for (const field of Object.keys(FIELDS[route])) expect(tally.get(`${route}.${field} bad`)).toBeGreaterThan(20);
+    for (const route of ROUTES)
+      for (const field of Object.keys(FIELDS[route])) expect(tally.get(`${route}.${field} bad`)).toBeGreaterThan(20);
     expect(tally.get('not an object')).toBeGreaterThan(20);
     expect(tally.get('valid body in an array')).toBeGreaterThan(20);
     expect(tally.get('a string holding U+0000 or an unpaired surrogate')).toBeGreaterThan(20);
@@ -447,7 +591,30 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
               .oneof(
                 fc.string({ maxLength: 20 }),
                 fc.string({ unit: 'grapheme', maxLength: 8 }),
-                fc.constantFrom('id', 'merchantId', 'merchant_id', 'status', 'refundedAmount', 'createdAt', 'paymentId', 'balance', 'amount', 'name', 'Name', 'AMOUNT', 'amount ', ' name', 'customer_id', 'isAdmin', '$where', '$gt', '0', '-1', '', ' '),
+                fc.constantFrom(
+                  'id',
+                  'merchantId',
+                  'merchant_id',
+                  'status',
+                  'refundedAmount',
+                  'createdAt',
+                  'paymentId',
+                  'balance',
+                  'amount',
+                  'name',
+                  'Name',
+                  'AMOUNT',
+                  'amount ',
+                  ' name',
+                  'customer_id',
+                  'isAdmin',
+                  '$where',
+                  '$gt',
+                  '0',
+                  '-1',
+                  '',
+                  ' ',
+                ),
               )
               .filter((name) => !Object.hasOwn(FIELDS[route], name)),
             value: fc.jsonValue({ maxDepth: 2 }),
@@ -462,11 +629,15 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
       fc.asyncProperty(unknownFields, followUp, async ({ route, extras }, again) => {
         tally.add(`${route}, ${extras.length} unknown field(s)`);
         const entries = entriesOf(target.validBody(route).body);
-        for (const { name, value, at } of extras) entries.splice(at % (entries.length + 1), 0, [name, JSON.stringify(value)]);
+        for (const { name, value, at } of extras)
+          entries.splice(at % (entries.length + 1), 0, [name, JSON.stringify(value)]);
         const text = objectText(entries);
-        const sent = await post(route, Buffer.from(text, 'utf8'), { description: `unknown fields: ${text.slice(0, 300)}` });
+        const sent = await post(route, Buffer.from(text, 'utf8'), {
+          description: `unknown fields: ${text.slice(0, 300)}`,
+        });
         const context = await expectRefused(sent, 400, again);
-        if (!/should not exist/.test(JSON.stringify(jsonBody(sent.response).message))) throw new Error(`${context}\nthe message does not name the unknown field`);
+        if (!/should not exist/.test(JSON.stringify(jsonBody(sent.response).message)))
+          throw new Error(`${context}\nthe message does not name the unknown field`);
       }),
       fuzzParameters(),
     );
@@ -477,12 +648,19 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
   // whitelist never saw them (POST /customers {"name":"A","balance":1,"toString":1} was a 201).
   it('answers 400 to unknown fields named like Object.prototype members', async () => {
     await fc.assert(
-      fc.asyncProperty(anyRoute, fc.constantFrom(...PROTOTYPE_NAMES), fc.jsonValue({ maxDepth: 1 }), async (route, name, value) => {
-        const text = objectText([...entriesOf(target.validBody(route).body), [name, JSON.stringify(value)]]);
-        const sent = await post(route, Buffer.from(text, 'utf8'), { description: `unknown field ${JSON.stringify(name)}: ${text}` });
-        if (sent.response.status === 201) target.apply(target.validBody(route).effect);
-        await expectRefused(sent, 400, false);
-      }),
+      fc.asyncProperty(
+        anyRoute,
+        fc.constantFrom(...PROTOTYPE_NAMES),
+        fc.jsonValue({ maxDepth: 1 }),
+        async (route, name, value) => {
+          const text = objectText([...entriesOf(target.validBody(route).body), [name, JSON.stringify(value)]]);
+          const sent = await post(route, Buffer.from(text, 'utf8'), {
+            description: `unknown field ${JSON.stringify(name)}: ${text}`,
+          });
+          if (sent.response.status === 201) target.apply(target.validBody(route).effect);
+          await expectRefused(sent, 400, false);
+        },
+      ),
       fuzzParameters(),
     );
   }, 300_000);
@@ -508,7 +686,9 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
       }
       const bytes = Buffer.from(text, 'utf8');
       const tooLarge = bytes.length > BODY_LIMIT_BYTES;
-      const sent = await post(route, bytes, { description: `${deep.depth} levels of ${deep.shape} nesting at ${deep.placement} (${bytes.length} bytes): ${text.slice(0, 120)}…` });
+      const sent = await post(route, bytes, {
+        description: `${deep.depth} levels of ${deep.shape} nesting at ${deep.placement} (${bytes.length} bytes): ${text.slice(0, 120)}…`,
+      });
       await expectRefused(sent, tooLarge ? 413 : 400, again);
     });
 
@@ -532,7 +712,8 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
       fc.asyncProperty(oversized, async (big) => {
         const bytes = oversizedBody(target.validBody(big.route).body, big);
         tally.add(`${big.shape}, ${big.contentType}, ${big.framing}`);
-        if (bytes.length < 1024 * 1024) throw new Error(`generated only ${bytes.length} bytes for ${JSON.stringify({ ...big, filler: undefined })}`);
+        if (bytes.length < 1024 * 1024)
+          throw new Error(`generated only ${bytes.length} bytes for ${JSON.stringify({ ...big, filler: undefined })}`);
         const sent = await post(big.route, bytes, {
           contentType: big.contentType,
           framing: big.framing,
@@ -557,7 +738,8 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
         if (ct.kind === 'no content type') contentType = null;
         if (ct.kind === 'JSON text sent form-encoded') contentType = 'application/x-www-form-urlencoded';
         if (ct.kind === 'JSON, unsupported charset') contentType = `application/json; charset=${ct.charset}`;
-        if (ct.kind === 'JSON, unknown content encoding' || ct.kind === 'JSON claiming a compression it does not have') extraHeaders.push(['Content-Encoding', ct.encoding]);
+        if (ct.kind === 'JSON, unknown content encoding' || ct.kind === 'JSON claiming a compression it does not have')
+          extraHeaders.push(['Content-Encoding', ct.encoding]);
         const description = `${ct.kind}: Content-Type ${JSON.stringify(contentType)}${extraHeaders.length ? `, Content-Encoding ${JSON.stringify(extraHeaders[0][1])}` : ''}, body ${text}`;
         const sent = await post(route, Buffer.from(text, 'utf8'), { contentType, extraHeaders, description });
         await expectRefused(sent, ct.status, again);
@@ -570,12 +752,47 @@ describe('fuzz: request bodies against the payments app (SQLite + TypeORM store)
 
   // Found by this suite: the body parser's own 4xx lacked `error` and were logged as errors with a stack.
   it.each([
-    ['a 1 MiB JSON body', 413, 'Payload Too Large', 'application/json', [] as RawHeader[], `{"pad":"${'x'.repeat(1024 * 1024)}"}`],
+    [
+      'a 1 MiB JSON body',
+      413,
+      'Payload Too Large',
+      'application/json',
+      [] as RawHeader[],
+      `{"pad":"${'x'.repeat(1024 * 1024)}"}`,
+    ],
     ['JSON in latin1', 415, 'Unsupported Media Type', 'application/json; charset=latin1', [], '{"amount":1}'],
-    ['JSON with Content-Encoding: br2', 415, 'Unsupported Media Type', 'application/json', [['Content-Encoding', 'br2']], '{"amount":1}'],
-    ['JSON with Content-Encoding: gzip, not gzipped', 400, 'Bad Request', 'application/json', [['Content-Encoding', 'gzip']], '{"amount":1}'],
-    ['a form with 1,001 parameters', 413, 'Payload Too Large', 'application/x-www-form-urlencoded', [], Array.from({ length: 1001 }, (_, i) => `p${i}=1`).join('&')],
-    ['a form nested 40 levels deep', 400, 'Bad Request', 'application/x-www-form-urlencoded', [], `a${'[a]'.repeat(40)}=1`],
+    [
+      'JSON with Content-Encoding: br2',
+      415,
+      'Unsupported Media Type',
+      'application/json',
+      [['Content-Encoding', 'br2']],
+      '{"amount":1}',
+    ],
+    [
+      'JSON with Content-Encoding: gzip, not gzipped',
+      400,
+      'Bad Request',
+      'application/json',
+      [['Content-Encoding', 'gzip']],
+      '{"amount":1}',
+    ],
+    [
+      'a form with 1,001 parameters',
+      413,
+      'Payload Too Large',
+      'application/x-www-form-urlencoded',
+      [],
+      Array.from({ length: 1001 }, (_, i) => `p${i}=1`).join('&'),
+    ],
+    [
+      'a form nested 40 levels deep',
+      400,
+      'Bad Request',
+      'application/x-www-form-urlencoded',
+      [],
+      `a${'[a]'.repeat(40)}=1`,
+    ],
   ] as Array<[string, number, string, string, RawHeader[], string]>)(
     'answers %s with %i and a full {statusCode, error, message} body',
     async (description, status, reason, contentType, extraHeaders, body) => {

@@ -2,7 +2,13 @@ import request from 'supertest';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Body, Controller, Post } from '@nestjs/common';
-import { IdempotencyEvent, IdempotencyModule, IdempotencyStore, Idempotent, MemoryIdempotencyStore } from '@nest-idempotency/core';
+import {
+  IdempotencyEvent,
+  IdempotencyModule,
+  IdempotencyStore,
+  Idempotent,
+  MemoryIdempotencyStore,
+} from '@nest-idempotency/core';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
 import { isServiceAvailable, TEST_SERVICES } from '../support/services';
@@ -20,7 +26,9 @@ class ShortLivedFixtureController {
 
 const STORES: Array<[string, () => IdempotencyStore]> = [
   ['memory', () => new MemoryIdempotencyStore()],
-  ...(isServiceAvailable('redis') ? [['Redis', () => new RedisIdempotencyStore(TEST_SERVICES.redis)] as [string, () => IdempotencyStore]] : []),
+  ...(isServiceAvailable('redis')
+    ? [['Redis', () => new RedisIdempotencyStore(TEST_SERVICES.redis)] as [string, () => IdempotencyStore]]
+    : []),
 ];
 
 /**
@@ -39,7 +47,17 @@ describe.each(STORES)('localCache on the %s store', (_name, openStore) => {
   beforeAll(async () => {
     store = openStore();
     cached = await startHttpApp(
-      { imports: [IdempotencyModule.forRoot({ store, keyPrefix, localCache: { maxEntries: 100 }, events: (event) => events.push(event) })], controllers },
+      {
+        imports: [
+          IdempotencyModule.forRoot({
+            store,
+            keyPrefix,
+            localCache: { maxEntries: 100 },
+            events: (event) => events.push(event),
+          }),
+        ],
+        controllers,
+      },
       adapter,
     );
     plain = await startHttpApp({ imports: [IdempotencyModule.forRoot({ store, keyPrefix })], controllers }, adapter);

@@ -44,7 +44,13 @@ describe.each(HTTP_ADAPTERS)("errorFormat: 'problem+json' on %s", (_name, adapte
   beforeAll(async () => {
     running = await startHttpApp(
       {
-        imports: [IdempotencyModule.forRoot({ store: new MemoryIdempotencyStore(), scope: sharedScope, errorFormat: 'problem+json' })],
+        imports: [
+          IdempotencyModule.forRoot({
+            store: new MemoryIdempotencyStore(),
+            scope: sharedScope,
+            errorFormat: 'problem+json',
+          }),
+        ],
         controllers: [OrdersController],
       },
       adapter,
@@ -64,10 +70,20 @@ describe.each(HTTP_ADAPTERS)("errorFormat: 'problem+json' on %s", (_name, adapte
     const first = post('/orders', 'k-busy', { item: 'a', slowMs: 400 }).then((response) => response);
     await sleep(100);
     const busy = await post('/orders', 'k-busy', { item: 'a', slowMs: 400 });
-    expectProblem(busy, 409, '4-acquire-one-atomic-step-one-round-trip', 'A request is outstanding for this Idempotency-Key');
+    expectProblem(
+      busy,
+      409,
+      '4-acquire-one-atomic-step-one-round-trip',
+      'A request is outstanding for this Idempotency-Key',
+    );
     expect(busy.headers['retry-after']).toBe('1');
     expect((await first).status).toBe(201);
-    expectProblem(await post('/orders', 'k-busy', { item: 'b' }), 422, '3-the-fingerprint', 'Idempotency-Key is already used');
+    expectProblem(
+      await post('/orders', 'k-busy', { item: 'b' }),
+      422,
+      '3-the-fingerprint',
+      'Idempotency-Key is already used',
+    );
   });
 
   it('answers a store outage with 503 and Retry-After', async () => {
@@ -97,6 +113,8 @@ describe('errorFormat', () => {
       { imports: [IdempotencyModule.forRoot({ errorFormat: 'xml' as never })], controllers: [OrdersController] },
       HTTP_ADAPTERS[0][1],
     );
-    await expect(starting).rejects.toThrow(`Idempotency option "errorFormat" must be 'nest' or 'problem+json', got "xml"`);
+    await expect(starting).rejects.toThrow(
+      `Idempotency option "errorFormat" must be 'nest' or 'problem+json', got "xml"`,
+    );
   });
 });

@@ -2,7 +2,12 @@ import request from 'supertest';
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LoggerService } from '@nestjs/common';
-import { IdempotencyEvent, IdempotencyModule, IdempotencyModuleOptions, MemoryIdempotencyStore } from '@nest-idempotency/core';
+import {
+  IdempotencyEvent,
+  IdempotencyModule,
+  IdempotencyModuleOptions,
+  MemoryIdempotencyStore,
+} from '@nest-idempotency/core';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
 import { isServiceAvailable, TEST_SERVICES } from '../support/services';
@@ -25,12 +30,18 @@ const STORES: Array<[string, () => Pick<IdempotencyModuleOptions, 'store' | 'key
     ? [
         [
           'Redis + localCache',
-          () => ({ store: new RedisIdempotencyStore(TEST_SERVICES.redis), keyPrefix: `protocol-${randomUUID()}`, localCache: { maxEntries: 1_000 } }),
+          () => ({
+            store: new RedisIdempotencyStore(TEST_SERVICES.redis),
+            keyPrefix: `protocol-${randomUUID()}`,
+            localCache: { maxEntries: 1_000 },
+          }),
         ] as (typeof STORES)[number],
       ]
     : []),
 ];
-const CASES = HTTP_ADAPTERS.flatMap(([platform, adapter]) => STORES.map(([storeName, open]) => [platform, storeName, adapter, open] as const));
+const CASES = HTTP_ADAPTERS.flatMap(([platform, adapter]) =>
+  STORES.map(([storeName, open]) => [platform, storeName, adapter, open] as const),
+);
 
 describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _storeName, adapter, openStore) => {
   let running: RunningApp;
@@ -38,7 +49,13 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
   const events: IdempotencyEvent[] = [];
   const warnings: string[] = [];
   // The app's logger, as an application would install one: the library's warnings arrive here.
-  const logger: LoggerService = { log() {}, error() {}, warn: (message) => warnings.push(String(message)), debug() {}, verbose() {} };
+  const logger: LoggerService = {
+    log() {},
+    error() {},
+    warn: (message) => warnings.push(String(message)),
+    debug() {},
+    verbose() {},
+  };
   let keySeq = 0;
   const newKey = () => `key-${Date.now()}-${++keySeq}`;
 
@@ -47,7 +64,12 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
     running = await startHttpApp(
       {
         imports: [IdempotencyModule.forRoot({ ...storeOptions, events: (event) => events.push(event) })],
-        controllers: [OrdersFixtureController, SlowFixtureController, LayeredFixtureController, PublicFixtureController],
+        controllers: [
+          OrdersFixtureController,
+          SlowFixtureController,
+          LayeredFixtureController,
+          PublicFixtureController,
+        ],
       },
       adapter,
     );
@@ -104,7 +126,10 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
     });
 
     it('refuses a key header sent twice', async () => {
-      const res = await request(running.url).post('/orders').set('Idempotency-Key', ['one', 'two'] as unknown as string).send({});
+      const res = await request(running.url)
+        .post('/orders')
+        .set('Idempotency-Key', ['one', 'two'] as unknown as string)
+        .send({});
       expect(res.status).toBe(400);
       expect(res.body.message).toContain('more than once');
       expect(calls.of('create')).toBe(0);
@@ -169,7 +194,9 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
     it('treats a body with its keys in another order as the same request', async () => {
       const key = newKey();
       await post('/orders', key).set('content-type', 'application/json').send('{"a":1,"b":{"c":2,"d":[1,2]}}');
-      const res = await post('/orders', key).set('content-type', 'application/json').send('{"b":{"d":[1,2],"c":2},"a":1}');
+      const res = await post('/orders', key)
+        .set('content-type', 'application/json')
+        .send('{"b":{"d":[1,2],"c":2},"a":1}');
       expect(res.headers['idempotent-replayed']).toBe('true');
       expect(calls.of('create')).toBe(1);
     });
@@ -222,7 +249,7 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
       expect(outcomes()).toEqual(['executed', 'mismatch']);
     });
 
-    it('answers 422 to the same key on another path (another payment\'s refund route)', async () => {
+    it("answers 422 to the same key on another path (another payment's refund route)", async () => {
       const key = newKey();
       expect((await post('/orders/p1/refunds', key).send({ amount: 1 })).status).toBe(201);
       expect((await post('/orders/p2/refunds', key).send({ amount: 1 })).status).toBe(422);
@@ -233,7 +260,9 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
       const key = newKey();
       await post('/orders/tenant', key).set('x-tenant', 'a').send();
       expect((await post('/orders/tenant', key).set('x-tenant', 'b').send()).status).toBe(422);
-      expect((await post('/orders/tenant', key).set('x-tenant', 'a').send()).headers['idempotent-replayed']).toBe('true');
+      expect((await post('/orders/tenant', key).set('x-tenant', 'a').send()).headers['idempotent-replayed']).toBe(
+        'true',
+      );
       expect(calls.of('tenant')).toBe(1);
     });
   });
@@ -252,7 +281,7 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
       expect(events.map((event) => event.scope)).toEqual(['alice', 'bob', 'bob']);
     });
 
-    it('never replays a long principal\'s response to one whose id is literally its hashed form', async () => {
+    it("never replays a long principal's response to one whose id is literally its hashed form", async () => {
       const key = newKey();
       const victim = `victim-${'v'.repeat(193)}`;
       expect(Buffer.byteLength(victim)).toBe(200);
@@ -288,7 +317,7 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
       expect(calls.of('anonymous')).toBe(4);
     });
 
-    it('is the shared space it warns about: one anonymous caller\'s key replays another\'s response', async () => {
+    it("is the shared space it warns about: one anonymous caller's key replays another's response", async () => {
       const key = newKey();
       const first = await post('/public/anonymous', key).send({ n: 1 });
       const other = await post('/public/anonymous', key).send({ n: 1 });
@@ -371,7 +400,11 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
   describe('concurrency', () => {
     it('runs 50 identical concurrent requests once; the others get 409 with Retry-After', async () => {
       const key = newKey();
-      const pending = Array.from({ length: 50 }, () => post('/slow', key).send({ amount: 1 }).then((res) => res));
+      const pending = Array.from({ length: 50 }, () =>
+        post('/slow', key)
+          .send({ amount: 1 })
+          .then((res) => res),
+      );
       // Let every request reach the store before the first one finishes.
       while (events.length < 49) await sleep(10);
       SlowFixtureController.gate.open();
@@ -391,7 +424,11 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
 
     it('with onConflict { wait }, 50 identical concurrent requests all get the one result', async () => {
       const key = newKey();
-      const pending = Array.from({ length: 50 }, () => post('/slow/wait', key).send().then((res) => res));
+      const pending = Array.from({ length: 50 }, () =>
+        post('/slow/wait', key)
+          .send()
+          .then((res) => res),
+      );
       await sleep(200);
       SlowFixtureController.gate.open();
       const responses = await Promise.all(pending);
@@ -402,11 +439,13 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
     });
 
     it.each([
-      ['/slow/hinted', 'the route\'s retryAfter hint (2.5 s), rounded up', '3', 'slow-hinted'],
+      ['/slow/hinted', "the route's retryAfter hint (2.5 s), rounded up", '3', 'slow-hinted'],
       ['/slow/hour-lease', 'the default hint under a 1 h lease, not the hour', '1', 'slow-hour-lease'],
     ])('answers %s while in flight with Retry-After from %s', async (path, _why, expected, counter) => {
       const key = newKey();
-      const first = post(path, key).send().then((res) => res);
+      const first = post(path, key)
+        .send()
+        .then((res) => res);
       // The first request holds the record once its handler runs.
       while (calls.of(counter) < 1) await sleep(10);
       const conflict = await post(path, key).send();
@@ -418,7 +457,9 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
 
     it('gives a waiter whose wait runs out a 409', async () => {
       const key = newKey();
-      const first = post('/slow/short-wait', key).send().then((res) => res);
+      const first = post('/slow/short-wait', key)
+        .send()
+        .then((res) => res);
       await sleep(50);
       const second = await post('/slow/short-wait', key).send();
       expect(second.status).toBe(409);
@@ -430,7 +471,11 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
     it('runs 50 distinct keys at once 50 times, with no false 409', async () => {
       SlowFixtureController.gate.open();
       const responses = await Promise.all(
-        Array.from({ length: 50 }, () => post('/slow', newKey()).send({ amount: 1 }).then((res) => res)),
+        Array.from({ length: 50 }, () =>
+          post('/slow', newKey())
+            .send({ amount: 1 })
+            .then((res) => res),
+        ),
       );
       expect(responses.map((res) => res.status)).toEqual(Array(50).fill(201));
       expect(calls.of('slow')).toBe(50);
@@ -438,9 +483,11 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
   });
 
   describe('leases', () => {
-    it('lets a retry take over an expired lease; the old owner\'s late result is fenced off', async () => {
+    it("lets a retry take over an expired lease; the old owner's late result is fenced off", async () => {
       const key = newKey();
-      const first = post('/slow/lease', key).send().then((res) => res);
+      const first = post('/slow/lease', key)
+        .send()
+        .then((res) => res);
       await sleep(100);
       const conflict = await post('/slow/lease', key).send();
       expect(conflict.status).toBe(409);

@@ -20,7 +20,10 @@ describe('IdempotencyService.run', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
         IdempotencyModule.forRootAsync({
-          useFactory: () => ({ store: new MemoryIdempotencyStore(), events: (event: IdempotencyEvent) => events.push(event) }),
+          useFactory: () => ({
+            store: new MemoryIdempotencyStore(),
+            events: (event: IdempotencyEvent) => events.push(event),
+          }),
         }),
       ],
     }).compile();
@@ -30,7 +33,8 @@ describe('IdempotencyService.run', () => {
 
   it('runs the work once per key and returns the first result to redeliveries', async () => {
     let runs = 0;
-    const consume = () => service.run('msg-1', async () => ({ charged: ++runs, at: 'once' }), { name: 'charge-consumer' });
+    const consume = () =>
+      service.run('msg-1', async () => ({ charged: ++runs, at: 'once' }), { name: 'charge-consumer' });
     expect(await consume()).toEqual({ charged: 1, at: 'once' });
     expect(await consume()).toEqual({ charged: 1, at: 'once' });
     expect(runs).toBe(1);
@@ -80,9 +84,9 @@ describe('IdempotencyService.run', () => {
   it('keeps scopes apart and refuses a key reused for another payload', async () => {
     expect(await service.run('shared', () => 'a', { scope: 'tenant-a', fingerprint: { amount: 1 } })).toBe('a');
     expect(await service.run('shared', () => 'b', { scope: 'tenant-b', fingerprint: { amount: 1 } })).toBe('b');
-    await expect(service.run('shared', () => 'c', { scope: 'tenant-a', fingerprint: { amount: 2 } })).rejects.toBeInstanceOf(
-      IdempotencyKeyMismatchException,
-    );
+    await expect(
+      service.run('shared', () => 'c', { scope: 'tenant-a', fingerprint: { amount: 2 } }),
+    ).rejects.toBeInstanceOf(IdempotencyKeyMismatchException);
   });
 
   it('keeps long scopes apart by their hash, so no store refuses a long principal', async () => {
@@ -107,14 +111,14 @@ describe('IdempotencyService.run', () => {
     await expect(
       Test.createTestingModule({ imports: [IdempotencyModule.forRoot({ ttl: 1_000, lockTimeout: 5_000 })] }).compile(),
     ).rejects.toThrow('"lockTimeout" (5000 ms) must not exceed "ttl" (1000 ms)');
-    await expect(Test.createTestingModule({ imports: [IdempotencyModule.forRoot({ ttl: -1 })] }).compile()).rejects.toThrow(
-      '"ttl" must be a positive whole number',
-    );
+    await expect(
+      Test.createTestingModule({ imports: [IdempotencyModule.forRoot({ ttl: -1 })] }).compile(),
+    ).rejects.toThrow('"ttl" must be a positive whole number');
     await expect(
       Test.createTestingModule({ imports: [IdempotencyModule.forRoot({ retryAfter: 40_000 })] }).compile(),
     ).rejects.toThrow('"retryAfter" (40000 ms) must not exceed "lockTimeout" (30000 ms)');
-    await expect(Test.createTestingModule({ imports: [IdempotencyModule.forRoot({ retryAfter: 0 })] }).compile()).rejects.toThrow(
-      '"retryAfter" must be a positive whole number',
-    );
+    await expect(
+      Test.createTestingModule({ imports: [IdempotencyModule.forRoot({ retryAfter: 0 })] }).compile(),
+    ).rejects.toThrow('"retryAfter" must be a positive whole number');
   });
 });

@@ -81,7 +81,10 @@ describe.each(HTTP_ADAPTERS)('store failures (%s)', (_platform, adapter) => {
 
   beforeAll(async () => {
     running = await startHttpApp(
-      { imports: [IdempotencyModule.forRoot({ store, events: (event) => events.push(event) })], controllers: [ChargeController] },
+      {
+        imports: [IdempotencyModule.forRoot({ store, events: (event) => events.push(event) })],
+        controllers: [ChargeController],
+      },
       adapter,
     );
   });
@@ -111,7 +114,7 @@ describe.each(HTTP_ADAPTERS)('store failures (%s)', (_platform, adapter) => {
     expect(runs).toBe(1);
   });
 
-  it('sends the route\'s retryAfter hint with its 503', async () => {
+  it("sends the route's retryAfter hint with its 503", async () => {
     store.down.acquire = true;
     const res = await request(running.url).post('/hinted').set('Idempotency-Key', 'k-hinted').send();
     expect(res.status).toBe(503);
@@ -128,17 +131,21 @@ describe.each(HTTP_ADAPTERS)('store failures (%s)', (_platform, adapter) => {
     expect(events[0].reason).toContain('ECONNREFUSED');
   });
 
-  const post = (path: string, key: string, body?: object) => request(running.url).post(path).set('Idempotency-Key', key).send(body);
+  const post = (path: string, key: string, body?: object) =>
+    request(running.url).post(path).set('Idempotency-Key', key).send(body);
   /** Waits as long as the answer's Retry-After says, as a well-behaved client does before its retry. */
   const honour = (res: request.Response) => sleep(Number(res.headers['retry-after']) * 1000);
-  const deferred = (route: string) => events.filter((event) => event.outcome === 'deferred_settlement' && event.route === route);
+  const deferred = (route: string) =>
+    events.filter((event) => event.outcome === 'deferred_settlement' && event.route === route);
 
   it('sends the result when storing it fails, stores it later, and a retry gets the replay', async () => {
     store.down.complete = true;
     const res = await post('/closed', 'k-complete');
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ run: 1 });
-    expect(events).toEqual([expect.objectContaining({ outcome: 'store_error', reason: 'complete failed: Command timed out' })]);
+    expect(events).toEqual([
+      expect.objectContaining({ outcome: 'store_error', reason: 'complete failed: Command timed out' }),
+    ]);
     // The record stays in flight while the store is down: a retry is a 409, never a second run.
     const busy = await post('/closed', 'k-complete');
     expect(busy.status).toBe(409);
@@ -150,7 +157,9 @@ describe.each(HTTP_ADAPTERS)('store failures (%s)', (_platform, adapter) => {
     expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(replay.body).toEqual({ run: 1 });
     expect(runs).toBe(1);
-    expect(deferred('POST /closed')).toEqual([expect.objectContaining({ deferred: expect.objectContaining({ action: 'complete', result: 'settled' }) })]);
+    expect(deferred('POST /closed')).toEqual([
+      expect.objectContaining({ deferred: expect.objectContaining({ action: 'complete', result: 'settled' }) }),
+    ]);
   });
 
   it('releases later the record of an acquire that timed out but ran, so the retry of its 503 runs', async () => {
@@ -164,7 +173,9 @@ describe.each(HTTP_ADAPTERS)('store failures (%s)', (_platform, adapter) => {
     expect(retry.status).toBe(201);
     expect(retry.headers['idempotent-replayed']).toBeUndefined();
     expect(runs).toBe(1);
-    expect(deferred('POST /closed')).toEqual([expect.objectContaining({ deferred: { action: 'release', result: 'settled', attempts: 1 } })]);
+    expect(deferred('POST /closed')).toEqual([
+      expect.objectContaining({ deferred: { action: 'release', result: 'settled', attempts: 1 } }),
+    ]);
   });
 
   it('lets a retry with a corrected body run after such a 503, not 422', async () => {
@@ -190,6 +201,8 @@ describe.each(HTTP_ADAPTERS)('store failures (%s)', (_platform, adapter) => {
     const retry = await post('/failing', 'k-release');
     expect(retry.status).toBe(201);
     expect(retry.body).toEqual({ run: 2 });
-    expect(deferred('POST /failing')).toEqual([expect.objectContaining({ deferred: expect.objectContaining({ action: 'release', result: 'settled' }) })]);
+    expect(deferred('POST /failing')).toEqual([
+      expect.objectContaining({ deferred: expect.objectContaining({ action: 'release', result: 'settled' }) }),
+    ]);
   });
 });

@@ -53,7 +53,10 @@ class CapturesController {
 
 type Operation = {
   parameters?: Array<{ name: string; in: string; required?: boolean; schema?: Record<string, unknown> }>;
-  responses: Record<string, { description: string; headers?: Record<string, unknown>; content?: Record<string, { schema: { $ref?: string } }> }>;
+  responses: Record<
+    string,
+    { description: string; headers?: Record<string, unknown>; content?: Record<string, { schema: { $ref?: string } }> }
+  >;
 };
 
 describe('documentIdempotentRoutes (@nest-idempotency/core/swagger)', () => {
@@ -80,11 +83,17 @@ describe('documentIdempotentRoutes (@nest-idempotency/core/swagger)', () => {
   afterAll(() => app.close());
 
   it('documents the key header of every guarded route, required or not, with its format', () => {
-    const header = (operation: Operation, name: string) => operation.parameters?.filter((p) => p.in === 'header' && p.name === name) ?? [];
+    const header = (operation: Operation, name: string) =>
+      operation.parameters?.filter((p) => p.in === 'header' && p.name === name) ?? [];
     expect(header(paths['/orders'].post, 'Idempotency-Key')).toEqual([
-      expect.objectContaining({ required: true, schema: expect.objectContaining({ type: 'string', minLength: 1, pattern: '^[\\x21-\\x7E]+$' }) }),
+      expect.objectContaining({
+        required: true,
+        schema: expect.objectContaining({ type: 'string', minLength: 1, pattern: '^[\\x21-\\x7E]+$' }),
+      }),
     ]);
-    expect(header(paths['/orders/import'].post, 'X-Request-Id')).toEqual([expect.objectContaining({ required: false })]);
+    expect(header(paths['/orders/import'].post, 'X-Request-Id')).toEqual([
+      expect.objectContaining({ required: false }),
+    ]);
     expect(header(paths['/captures'].post, 'Idempotency-Key')).toHaveLength(1);
     expect(paths['/orders'].get.parameters ?? []).toEqual([]);
   });
@@ -93,7 +102,9 @@ describe('documentIdempotentRoutes (@nest-idempotency/core/swagger)', () => {
     for (const path of ['/orders', '/orders/import', '/captures']) {
       const { responses } = paths[path].post;
       for (const status of ['400', '409', '422', '503']) {
-        expect(responses[status].content?.['application/json'].schema.$ref).toBe('#/components/schemas/IdempotencyErrorBody');
+        expect(responses[status].content?.['application/json'].schema.$ref).toBe(
+          '#/components/schemas/IdempotencyErrorBody',
+        );
       }
       expect(Object.keys(responses['409'].headers ?? {})).toEqual(['Retry-After']);
       expect(Object.keys(responses['503'].headers ?? {})).toEqual(['Retry-After']);
@@ -106,7 +117,9 @@ describe('documentIdempotentRoutes (@nest-idempotency/core/swagger)', () => {
     const { responses } = paths['/refunds'].post;
     for (const status of ['400', '409', '422', '503']) {
       expect(Object.keys(responses[status].content ?? {})).toEqual(['application/problem+json']);
-      expect(responses[status].content?.['application/problem+json'].schema.$ref).toBe('#/components/schemas/IdempotencyProblemBody');
+      expect(responses[status].content?.['application/problem+json'].schema.$ref).toBe(
+        '#/components/schemas/IdempotencyProblemBody',
+      );
     }
     expect(schemas.IdempotencyProblemBody.required).toEqual(['type', 'title', 'status', 'detail']);
   });
@@ -119,6 +132,8 @@ describe('documentIdempotentRoutes (@nest-idempotency/core/swagger)', () => {
     expect(Object.keys(paths['/orders/import'].post.responses['202'].headers ?? {})).toEqual(['Idempotent-Replayed']);
     expect(Object.keys(paths['/captures'].post.responses['201'].headers ?? {})).toEqual(['Idempotent-Replayed']);
     // The route's own 400 keeps its description, with the library's added.
-    expect(paths['/orders'].post.responses['400'].description).toMatch(/^Invalid body\n\nThe Idempotency-Key header is missing/);
+    expect(paths['/orders'].post.responses['400'].description).toMatch(
+      /^Invalid body\n\nThe Idempotency-Key header is missing/,
+    );
   });
 });

@@ -8,14 +8,18 @@ export interface PaymentsConfiguration {
   prepare: () => Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>;
 }
 
-const sqlite = (store: string, extra: Record<string, string> = {}) => async () => {
-  const file = createSqliteFile();
-  return { env: { DATABASE_URL: file.url, IDEMPOTENCY_STORE: store, ...extra }, cleanup: async () => file.remove() };
-};
-const postgres = (store: string, extra: Record<string, string> = {}) => async () => {
-  const database = await createPostgresDatabase();
-  return { env: { DATABASE_URL: database.url, IDEMPOTENCY_STORE: store, ...extra }, cleanup: database.drop };
-};
+const sqlite =
+  (store: string, extra: Record<string, string> = {}) =>
+  async () => {
+    const file = createSqliteFile();
+    return { env: { DATABASE_URL: file.url, IDEMPOTENCY_STORE: store, ...extra }, cleanup: async () => file.remove() };
+  };
+const postgres =
+  (store: string, extra: Record<string, string> = {}) =>
+  async () => {
+    const database = await createPostgresDatabase();
+    return { env: { DATABASE_URL: database.url, IDEMPOTENCY_STORE: store, ...extra }, cleanup: database.drop };
+  };
 const mariadb = (store: string) => async () => {
   const database = await createMariadbDatabase();
   return { env: { DATABASE_URL: database.url, IDEMPOTENCY_STORE: store }, cleanup: database.drop };
@@ -26,7 +30,11 @@ export const PAYMENTS_CONFIGURATIONS: PaymentsConfiguration[] = [
   { name: 'SQLite + TypeORM store', services: [], prepare: sqlite('typeorm') },
   { name: 'SQLite + Redis store', services: ['redis'], prepare: sqlite('redis', { REDIS_URL: TEST_SERVICES.redis }) },
   { name: 'SQLite + memory store', services: [], prepare: sqlite('memory') },
-  { name: 'PostgreSQL + Redis store', services: ['postgres', 'redis'], prepare: postgres('redis', { REDIS_URL: TEST_SERVICES.redis }) },
+  {
+    name: 'PostgreSQL + Redis store',
+    services: ['postgres', 'redis'],
+    prepare: postgres('redis', { REDIS_URL: TEST_SERVICES.redis }),
+  },
   { name: 'PostgreSQL + TypeORM store', services: ['postgres'], prepare: postgres('typeorm') },
   { name: 'MariaDB + TypeORM store', services: ['mariadb'], prepare: mariadb('typeorm') },
 ];

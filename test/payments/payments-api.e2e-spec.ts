@@ -30,31 +30,47 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
     const pay = (customerId: string, amount: number, key = randomUUID(), reference = `ref-${randomUUID()}`) =>
       api.post('/payments', { customerId, amount, currency: 'EUR', reference }, key);
     const balanceOf = async (customerId: string) => (await api.get(`/customers/${customerId}`)).body.balance as number;
-    const customerRowsMadeWith = (key: string) => app.app!.get(DataSource).getRepository(Customer).countBy({ merchantId: 'm1', requestKey: key });
+    const customerRowsMadeWith = (key: string) =>
+      app.app!.get(DataSource).getRepository(Customer).countBy({ merchantId: 'm1', requestKey: key });
 
     describe('authentication', () => {
       it('answers 401 without an API key, or with an unknown one', async () => {
         const missing = await request(app.url).get(`/customers/${randomUUID()}`);
         expect(missing.status).toBe(401);
         expect(missing.body).toMatchObject({ statusCode: 401, error: 'Unauthorized' });
-        const wrong = await request(app.url).post('/payments').set('Authorization', 'Bearer nope').set('Idempotency-Key', 'k').send({});
+        const wrong = await request(app.url)
+          .post('/payments')
+          .set('Authorization', 'Bearer nope')
+          .set('Idempotency-Key', 'k')
+          .send({});
         expect(wrong.status).toBe(401);
       });
 
       it('serves /health, /metrics and /docs without an API key', async () => {
         const health = await request(app.url).get('/health');
         expect(health.status).toBe(200);
-        expect(health.body).toMatchObject({ status: 'ok', info: { database: { status: 'up' }, idempotencyStore: { status: 'up' } } });
+        expect(health.body).toMatchObject({
+          status: 'ok',
+          info: { database: { status: 'up' }, idempotencyStore: { status: 'up' } },
+        });
         expect((await request(app.url).get('/metrics')).status).toBe(200);
         const docs = await request(app.url).get('/docs-json');
         expect(docs.status).toBe(200);
         const create = docs.body.paths['/payments'].post;
-        expect(create.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header' })]));
-        expect(Object.keys(create.responses)).toEqual(expect.arrayContaining(['201', '400', '401', '402', '404', '409', '422', '503']));
+        expect(create.parameters).toEqual(
+          expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header' })]),
+        );
+        expect(Object.keys(create.responses)).toEqual(
+          expect.arrayContaining(['201', '400', '401', '402', '404', '409', '422', '503']),
+        );
         // Every guarded route: the key header, the replay header, Retry-After, and error bodies with a schema.
         for (const path of ['/customers', '/payments', '/payments/{id}/refunds']) {
           const { parameters, responses } = docs.body.paths[path].post;
-          expect(parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true })]));
+          expect(parameters).toEqual(
+            expect.arrayContaining([
+              expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true }),
+            ]),
+          );
           expect(Object.keys(responses['201'].headers)).toEqual(['Idempotent-Replayed']);
           expect(Object.keys(responses['409'].headers)).toEqual(['Retry-After']);
           expect(Object.keys(responses['503'].headers)).toEqual(['Retry-After']);
@@ -100,19 +116,34 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
 
       it.each([
         ['a NUL in the name', { name: 'a\u0000b', balance: 1 }, 'name must not contain the NUL character (U+0000)'],
-        ['a lone high surrogate as the name', { name: '\ud800', balance: 1 }, 'name must not contain an unpaired UTF-16 surrogate (it is not valid Unicode)'],
-        ['a lone low surrogate in the name', { name: 'a\udc00b', balance: 1 }, 'name must not contain an unpaired UTF-16 surrogate (it is not valid Unicode)'],
-        ['a NUL in an unknown field', { name: 'A', balance: 1, x: '\u0000' }, 'x must not contain the NUL character (U+0000)'],
-      ])('refuses %s with 400 naming the field, writes nothing, and leaves the key free', async (_case, body, message) => {
-        const key = randomUUID();
-        const res = await api.post('/customers', body, key);
-        expect(res.status).toBe(400);
-        expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: [message] });
-        expect(await customerRowsMadeWith(key)).toBe(0);
-        const fixed = await api.post('/customers', { name: 'Fixed', balance: 1 }, key);
-        expect(fixed.status).toBe(201);
-        expect(fixed.headers['idempotent-replayed']).toBeUndefined();
-      });
+        [
+          'a lone high surrogate as the name',
+          { name: '\ud800', balance: 1 },
+          'name must not contain an unpaired UTF-16 surrogate (it is not valid Unicode)',
+        ],
+        [
+          'a lone low surrogate in the name',
+          { name: 'a\udc00b', balance: 1 },
+          'name must not contain an unpaired UTF-16 surrogate (it is not valid Unicode)',
+        ],
+        [
+          'a NUL in an unknown field',
+          { name: 'A', balance: 1, x: '\u0000' },
+          'x must not contain the NUL character (U+0000)',
+        ],
+      ])(
+        'refuses %s with 400 naming the field, writes nothing, and leaves the key free',
+        async (_case, body, message) => {
+          const key = randomUUID();
+          const res = await api.post('/customers', body, key);
+          expect(res.status).toBe(400);
+          expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: [message] });
+          expect(await customerRowsMadeWith(key)).toBe(0);
+          const fixed = await api.post('/customers', { name: 'Fixed', balance: 1 }, key);
+          expect(fixed.status).toBe(201);
+          expect(fixed.headers['idempotent-replayed']).toBeUndefined();
+        },
+      );
 
       it('stores names outside the BMP as sent (a surrogate pair is not refused)', async () => {
         const created = await api.post('/customers', { name: 'Ada 😀', balance: 1 }, randomUUID());
@@ -124,17 +155,24 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         // What a retry does once its record is lost (a Redis restarted empty, an expired TTL): run again.
         const service = app.app!.get(CustomersService);
         const key = randomUUID();
-        const runs = await Promise.all(Array.from({ length: 8 }, () => service.create('m1', { name: 'Grace', balance: 700 }, key)));
+        const runs = await Promise.all(
+          Array.from({ length: 8 }, () => service.create('m1', { name: 'Grace', balance: 700 }, key)),
+        );
         expect(new Set(runs.map((customer) => customer.id)).size).toBe(1);
         expect(runs.map((customer) => [customer.name, customer.balance])).toEqual(runs.map(() => ['Grace', 700]));
         expect(await customerRowsMadeWith(key)).toBe(1);
         // Spent since: a retry still answers with the opening balance, as the first request did.
         await pay(runs[0].id, 200);
-        await expect(service.create('m1', { name: 'Grace', balance: 700 }, key)).resolves.toMatchObject({ id: runs[0].id, balance: 700 });
+        await expect(service.create('m1', { name: 'Grace', balance: 700 }, key)).resolves.toMatchObject({
+          id: runs[0].id,
+          balance: 700,
+        });
         await expect(service.create('m1', { name: 'Grace', balance: 701 }, key)).rejects.toMatchObject({ status: 409 });
         await expect(service.create('m1', { name: 'Other', balance: 700 }, key)).rejects.toMatchObject({ status: 409 });
         // Another merchant's key space is its own.
-        await expect(service.create('m2', { name: 'Grace', balance: 700 }, key)).resolves.not.toMatchObject({ id: runs[0].id });
+        await expect(service.create('m2', { name: 'Grace', balance: 700 }, key)).resolves.not.toMatchObject({
+          id: runs[0].id,
+        });
         expect(await balanceOf(runs[0].id)).toBe(500);
       });
 
@@ -201,7 +239,11 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         const key = randomUUID();
         const first = await pay(customer.id, 101, key, `poor-${key}`);
         expect(first.status).toBe(402);
-        expect(first.body).toEqual({ statusCode: 402, error: 'Payment Required', message: "The customer's balance does not cover 101." });
+        expect(first.body).toEqual({
+          statusCode: 402,
+          error: 'Payment Required',
+          message: "The customer's balance does not cover 101.",
+        });
         const retry = await pay(customer.id, 101, key, `poor-${key}`);
         expect(retry.status).toBe(402);
         expect(retry.headers['idempotent-replayed']).toBe('true');
@@ -238,9 +280,17 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         const customer = await api.createCustomer(1_000);
         const reference = `dup-${randomUUID()}`;
         expect((await pay(customer.id, 100, randomUUID(), reference)).status).toBe(201);
-        const res = await api.post('/payments', { customerId: customer.id, amount: 100, currency: 'EUR', reference, ...override }, randomUUID());
+        const res = await api.post(
+          '/payments',
+          { customerId: customer.id, amount: 100, currency: 'EUR', reference, ...override },
+          randomUUID(),
+        );
         expect(res.status).toBe(409);
-        expect(res.body).toEqual({ statusCode: 409, error: 'Conflict', message: `A payment with reference "${reference}" already exists.` });
+        expect(res.body).toEqual({
+          statusCode: 409,
+          error: 'Conflict',
+          message: `A payment with reference "${reference}" already exists.`,
+        });
         expect(await balanceOf(customer.id)).toBe(900);
       });
 
@@ -255,7 +305,9 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
       it('runs 10 concurrent payments with one reference and new keys once: all get the one payment, one debit', async () => {
         const customer = await api.createCustomer(1_000);
         const reference = `race-${randomUUID()}`;
-        const responses = await Promise.all(Array.from({ length: 10 }, () => pay(customer.id, 100, randomUUID(), reference)));
+        const responses = await Promise.all(
+          Array.from({ length: 10 }, () => pay(customer.id, 100, randomUUID(), reference)),
+        );
         expect(responses.map((res) => res.status)).toEqual(responses.map(() => 201));
         expect(new Set(responses.map((res) => res.body.id)).size).toBe(1);
         expect(await balanceOf(customer.id)).toBe(900);
@@ -263,7 +315,11 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
 
       it.each([
         ['a NUL in the reference', { reference: 'ref\u0000' }, 'reference must not contain the NUL character (U+0000)'],
-        ['a lone surrogate in the reference', { reference: 'ref-\udfff' }, 'reference must not contain an unpaired UTF-16 surrogate (it is not valid Unicode)'],
+        [
+          'a lone surrogate in the reference',
+          { reference: 'ref-\udfff' },
+          'reference must not contain an unpaired UTF-16 surrogate (it is not valid Unicode)',
+        ],
         ['a NUL in the currency', { currency: 'EU\u0000' }, 'currency must not contain the NUL character (U+0000)'],
       ])('refuses %s with 400 naming the field, and debits nothing', async (_case, override, message) => {
         const customer = await api.createCustomer(1_000);
@@ -281,7 +337,11 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         const theirs = await other.createCustomer(1_000);
         const reference = `shared-${randomUUID()}`;
         expect((await pay(mine.id, 10, randomUUID(), reference)).status).toBe(201);
-        const res = await other.post('/payments', { customerId: theirs.id, amount: 10, currency: 'EUR', reference }, randomUUID());
+        const res = await other.post(
+          '/payments',
+          { customerId: theirs.id, amount: 10, currency: 'EUR', reference },
+          randomUUID(),
+        );
         expect(res.status).toBe(201);
       });
 
@@ -303,7 +363,13 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         ['an unknown field', { note: 'hi' }],
       ])('refuses %s with 400 and debits nothing', async (_case, override) => {
         const customer = await api.createCustomer(1_000);
-        const body = { customerId: customer.id, amount: 10, currency: 'EUR', reference: `r-${randomUUID()}`, ...override };
+        const body = {
+          customerId: customer.id,
+          amount: 10,
+          currency: 'EUR',
+          reference: `r-${randomUUID()}`,
+          ...override,
+        };
         const res = await api.post('/payments', body, randomUUID());
         expect(res.status).toBe(400);
         expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
@@ -342,18 +408,29 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         const key = randomUUID();
         const refund = await api.post(`/payments/${payment.id}/refunds`, { amount: 200 }, key);
         expect(refund.status).toBe(201);
-        expect(refund.body).toEqual({ id: expect.any(String), paymentId: payment.id, amount: 200, createdAt: expect.any(String) });
+        expect(refund.body).toEqual({
+          id: expect.any(String),
+          paymentId: payment.id,
+          amount: 200,
+          createdAt: expect.any(String),
+        });
         const retry = await api.post(`/payments/${payment.id}/refunds`, { amount: 200 }, key);
         expect(retry.body).toEqual(refund.body);
         expect(retry.headers['idempotent-replayed']).toBe('true');
         expect(await balanceOf(customer.id)).toBe(600);
-        expect((await api.get(`/payments/${payment.id}`)).body).toMatchObject({ status: 'partially_refunded', refundedAmount: 200 });
+        expect((await api.get(`/payments/${payment.id}`)).body).toMatchObject({
+          status: 'partially_refunded',
+          refundedAmount: 200,
+        });
 
         const tooMuch = await api.post(`/payments/${payment.id}/refunds`, { amount: 401 }, randomUUID());
         expect(tooMuch.status).toBe(400);
         expect(tooMuch.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
         expect((await api.post(`/payments/${payment.id}/refunds`, { amount: 400 }, randomUUID())).status).toBe(201);
-        expect((await api.get(`/payments/${payment.id}`)).body).toMatchObject({ status: 'refunded', refundedAmount: 600 });
+        expect((await api.get(`/payments/${payment.id}`)).body).toMatchObject({
+          status: 'refunded',
+          refundedAmount: 600,
+        });
         expect(await balanceOf(customer.id)).toBe(1_000);
       });
 
@@ -363,12 +440,19 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         const payment = (await pay(customer.id, 500)).body;
         const service = app.app!.get(PaymentsService);
         const key = randomUUID();
-        const runs = await Promise.all(Array.from({ length: 6 }, () => service.refund('m1', payment.id, { amount: 100 }, key)));
+        const runs = await Promise.all(
+          Array.from({ length: 6 }, () => service.refund('m1', payment.id, { amount: 100 }, key)),
+        );
         expect(new Set(runs.map((refund) => refund.id)).size).toBe(1);
-        await expect(service.refund('m1', payment.id, { amount: 100 }, key)).resolves.toMatchObject({ id: runs[0].id, amount: 100 });
+        await expect(service.refund('m1', payment.id, { amount: 100 }, key)).resolves.toMatchObject({
+          id: runs[0].id,
+          amount: 100,
+        });
         await expect(service.refund('m1', payment.id, { amount: 99 }, key)).rejects.toMatchObject({ status: 409 });
         const otherPayment = (await pay(customer.id, 100)).body;
-        await expect(service.refund('m1', otherPayment.id, { amount: 100 }, key)).rejects.toMatchObject({ status: 409 });
+        await expect(service.refund('m1', otherPayment.id, { amount: 100 }, key)).rejects.toMatchObject({
+          status: 409,
+        });
         expect(await balanceOf(customer.id)).toBe(500);
         expect((await api.get(`/payments/${payment.id}`)).body).toMatchObject({ refundedAmount: 100 });
       });
@@ -381,7 +465,7 @@ for (const configuration of PAYMENTS_CONFIGURATIONS) {
         expect((await api.post(`/payments/${randomUUID()}/refunds`, { amount: 1 }, randomUUID())).status).toBe(404);
       });
 
-      it('treats one key sent to two payments\' refund routes as a mismatch (422)', async () => {
+      it("treats one key sent to two payments' refund routes as a mismatch (422)", async () => {
         const customer = await api.createCustomer(1_000);
         const a = (await pay(customer.id, 100)).body;
         const b = (await pay(customer.id, 100)).body;

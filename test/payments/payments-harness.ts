@@ -53,12 +53,20 @@ export function spawnPaymentsApp(env: Record<string, string>, timeoutMs = 60_000
  * Runs a TypeScript entry point of this repository (through ts-node, with the `@app/*` aliases) in its own
  * Node process; resolves once it prints "Listening on <url> ".
  */
-export async function spawnTypeScriptApp(entry: string, env: Record<string, string>, timeoutMs = 60_000): Promise<PaymentsProcess> {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', entry], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.json', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export async function spawnTypeScriptApp(
+  entry: string,
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<PaymentsProcess> {
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', entry],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.json', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
@@ -140,7 +148,11 @@ export function apiClient(url: string, merchant: keyof typeof MERCHANTS = 'm1') 
     },
     get: (path: string) => request(url).get(path).set(auth),
     createCustomer: async (balance: number, name = 'Customer') => {
-      const res = await request(url).post('/customers').set(auth).set('Idempotency-Key', randomUUID()).send({ name, balance });
+      const res = await request(url)
+        .post('/customers')
+        .set(auth)
+        .set('Idempotency-Key', randomUUID())
+        .send({ name, balance });
       if (res.status !== 201) throw new Error(`customer not created: ${res.status} ${JSON.stringify(res.body)}`);
       return res.body as { id: string; name: string; balance: number };
     },

@@ -48,7 +48,10 @@ for (const configuration of PAYMENTS_CONFIGURATIONS.filter((c) => /^(PostgreSQL|
       let released = false;
       try {
         // Several of the locked customer's payments at once, each holding a pooled connection while it waits.
-        const blockedRuns = Promise.all([timed(() => pay(locked.id, key, reference)), ...Array.from({ length: 7 }, () => timed(() => pay(locked.id)))]);
+        const blockedRuns = Promise.all([
+          timed(() => pay(locked.id, key, reference)),
+          ...Array.from({ length: 7 }, () => timed(() => pay(locked.id))),
+        ]);
         await new Promise((resolve) => setTimeout(resolve, 200));
         const [[other, otherMs], [health, healthMs]] = await Promise.all([
           timed(() => pay(free.id)),

@@ -54,7 +54,11 @@ for (const configuration of PAYMENTS_CONFIGURATIONS.filter((candidate) => candid
       const first = await api.post('/customers', { name: 'Lin', balance: 4_000 }, key);
       expect(first.status).toBe(201);
       // Spend some of it, so the retry must answer with what the creation said, not what the row says now.
-      await api.post('/payments', { customerId: first.body.id, amount: 1_500, currency: 'EUR', reference: `lost-${key}` }, randomUUID());
+      await api.post(
+        '/payments',
+        { customerId: first.body.id, amount: 1_500, currency: 'EUR', reference: `lost-${key}` },
+        randomUUID(),
+      );
       await loseRecord(key);
 
       const retry = await api.post('/customers', { name: 'Lin', balance: 4_000 }, key);
@@ -65,7 +69,9 @@ for (const configuration of PAYMENTS_CONFIGURATIONS.filter((candidate) => candid
       expect((await api.get(`/customers/${first.body.id}`)).body.balance).toBe(2_500);
 
       // And now the record is back: the next retry is a replay.
-      expect((await api.post('/customers', { name: 'Lin', balance: 4_000 }, key)).headers['idempotent-replayed']).toBe('true');
+      expect((await api.post('/customers', { name: 'Lin', balance: 4_000 }, key)).headers['idempotent-replayed']).toBe(
+        'true',
+      );
     });
 
     it('answers 409 to a retried POST /customers whose body changed once the record is lost', async () => {
@@ -96,7 +102,13 @@ for (const configuration of PAYMENTS_CONFIGURATIONS.filter((candidate) => candid
 
     it('answers a retried refund with the original refund, credited once', async () => {
       const customer = await api.createCustomer(1_000);
-      const payment = (await api.post('/payments', { customerId: customer.id, amount: 600, currency: 'EUR', reference: `r-${randomUUID()}` }, randomUUID())).body;
+      const payment = (
+        await api.post(
+          '/payments',
+          { customerId: customer.id, amount: 600, currency: 'EUR', reference: `r-${randomUUID()}` },
+          randomUUID(),
+        )
+      ).body;
       const key = randomUUID();
       const first = await api.post(`/payments/${payment.id}/refunds`, { amount: 250 }, key);
       expect(first.status).toBe(201);

@@ -21,7 +21,9 @@ describeWithServices(['mariadb'], 'payments API on MariaDB: identifiers compare 
     app = await startPaymentsApp({
       DATABASE_URL: database.url,
       IDEMPOTENCY_STORE: 'typeorm',
-      API_KEYS: Object.entries(SECRETS).map(([merchant, secret]) => `${merchant}:${secret}`).join(','),
+      API_KEYS: Object.entries(SECRETS)
+        .map(([merchant, secret]) => `${merchant}:${secret}`)
+        .join(','),
     });
   }, 60_000);
   afterAll(async () => {
@@ -32,7 +34,8 @@ describeWithServices(['mariadb'], 'payments API on MariaDB: identifiers compare 
   const as = (merchant: keyof typeof SECRETS) => {
     const auth = { Authorization: `Bearer ${SECRETS[merchant]}` };
     return {
-      post: (path: string, body: object, key: string = randomUUID()) => request(app.url).post(path).set(auth).set('Idempotency-Key', key).send(body),
+      post: (path: string, body: object, key: string = randomUUID()) =>
+        request(app.url).post(path).set(auth).set('Idempotency-Key', key).send(body),
       get: (path: string) => request(app.url).get(path).set(auth),
     };
   };
@@ -44,7 +47,12 @@ describeWithServices(['mariadb'], 'payments API on MariaDB: identifiers compare 
     expect(res.status).toBe(201);
     return res.body.id as string;
   };
-  const payment = (customerId: string, reference: string, amount = 100) => ({ customerId, amount, currency: 'EUR', reference });
+  const payment = (customerId: string, reference: string, amount = 100) => ({
+    customerId,
+    amount,
+    currency: 'EUR',
+    reference,
+  });
 
   it("keeps merchant ACME out of merchant acme's customers and payments (404), touching nothing", async () => {
     const customerId = await newCustomer(1_000);
@@ -60,7 +68,10 @@ describeWithServices(['mariadb'], 'payments API on MariaDB: identifiers compare 
     expect(refund.status).toBe(404);
 
     expect((await acme.get(`/customers/${customerId}`)).body.balance).toBe(900);
-    expect((await acme.get(`/payments/${paid.body.id}`)).body).toMatchObject({ refundedAmount: 0, status: 'succeeded' });
+    expect((await acme.get(`/payments/${paid.body.id}`)).body).toMatchObject({
+      refundedAmount: 0,
+      status: 'succeeded',
+    });
   });
 
   it("lets ACME use acme's reference and idempotency key for its own payment", async () => {

@@ -27,7 +27,9 @@ describeWithServices(['postgres', 'redis'], 'two payments instances sharing Post
     const customer = await clientFor(0).createCustomer(10_000);
     const key = randomUUID();
     const body = { customerId: customer.id, amount: 1_234, currency: 'EUR', reference: `multi-${key}` };
-    const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => clientFor(i).post('/payments', body, key)));
+    const responses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => clientFor(i).post('/payments', body, key)),
+    );
     const statuses = responses.map((res) => res.status);
     expect(statuses.every((status) => status === 201 || status === 409)).toBe(true);
     const paymentIds = new Set(responses.filter((res) => res.status === 201).map((res) => res.body.id));
@@ -46,7 +48,11 @@ describeWithServices(['postgres', 'redis'], 'two payments instances sharing Post
     const customer = await clientFor(0).createCustomer(30 * 100);
     const responses = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        clientFor(i).post('/payments', { customerId: customer.id, amount: 100, currency: 'EUR', reference: `d-${randomUUID()}` }, randomUUID()),
+        clientFor(i).post(
+          '/payments',
+          { customerId: customer.id, amount: 100, currency: 'EUR', reference: `d-${randomUUID()}` },
+          randomUUID(),
+        ),
       ),
     );
     expect(responses.map((res) => res.status)).toEqual(Array(30).fill(201));

@@ -11,7 +11,9 @@ const MAX_EVENT_LOOP_BLOCK_MS = 250;
  * SQLite through better-sqlite3 is synchronous: while a statement waits for another process's write lock, the
  * whole event loop waits with it. The app runs in this process, so this process's event-loop delay is the app's.
  */
-for (const configuration of PAYMENTS_CONFIGURATIONS.filter((c) => c.name === 'SQLite + TypeORM store' || c.name === 'SQLite + memory store')) {
+for (const configuration of PAYMENTS_CONFIGURATIONS.filter(
+  (c) => c.name === 'SQLite + TypeORM store' || c.name === 'SQLite + memory store',
+)) {
   describe(`an external writer holding the lock on ${configuration.name}`, () => {
     let app: PaymentsApp;
     let file: string;
@@ -49,7 +51,12 @@ for (const configuration of PAYMENTS_CONFIGURATIONS.filter((c) => c.name === 'SQ
           ].map(async (send) => {
             const started = Date.now();
             const res = await send().timeout({ response: 15_000 });
-            return { status: res.status, retryAfter: res.headers['retry-after'], ms: Date.now() - started, body: res.body };
+            return {
+              status: res.status,
+              retryAfter: res.headers['retry-after'],
+              ms: Date.now() - started,
+              body: res.body,
+            };
           }),
         );
         // Reads do not need the write lock.
@@ -60,7 +67,9 @@ for (const configuration of PAYMENTS_CONFIGURATIONS.filter((c) => c.name === 'SQ
         writer.close();
       }
       const longestBlockMs = delay.max / 1e6;
-      console.log(`${configuration.name}: writes answered ${answers.map((a) => `${a.status}/${a.ms}ms`).join(' ')}; longest event-loop block ${longestBlockMs.toFixed(0)} ms`);
+      console.log(
+        `${configuration.name}: writes answered ${answers.map((a) => `${a.status}/${a.ms}ms`).join(' ')}; longest event-loop block ${longestBlockMs.toFixed(0)} ms`,
+      );
       for (const answer of answers) {
         expect(answer).toMatchObject({ status: 503, retryAfter: expect.stringMatching(/^[1-9]\d*$/) });
         expect(answer.ms).toBeLessThan(1_000);

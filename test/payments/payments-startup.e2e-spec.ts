@@ -8,11 +8,15 @@ import { apiClient, createSqliteFile, PaymentsApp, startPaymentsApp } from './pa
 
 /** Runs `main.ts` with `env` until it exits by itself; resolves its exit code and what it printed, colours removed. */
 async function runUntilExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/payments/src/main.ts'], {
-    cwd: resolve(__dirname, '../..'),
-    env: { ...process.env, ...env, TS_NODE_PROJECT: 'tsconfig.json' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/payments/src/main.ts'],
+    {
+      cwd: resolve(__dirname, '../..'),
+      env: { ...process.env, ...env, TS_NODE_PROJECT: 'tsconfig.json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
@@ -27,9 +31,16 @@ const ROOT = resolve(__dirname, '../..');
  * Runs `main.ts` in `cwd` (where it looks for `.env` and keeps `data/`) until it says where it listens, calls
  * `use` with that URL, then stops it; resolves what it printed.
  */
-async function runUntilListening(cwd: string, env: Record<string, string>, use: (url: string) => Promise<void> = async () => undefined): Promise<string> {
+async function runUntilListening(
+  cwd: string,
+  env: Record<string, string>,
+  use: (url: string) => Promise<void> = async () => undefined,
+): Promise<string> {
   // Absolute paths: `-r` resolves from the working directory, which is not the repository here.
-  const preload = ['ts-node/register/transpile-only', 'tsconfig-paths/register'].flatMap((name) => ['-r', require.resolve(name)]);
+  const preload = ['ts-node/register/transpile-only', 'tsconfig-paths/register'].flatMap((name) => [
+    '-r',
+    require.resolve(name),
+  ]);
   const child = spawn(process.execPath, [...preload, join(ROOT, 'apps/payments/src/main.ts')], {
     cwd,
     env: { ...process.env, PORT: '0', ...env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') },
@@ -84,7 +95,11 @@ describe('payments app start-up', () => {
     let app: PaymentsApp;
     beforeAll(async () => {
       // Port 1 on loopback: nothing listens there, so every connection attempt is refused at once.
-      app = await startPaymentsApp({ DATABASE_URL: file.url, IDEMPOTENCY_STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:1' });
+      app = await startPaymentsApp({
+        DATABASE_URL: file.url,
+        IDEMPOTENCY_STORE: 'redis',
+        REDIS_URL: 'redis://127.0.0.1:1',
+      });
     });
     afterAll(async () => {
       await app?.close();
@@ -114,10 +129,17 @@ describe('payments app start-up', () => {
     afterEach(() => rmSync(cwd, { recursive: true, force: true }));
 
     it('reads .env from its working directory; a variable set in the environment wins over the file', async () => {
-      writeFileSync(join(cwd, '.env'), 'DATABASE_URL=sqlite::memory:\nAPI_KEYS=acme:sk_from_dotenv_1\nIDEMPOTENCY_STORE=redis\n');
+      writeFileSync(
+        join(cwd, '.env'),
+        'DATABASE_URL=sqlite::memory:\nAPI_KEYS=acme:sk_from_dotenv_1\nIDEMPOTENCY_STORE=redis\n',
+      );
       let status = 0;
       const output = await runUntilListening(cwd, { IDEMPOTENCY_STORE: 'memory' }, async (url) => {
-        const created = await request(url).post('/customers').set('Authorization', 'Bearer sk_from_dotenv_1').set('Idempotency-Key', 'k1').send({ name: 'Ada', balance: 1 });
+        const created = await request(url)
+          .post('/customers')
+          .set('Authorization', 'Bearer sk_from_dotenv_1')
+          .set('Idempotency-Key', 'k1')
+          .send({ name: 'Ada', balance: 1 });
         status = created.status;
       });
       expect(output).toContain('Read .env');

@@ -18,11 +18,23 @@ export async function holdCustomerRowLock(databaseUrl: string, customerId: strin
     await client.query('BEGIN');
     const { rowCount } = await client.query('SELECT id FROM customers WHERE id = $1 FOR UPDATE', [customerId]);
     if (rowCount !== 1) throw new Error(`customer ${customerId} not found to lock`);
-    return { release: () => client.query('ROLLBACK').finally(() => client.end()).then(() => undefined) };
+    return {
+      release: () =>
+        client
+          .query('ROLLBACK')
+          .finally(() => client.end())
+          .then(() => undefined),
+    };
   }
   const connection = await mysql.createConnection({ uri: databaseUrl, connectTimeout: 5_000 });
   await connection.query('START TRANSACTION');
   const [rows] = await connection.query('SELECT id FROM customers WHERE id = ? FOR UPDATE', [customerId]);
   if ((rows as unknown[]).length !== 1) throw new Error(`customer ${customerId} not found to lock`);
-  return { release: () => connection.query('ROLLBACK').finally(() => connection.end()).then(() => undefined) };
+  return {
+    release: () =>
+      connection
+        .query('ROLLBACK')
+        .finally(() => connection.end())
+        .then(() => undefined),
+  };
 }

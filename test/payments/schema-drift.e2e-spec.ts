@@ -10,7 +10,13 @@ const REPO_ROOT = resolve(__dirname, '../..');
 
 /** Runs the TypeORM CLI on ormconfig.ts as `npm run migration:*` does; resolves with its exit code and output. */
 async function typeormCli(databaseUrl: string, ...args: string[]): Promise<{ code: number; output: string }> {
-  const cli = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', './node_modules/typeorm/cli.js'];
+  const cli = [
+    '-r',
+    'ts-node/register/transpile-only',
+    '-r',
+    'tsconfig-paths/register',
+    './node_modules/typeorm/cli.js',
+  ];
   try {
     const { stdout, stderr } = await run(process.execPath, [...cli, ...args, '-d', 'ormconfig.ts'], {
       cwd: REPO_ROOT,
@@ -24,7 +30,11 @@ async function typeormCli(databaseUrl: string, ...args: string[]): Promise<{ cod
   }
 }
 
-const DATABASES: Array<{ name: string; services: TestService[]; create: () => Promise<{ url: string; drop: () => Promise<void> }> }> = [
+const DATABASES: Array<{
+  name: string;
+  services: TestService[];
+  create: () => Promise<{ url: string; drop: () => Promise<void> }>;
+}> = [
   {
     name: 'SQLite',
     services: [],
@@ -54,7 +64,12 @@ for (const database of DATABASES) {
     it('shows no drift between the migrations and the entities', async () => {
       const migrated = await typeormCli(scratch.url, 'migration:run');
       expect(migrated).toMatchObject({ code: 0 });
-      const generated = await typeormCli(scratch.url, 'migration:generate', join(tmpdir(), 'payments-drift'), '--check');
+      const generated = await typeormCli(
+        scratch.url,
+        'migration:generate',
+        join(tmpdir(), 'payments-drift'),
+        '--check',
+      );
       expect(generated.output).toContain('No changes in database schema were found');
       expect(generated.code).toBe(0);
     }, 120_000);

@@ -104,12 +104,18 @@ export function describeIdempotencyStoreContract(name: string, open: () => Promi
 
     it('keeps namespace, scope and key apart, even when their characters could run together', async () => {
       await store.acquire({ namespace, scope: 'a:b', key: 'c' }, attempt());
-      expect(await store.acquire({ namespace, scope: 'a', key: 'b:c' }, attempt())).toMatchObject({ state: 'acquired' });
-      expect(await store.acquire({ namespace, scope: 'a:b', key: 'c' }, attempt())).toMatchObject({ state: 'in_flight' });
+      expect(await store.acquire({ namespace, scope: 'a', key: 'b:c' }, attempt())).toMatchObject({
+        state: 'acquired',
+      });
+      expect(await store.acquire({ namespace, scope: 'a:b', key: 'c' }, attempt())).toMatchObject({
+        state: 'in_flight',
+      });
       expect(await store.acquire({ namespace: `${namespace}-x`, scope: 'a:b', key: 'c' }, attempt())).toMatchObject({
         state: 'acquired',
       });
-      expect(await store.acquire({ namespace, scope: '', key: 'a:b:c' }, attempt())).toMatchObject({ state: 'acquired' });
+      expect(await store.acquire({ namespace, scope: '', key: 'a:b:c' }, attempt())).toMatchObject({
+        state: 'acquired',
+      });
       expect(await store.acquire(id('k', 'merchant-2'), attempt())).toMatchObject({ state: 'acquired' });
     });
 
@@ -173,13 +179,19 @@ export function describeIdempotencyStoreContract(name: string, open: () => Promi
       await store.complete(id(), owner.token, '"done"', 300);
       expect(await store.acquire(id(), attempt())).toMatchObject({ state: 'completed' });
       await sleep(500);
-      expect(await store.acquire(id(), attempt({ fingerprint: 'another' }))).toEqual({ state: 'acquired', takenOver: false });
+      expect(await store.acquire(id(), attempt({ fingerprint: 'another' }))).toEqual({
+        state: 'acquired',
+        takenOver: false,
+      });
     });
 
     it('treats an abandoned in-flight record as absent once its TTL has passed', async () => {
       await store.acquire(id(), attempt({ leaseMs: 200, ttlMs: 300, fingerprint: 'original' }));
       await sleep(500);
-      expect(await store.acquire(id(), attempt({ fingerprint: 'another' }))).toEqual({ state: 'acquired', takenOver: false });
+      expect(await store.acquire(id(), attempt({ fingerprint: 'another' }))).toEqual({
+        state: 'acquired',
+        takenOver: false,
+      });
     });
 
     it('counts the TTL of a completed record from its completion', async () => {

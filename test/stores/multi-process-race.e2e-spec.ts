@@ -73,7 +73,11 @@ class Workers {
   }
 }
 
-function describeRace(name: string, services: ('redis' | 'postgres')[], setUp: () => Promise<{ env: Record<string, string>; tearDown: () => Promise<void> }>) {
+function describeRace(
+  name: string,
+  services: ('redis' | 'postgres')[],
+  setUp: () => Promise<{ env: Record<string, string>; tearDown: () => Promise<void> }>,
+) {
   describeWithServices(services, `4 processes racing on 200 keys through ${name}`, () => {
     const workers = new Workers();
     let tearDown: (() => Promise<void>) | undefined;
@@ -92,7 +96,8 @@ function describeRace(name: string, services: ('redis' | 'postgres')[], setUp: (
       const namespace = `race-${randomUUID()}`;
       const won = await workers.broadcast({ type: 'go', namespace, keys: KEYS }, 'won');
       const winners = new Map<string, string[]>();
-      for (const reply of won) for (const key of reply.keys!) winners.set(key, [...(winners.get(key) ?? []), reply.worker]);
+      for (const reply of won)
+        for (const key of reply.keys!) winners.set(key, [...(winners.get(key) ?? []), reply.worker]);
       expect([...winners.keys()].sort()).toEqual([...KEYS].sort());
       expect([...winners.values()].filter((workersOfKey) => workersOfKey.length > 1)).toEqual([]);
       // Each process must have won some: otherwise the "race" ran one process at a time.
@@ -106,7 +111,10 @@ function describeRace(name: string, services: ('redis' | 'postgres')[], setUp: (
   });
 }
 
-describeRace('Redis', ['redis'], async () => ({ env: { RACE_STORE: 'redis', RACE_REDIS_URL: TEST_SERVICES.redis }, tearDown: async () => undefined }));
+describeRace('Redis', ['redis'], async () => ({
+  env: { RACE_STORE: 'redis', RACE_REDIS_URL: TEST_SERVICES.redis },
+  tearDown: async () => undefined,
+}));
 
 describeRace('PostgreSQL', ['postgres'], async () => {
   const database: IsolatedDatabase = await createIsolatedDatabase('postgres');

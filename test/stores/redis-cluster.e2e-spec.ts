@@ -43,7 +43,9 @@ describe('RedisIdempotencyStore on a Redis Cluster of three masters', () => {
       const namespace = `cluster-${randomUUID()}`;
       const ids = Array.from({ length: 60 }, (_, i) => ({ namespace, scope: `merchant-${i % 7}`, key: `{k}:${i}` }));
       for (const id of ids) {
-        expect(await store.acquire(id, { fingerprint: 'fp', token: randomUUID(), leaseMs: 10_000, ttlMs: 60_000 })).toMatchObject({
+        expect(
+          await store.acquire(id, { fingerprint: 'fp', token: randomUUID(), leaseMs: 10_000, ttlMs: 60_000 }),
+        ).toMatchObject({
           state: 'acquired',
         });
       }
@@ -64,12 +66,17 @@ describe('RedisIdempotencyStore on a Redis Cluster of three masters', () => {
     it('connects to seed nodes itself, fails fast, and closes the Cluster it created', async () => {
       const owned = new RedisIdempotencyStore({ cluster: cluster.nodes.map((node) => node.address) });
       const id = { namespace: `cluster-${randomUUID()}`, scope: 'm', key: 'k' };
-      expect(await owned.acquire(id, { fingerprint: 'fp', token: randomUUID(), leaseMs: 1_000, ttlMs: 2_000 })).toMatchObject({
+      expect(
+        await owned.acquire(id, { fingerprint: 'fp', token: randomUUID(), leaseMs: 1_000, ttlMs: 2_000 }),
+      ).toMatchObject({
         state: 'acquired',
       });
       const created = (owned as unknown as { client: Cluster }).client;
       expect(created.options.enableOfflineQueue).toBe(false);
-      expect(created.options.redisOptions).toMatchObject({ maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false });
+      expect(created.options.redisOptions).toMatchObject({
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+      });
       await owned.close();
       expect(['end', 'close', 'disconnecting']).toContain(created.status);
     });
@@ -77,12 +84,17 @@ describe('RedisIdempotencyStore on a Redis Cluster of three masters', () => {
     it('leaves the Cluster client it was given connected on close()', async () => {
       await store.close();
       expect(client.status).toBe('ready');
-      expect(await store.acquire({ namespace: `cluster-${randomUUID()}`, scope: '', key: 'k' }, {
-        fingerprint: 'fp',
-        token: randomUUID(),
-        leaseMs: 1_000,
-        ttlMs: 2_000,
-      })).toMatchObject({ state: 'acquired' });
+      expect(
+        await store.acquire(
+          { namespace: `cluster-${randomUUID()}`, scope: '', key: 'k' },
+          {
+            fingerprint: 'fp',
+            token: randomUUID(),
+            leaseMs: 1_000,
+            ttlMs: 2_000,
+          },
+        ),
+      ).toMatchObject({ state: 'acquired' });
     });
   });
 });

@@ -4,7 +4,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import Redis, { Cluster } from 'ioredis';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
-import { RedisClusterProcesses, RedisServerProcess, startRedisCluster, startRedisServer } from '../support/redis-server';
+import {
+  RedisClusterProcesses,
+  RedisServerProcess,
+  startRedisCluster,
+  startRedisServer,
+} from '../support/redis-server';
 
 const attempt = () => ({ fingerprint: 'f', token: randomUUID(), leaseMs: 10_000, ttlMs: 60_000 });
 const freshId = () => ({ namespace: 'eviction-policy', scope: 's', key: randomUUID() });
@@ -30,7 +35,8 @@ describe('RedisIdempotencyStore checks maxmemory-policy when it connects', () =>
   let warn: jest.SpyInstance;
   let log: jest.SpyInstance;
   let error: jest.SpyInstance;
-  const messages = (spy: jest.SpyInstance) => spy.mock.calls.map(([message]) => String(message)).filter((m) => m.includes('maxmemory-policy'));
+  const messages = (spy: jest.SpyInstance) =>
+    spy.mock.calls.map(([message]) => String(message)).filter((m) => m.includes('maxmemory-policy'));
   beforeEach(() => {
     warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
@@ -51,7 +57,11 @@ describe('RedisIdempotencyStore checks maxmemory-policy when it connects', () =>
         expect(await store.acquire(freshId(), attempt())).toMatchObject({ state: 'acquired' });
         await waitFor(() => messages(warn).length > 0);
         expect(messages(warn)).toEqual([
-          expect.stringMatching(new RegExp(`^Redis at 127\\.0\\.0\\.1:${server.port} has maxmemory-policy allkeys-lru: .*Set maxmemory-policy to noeviction`)),
+          expect.stringMatching(
+            new RegExp(
+              `^Redis at 127\\.0\\.0\\.1:${server.port} has maxmemory-policy allkeys-lru: .*Set maxmemory-policy to noeviction`,
+            ),
+          ),
         ]);
         expect(error).not.toHaveBeenCalled();
       } finally {
@@ -120,7 +130,9 @@ describe('RedisIdempotencyStore checks maxmemory-policy when it connects', () =>
         await waitFor(() => messages(log).length > 0);
         await reconnect(client);
         await client.ping();
-        expect(messages(log)).toEqual([expect.stringMatching(/^Could not read maxmemory-policy of Redis at .*make sure it is noeviction/)]);
+        expect(messages(log)).toEqual([
+          expect.stringMatching(/^Could not read maxmemory-policy of Redis at .*make sure it is noeviction/),
+        ]);
         expect(messages(warn)).toEqual([]);
         expect(error).not.toHaveBeenCalled();
       } finally {
@@ -151,7 +163,12 @@ describe('RedisIdempotencyStore checks maxmemory-policy when it connects', () =>
         await waitFor(() => messages(warn).length >= 2);
         await sleep(200);
         const named = messages(warn).map((message) => Number(/^Redis at 127\.0\.0\.1:(\d+) /.exec(message)![1]));
-        expect(named.sort()).toEqual(cluster.nodes.slice(0, 2).map((node) => node.port).sort());
+        expect(named.sort()).toEqual(
+          cluster.nodes
+            .slice(0, 2)
+            .map((node) => node.port)
+            .sort(),
+        );
       } finally {
         await store.close();
         client.disconnect();

@@ -29,7 +29,11 @@ const attempt = (overrides: Partial<IdempotencyAcquireRequest> = {}): Idempotenc
   ttlMs: 60_000,
   ...overrides,
 });
-const freshId = (): IdempotencyRecordId => ({ namespace: `redis-e2e-${randomUUID()}`, scope: 'merchant-1', key: randomUUID() });
+const freshId = (): IdempotencyRecordId => ({
+  namespace: `redis-e2e-${randomUUID()}`,
+  scope: 'merchant-1',
+  key: randomUUID(),
+});
 
 /** Addresses (`ip:port`) of the server's connections called `name`, from CLIENT LIST. */
 async function connectionsNamed(redis: Redis, name: string): Promise<string[]> {
@@ -78,12 +82,16 @@ describeWithServices(['redis'], 'RedisIdempotencyStore on a standalone server', 
       await work();
       await observer.echo(end);
       const deadline = Date.now() + 5_000;
-      const at = (marker: string) => log.findIndex(({ args }) => args[0].toLowerCase() === 'echo' && args[1] === marker);
+      const at = (marker: string) =>
+        log.findIndex(({ args }) => args[0].toLowerCase() === 'echo' && args[1] === marker);
       while (at(end) < 0) {
         if (Date.now() > deadline) throw new Error('MONITOR did not report the end marker within 5 s');
         await sleep(10);
       }
-      return log.slice(at(start) + 1, at(end)).filter(({ source }) => source === storeAddress).map(({ args }) => args);
+      return log
+        .slice(at(start) + 1, at(end))
+        .filter(({ source }) => source === storeAddress)
+        .map(({ args }) => args);
     }
 
     it('sends each script itself (EVAL) the first time a connection uses it, still one command', async () => {
@@ -122,7 +130,9 @@ describeWithServices(['redis'], 'RedisIdempotencyStore on a standalone server', 
       ]);
 
       const replay = await commandsOf(async () => {
-        expect(await store.acquire(id, attempt({ fingerprint: first.fingerprint }))).toMatchObject({ state: 'completed' });
+        expect(await store.acquire(id, attempt({ fingerprint: first.fingerprint }))).toMatchObject({
+          state: 'completed',
+        });
       });
       expect(replay.map((args) => [args[0].toLowerCase(), args[3]])).toEqual([['evalsha', store.keyOf(id)]]);
 
@@ -207,7 +217,9 @@ describeWithServices(['redis'], 'RedisIdempotencyStore on a standalone server', 
     });
 
     it('puts scope and key, escaped, in one hash tag', () => {
-      expect(store.keyOf({ namespace: 'idempotency', scope: 'merchant-1', key: 'abc' })).toBe('idempotency:{merchant-1:abc}');
+      expect(store.keyOf({ namespace: 'idempotency', scope: 'merchant-1', key: 'abc' })).toBe(
+        'idempotency:{merchant-1:abc}',
+      );
       expect(store.keyOf({ namespace: 'a:b', scope: 'c{d}', key: '%:}{' })).toBe('a%3Ab:{c%7Bd%7D:%25%3A%7D%7B}');
     });
   });

@@ -32,12 +32,16 @@ describe.each(adapters)('A Redis outage behind @Idempotent() on %s', (adapterNam
   beforeAll(async () => {
     server = await startRedisServer();
     const moduleRef = await Test.createTestingModule({
-      imports: [IdempotencyModule.forRoot({ store: new RedisIdempotencyStore(server.url), keyPrefix: `outage-${adapterName}` })],
+      imports: [
+        IdempotencyModule.forRoot({ store: new RedisIdempotencyStore(server.url), keyPrefix: `outage-${adapterName}` }),
+      ],
       controllers: [OrdersController],
     }).compile();
     const adapter = createAdapter();
     // The 503s log errors by design; keep the test output to what fails.
-    app = adapter ? moduleRef.createNestApplication(adapter, { logger: false }) : moduleRef.createNestApplication({ logger: false });
+    app = adapter
+      ? moduleRef.createNestApplication(adapter, { logger: false })
+      : moduleRef.createNestApplication({ logger: false });
     await app.init();
     if (adapter) await adapter.getInstance().ready();
     controller = app.get(OrdersController);
@@ -47,7 +51,8 @@ describe.each(adapters)('A Redis outage behind @Idempotent() on %s', (adapterNam
     await server?.dispose();
   }, 30_000);
 
-  const post = (key: string) => request(app.getHttpServer()).post('/orders').set('Idempotency-Key', key).send({ item: 'book' });
+  const post = (key: string) =>
+    request(app.getHttpServer()).post('/orders').set('Idempotency-Key', key).send({ item: 'book' });
 
   it.each(['SIGKILL', 'SIGTERM'] as const)(
     'answers 503 without running the handler while Redis is down (%s), and recovers without a restart',

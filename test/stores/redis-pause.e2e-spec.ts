@@ -76,7 +76,8 @@ describe('a Redis that pauses writes, behind two instances', () => {
     a = await instance(`redis://127.0.0.1:${proxy.port}`, 'A', HTTP_ADAPTERS[0][1]);
     b = await instance(server.url, 'B', HTTP_ADAPTERS[1][1]);
     // Load the scripts on both connections first, so the paused call is the script itself.
-    for (const app of [a, b]) expect((await request(app.url).post('/orders').set('Idempotency-Key', newKey()).send({})).status).toBe(201);
+    for (const app of [a, b])
+      expect((await request(app.url).post('/orders').set('Idempotency-Key', newKey()).send({})).status).toBe(201);
   }, 30_000);
   afterAll(async () => {
     // The proxy goes first: resetting a link whose QUIT is still closing it (A's store quits on close) leaves
@@ -91,7 +92,8 @@ describe('a Redis that pauses writes, behind two instances', () => {
     events.length = 0;
   });
 
-  const post = (app: RunningApp, path: string, key: string, body: object) => request(app.url).post(path).set('Idempotency-Key', key).send(body);
+  const post = (app: RunningApp, path: string, key: string, body: object) =>
+    request(app.url).post(path).set('Idempotency-Key', key).send(body);
   const pauseWrites = async (ms: number) => expect(await admin.call('CLIENT', 'PAUSE', String(ms), 'WRITE')).toBe('OK');
   /** A 503 from A while Redis holds writes back, timed from the request. */
   const refusedDuringPause = async (key: string, body: object) => {
@@ -118,7 +120,11 @@ describe('a Redis that pauses writes, behind two instances', () => {
     expect(retry.body).toEqual({ run: 1, body: { item: 'book' } });
     expect(runs.get('create')).toBe(1);
     expect(events).toContainEqual(
-      expect.objectContaining({ outcome: 'deferred_settlement', route: 'A POST /orders', deferred: expect.objectContaining({ action: 'release', result: 'settled' }) }),
+      expect.objectContaining({
+        outcome: 'deferred_settlement',
+        route: 'A POST /orders',
+        deferred: expect.objectContaining({ action: 'release', result: 'settled' }),
+      }),
     );
     const replay = await post(a, '/orders', key, { item: 'book' });
     expect(replay.headers['idempotent-replayed']).toBe('true');
@@ -153,7 +159,11 @@ describe('a Redis that pauses writes, behind two instances', () => {
     expect(new Set(statuses)).toEqual(new Set(statuses.length > 1 ? [409, 201] : [201]));
     expect(retry.body).toEqual({ run: 2 });
     expect(events).toContainEqual(
-      expect.objectContaining({ outcome: 'deferred_settlement', route: 'A POST /orders/failing', deferred: expect.objectContaining({ action: 'release', result: 'settled' }) }),
+      expect.objectContaining({
+        outcome: 'deferred_settlement',
+        route: 'A POST /orders/failing',
+        deferred: expect.objectContaining({ action: 'release', result: 'settled' }),
+      }),
     );
   }, 20_000);
 });

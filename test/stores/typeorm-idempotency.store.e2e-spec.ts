@@ -37,12 +37,27 @@ async function createTable(dataSource: DataSource, tableName: string): Promise<v
 }
 
 /** Writes rows directly, with expiry times an hour away from now on either side (so clock skew cannot matter). */
-async function insertRows(dataSource: DataSource, tableName: string, namespace: string, keys: string[], expired: boolean) {
+async function insertRows(
+  dataSource: DataSource,
+  tableName: string,
+  namespace: string,
+  keys: string[],
+  expired: boolean,
+) {
   const expiresAt = expired ? Date.now() - HOUR : Date.now() + HOUR;
   await dataSource
     .createQueryBuilder()
     .insert()
-    .into(qualified(dataSource, tableName), ['namespace', 'scope', 'key', 'fingerprint', 'token', 'lease_until', 'expires_at', 'response'])
+    .into(qualified(dataSource, tableName), [
+      'namespace',
+      'scope',
+      'key',
+      'fingerprint',
+      'token',
+      'lease_until',
+      'expires_at',
+      'response',
+    ])
     .values(
       keys.map((key) => ({
         namespace,
@@ -59,7 +74,11 @@ async function insertRows(dataSource: DataSource, tableName: string, namespace: 
 }
 
 async function countRows(dataSource: DataSource, tableName: string): Promise<number> {
-  const row = await dataSource.createQueryBuilder().select('COUNT(*)', 'n').from(qualified(dataSource, tableName), 'r').getRawOne();
+  const row = await dataSource
+    .createQueryBuilder()
+    .select('COUNT(*)', 'n')
+    .from(qualified(dataSource, tableName), 'r')
+    .getRawOne();
   return Number(row.n);
 }
 
@@ -122,7 +141,13 @@ for (const { dialect, services } of DIALECTS) {
         await store.acquire({ namespace, scope: 'mérchant', key: 'Key-1' }, owner);
         await store.complete({ namespace, scope: 'mérchant', key: 'Key-1' }, owner.token, '{"ok":"😀"}', 60_000);
         const record = await dataSource.getRepository(IdempotencyRecordEntity).findOneByOrFail({ namespace });
-        expect(record).toMatchObject({ scope: 'mérchant', key: 'Key-1', fingerprint: 'fp-é', token: null, response: '{"ok":"😀"}' });
+        expect(record).toMatchObject({
+          scope: 'mérchant',
+          key: 'Key-1',
+          fingerprint: 'fp-é',
+          token: null,
+          response: '{"ok":"😀"}',
+        });
         expect(typeof record.expiresAt).toBe('number');
         expect(Math.abs(record.expiresAt - (Date.now() + 60_000))).toBeLessThan(30_000);
       });
@@ -143,17 +168,30 @@ for (const { dialect, services } of DIALECTS) {
         const tableName = `sweep_${randomUUID().slice(0, 8)}`;
         await createTable(dataSource, tableName);
         const sweeper = new TypeOrmIdempotencyStore(dataSource, { tableName, sweepIntervalMs: 0, sweepBatchSize: 4 });
-        await insertRows(dataSource, tableName, 'n', ['e1', 'e2', 'e3', 'e4', 'e5', 'e6', 'e7', 'e8', 'e9', 'e10'], true);
+        await insertRows(
+          dataSource,
+          tableName,
+          'n',
+          ['e1', 'e2', 'e3', 'e4', 'e5', 'e6', 'e7', 'e8', 'e9', 'e10'],
+          true,
+        );
         await insertRows(dataSource, tableName, 'n', ['live-1', 'live-2', 'live-3'], false);
         // A record whose TTL ran out through the store itself, on the database's clock.
-        await sweeper.acquire({ namespace: 'n', scope: 'merchant-1', key: 'short' }, attempt({ leaseMs: 50, ttlMs: 100 }));
+        await sweeper.acquire(
+          { namespace: 'n', scope: 'merchant-1', key: 'short' },
+          attempt({ leaseMs: 50, ttlMs: 100 }),
+        );
         await sleep(300);
 
         expect(await sweeper.sweep()).toBe(4);
         expect(await sweeper.sweep()).toBe(4);
         expect(await sweeper.sweep()).toBe(3);
         expect(await sweeper.sweep()).toBe(0);
-        const left = await dataSource.createQueryBuilder().select('r.key', 'key').from(qualified(dataSource, tableName), 'r').getRawMany();
+        const left = await dataSource
+          .createQueryBuilder()
+          .select('r.key', 'key')
+          .from(qualified(dataSource, tableName), 'r')
+          .getRawMany();
         expect(left.map((row: { key: unknown }) => String(row.key)).sort()).toEqual(['live-1', 'live-2', 'live-3']);
       });
 
@@ -202,9 +240,9 @@ for (const { dialect, services } of DIALECTS) {
           await expect(store.complete(id, randomUUID(), '"x"', 60_000)).rejects.toThrow(message);
           await expect(store.release(id, randomUUID())).rejects.toThrow(message);
         }
-        await expect(store.acquire({ namespace, scope: 's', key: 'k' }, attempt({ token: 't'.repeat(256) }))).rejects.toThrow(
-          /token is 256 bytes/,
-        );
+        await expect(
+          store.acquire({ namespace, scope: 's', key: 'k' }, attempt({ token: 't'.repeat(256) })),
+        ).rejects.toThrow(/token is 256 bytes/);
         const written = await dataSource
           .getRepository(IdempotencyRecordEntity)
           .createQueryBuilder('r')
@@ -222,30 +260,35 @@ for (const { dialect, services } of DIALECTS) {
       });
 
       // better-sqlite3 waits for a lock synchronously (its busy timeout), so no timer can cut that wait short there.
-      (dialect === 'sqlite' ? it.skip : it)('rejects a call still waiting for a row lock once callTimeout has passed', async () => {
-        const bounded = new TypeOrmIdempotencyStore(dataSource, { sweepIntervalMs: 0, callTimeout: 300 });
-        const namespace = `call-timeout-${randomUUID()}`;
-        const id = { namespace, scope: 'merchant-1', key: 'k' };
-        expect(await bounded.acquire(id, attempt())).toEqual({ state: 'acquired', takenOver: false });
-        // Another session holds the record's row lock, as a long transaction of another instance would.
-        const holder = dataSource.createQueryRunner();
-        await holder.startTransaction();
-        try {
-          await holder.manager
-            .getRepository(IdempotencyRecordEntity)
-            .createQueryBuilder('r')
-            .setLock('pessimistic_write')
-            .where('r.namespace = :namespace', { namespace })
-            .getMany();
-          const started = Date.now();
-          await expect(bounded.acquire(id, attempt())).rejects.toThrow(/acquire got no answer from the database within 300 ms/);
-          expect(Date.now() - started).toBeLessThan(2_000);
-        } finally {
-          await holder.rollbackTransaction();
-          await holder.release();
-        }
-        expect(await bounded.acquire(id, attempt())).toMatchObject({ state: 'in_flight' });
-      });
+      (dialect === 'sqlite' ? it.skip : it)(
+        'rejects a call still waiting for a row lock once callTimeout has passed',
+        async () => {
+          const bounded = new TypeOrmIdempotencyStore(dataSource, { sweepIntervalMs: 0, callTimeout: 300 });
+          const namespace = `call-timeout-${randomUUID()}`;
+          const id = { namespace, scope: 'merchant-1', key: 'k' };
+          expect(await bounded.acquire(id, attempt())).toEqual({ state: 'acquired', takenOver: false });
+          // Another session holds the record's row lock, as a long transaction of another instance would.
+          const holder = dataSource.createQueryRunner();
+          await holder.startTransaction();
+          try {
+            await holder.manager
+              .getRepository(IdempotencyRecordEntity)
+              .createQueryBuilder('r')
+              .setLock('pessimistic_write')
+              .where('r.namespace = :namespace', { namespace })
+              .getMany();
+            const started = Date.now();
+            await expect(bounded.acquire(id, attempt())).rejects.toThrow(
+              /acquire got no answer from the database within 300 ms/,
+            );
+            expect(Date.now() - started).toBeLessThan(2_000);
+          } finally {
+            await holder.rollbackTransaction();
+            await holder.release();
+          }
+          expect(await bounded.acquire(id, attempt())).toMatchObject({ state: 'in_flight' });
+        },
+      );
 
       (dialect === 'sqlite' ? it.skip : it)(
         'gives its pooled connection back, and runs nothing, when callTimeout passes while it waits for one',
@@ -257,14 +300,19 @@ for (const { dialect, services } of DIALECTS) {
           const holder = onePool.createQueryRunner();
           await holder.connect();
           try {
-            await expect(bounded.acquire(id, attempt())).rejects.toThrow(/acquire got no answer from the database within 300 ms/);
+            await expect(bounded.acquire(id, attempt())).rejects.toThrow(
+              /acquire got no answer from the database within 300 ms/,
+            );
           } finally {
             await holder.release();
           }
           // The abandoned acquire got the connection afterwards: it must neither have written the record nor kept
           // the connection (with a pool of one, a kept connection would time this out).
           expect(await bounded.acquire(id, attempt())).toEqual({ state: 'acquired', takenOver: false });
-          expect(await bounded.acquire({ ...id, key: 'other' }, attempt())).toEqual({ state: 'acquired', takenOver: false });
+          expect(await bounded.acquire({ ...id, key: 'other' }, attempt())).toEqual({
+            state: 'acquired',
+            takenOver: false,
+          });
         },
       );
 
@@ -301,7 +349,11 @@ for (const { dialect, services } of DIALECTS) {
         try {
           const moduleRef = await Test.createTestingModule({
             imports: [
-              TypeOrmModule.forRoot({ ...database.options, migrations: [CreateIdempotencyRecords1764259200000], migrationsRun: true }),
+              TypeOrmModule.forRoot({
+                ...database.options,
+                migrations: [CreateIdempotencyRecords1764259200000],
+                migrationsRun: true,
+              }),
               IdempotencyModule.forRootAsync({
                 inject: [getDataSourceToken()],
                 useFactory: (appDataSource: DataSource) => ({
@@ -333,13 +385,21 @@ describe('TypeOrmIdempotencyStore construction', () => {
   const fakeDataSource = (type: string) => ({ options: { type } }) as unknown as DataSource;
 
   it('refuses a DataSource type it has no SQL for', () => {
-    expect(() => new TypeOrmIdempotencyStore(fakeDataSource('mssql'))).toThrow(/supports postgres, mysql, mariadb and better-sqlite3.*mssql/);
+    expect(() => new TypeOrmIdempotencyStore(fakeDataSource('mssql'))).toThrow(
+      /supports postgres, mysql, mariadb and better-sqlite3.*mssql/,
+    );
   });
 
   it('refuses nonsensical options', () => {
-    expect(() => new TypeOrmIdempotencyStore(fakeDataSource('postgres'), { sweepBatchSize: 0 })).toThrow(/sweepBatchSize/);
-    expect(() => new TypeOrmIdempotencyStore(fakeDataSource('postgres'), { sweepIntervalMs: -1 })).toThrow(/sweepIntervalMs/);
-    expect(() => new TypeOrmIdempotencyStore(fakeDataSource('postgres'), { tableName: 'x; DROP TABLE y' })).toThrow(/tableName/);
+    expect(() => new TypeOrmIdempotencyStore(fakeDataSource('postgres'), { sweepBatchSize: 0 })).toThrow(
+      /sweepBatchSize/,
+    );
+    expect(() => new TypeOrmIdempotencyStore(fakeDataSource('postgres'), { sweepIntervalMs: -1 })).toThrow(
+      /sweepIntervalMs/,
+    );
+    expect(() => new TypeOrmIdempotencyStore(fakeDataSource('postgres'), { tableName: 'x; DROP TABLE y' })).toThrow(
+      /tableName/,
+    );
     expect(() => new TypeOrmIdempotencyStore(fakeDataSource('postgres'), { callTimeout: 0 })).toThrow(/callTimeout/);
   });
 });

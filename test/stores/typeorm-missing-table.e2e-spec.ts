@@ -16,10 +16,16 @@ const DIALECTS: Array<[SqlDialect, ('postgres' | 'mariadb')[]]> = [
 async function start(database: IsolatedDatabase, migrated: boolean): Promise<() => Promise<void>> {
   const moduleRef = await Test.createTestingModule({
     imports: [
-      TypeOrmModule.forRoot({ ...database.options, migrations: migrated ? [CreateIdempotencyRecords1764259200000] : [], migrationsRun: migrated }),
+      TypeOrmModule.forRoot({
+        ...database.options,
+        migrations: migrated ? [CreateIdempotencyRecords1764259200000] : [],
+        migrationsRun: migrated,
+      }),
       IdempotencyModule.forRootAsync({
         inject: [getDataSourceToken()],
-        useFactory: (dataSource: DataSource) => ({ store: new TypeOrmIdempotencyStore(dataSource, { sweepIntervalMs: 0 }) }),
+        useFactory: (dataSource: DataSource) => ({
+          store: new TypeOrmIdempotencyStore(dataSource, { sweepIntervalMs: 0 }),
+        }),
       }),
     ],
   }).compile();

@@ -64,7 +64,21 @@ export class RedisServerProcess {
     this.output = '';
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', this.dir, ...this.extraArgs],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        this.host,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'no',
+        '--dir',
+        this.dir,
+        ...this.extraArgs,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
@@ -158,10 +172,14 @@ export async function startRedisCluster(masters = 3, timeoutMs = 30_000): Promis
     { length: masters },
     (_, i) =>
       new RedisServerProcess(ports[i], [
-        '--cluster-enabled', 'yes',
-        '--cluster-port', String(ports[masters + i]),
-        '--cluster-config-file', `nodes-${ports[i]}.conf`,
-        '--cluster-node-timeout', '5000',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-port',
+        String(ports[masters + i]),
+        '--cluster-config-file',
+        `nodes-${ports[i]}.conf`,
+        '--cluster-node-timeout',
+        '5000',
       ]),
   );
   const dispose = async () => {
@@ -171,13 +189,21 @@ export async function startRedisCluster(masters = 3, timeoutMs = 30_000): Promis
     await Promise.all(nodes.map((node) => node.start()));
     await run(
       'redis-cli',
-      ['--cluster', 'create', ...nodes.map((node) => `${node.host}:${node.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      [
+        '--cluster',
+        'create',
+        ...nodes.map((node) => `${node.host}:${node.port}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
       timeoutMs,
     );
     const deadline = Date.now() + timeoutMs;
     for (const node of nodes) {
       while (!(await command(node.port, 'CLUSTER INFO')).includes('cluster_state:ok')) {
-        if (Date.now() > deadline) throw new Error(`cluster node ${node.port} did not reach cluster_state:ok within ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`cluster node ${node.port} did not reach cluster_state:ok within ${timeoutMs} ms`);
         await sleep(50);
       }
     }

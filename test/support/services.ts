@@ -17,7 +17,12 @@ const AVAILABLE_ENV = 'IDEMPOTENCY_TEST_SERVICES';
 export async function probeServices(): Promise<Record<TestService, string | null>> {
   const probes: Record<TestService, () => Promise<unknown>> = {
     redis: async () => {
-      const redis = new Redis(TEST_SERVICES.redis, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const redis = new Redis(TEST_SERVICES.redis, {
+        lazyConnect: true,
+        connectTimeout: 2000,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
       try {
         await redis.connect();
         await redis.ping();

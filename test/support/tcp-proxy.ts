@@ -32,7 +32,9 @@ export class TcpProxy {
   async start(port = 0): Promise<void> {
     if (this.server) throw new Error('proxy already listening');
     const server = createServer((client) => this.accept(client));
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port || this.listenPort, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) =>
+      server.once('error', reject).listen(port || this.listenPort, '127.0.0.1', resolve),
+    );
     this.server = server;
     this.listenPort = (server.address() as { port: number }).port;
   }

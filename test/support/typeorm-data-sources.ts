@@ -61,7 +61,9 @@ export async function createIsolatedDatabase(dialect: SqlDialect): Promise<Isola
       return dataSource;
     },
     async drop() {
-      await Promise.all(opened.filter((dataSource) => dataSource.isInitialized).map((dataSource) => dataSource.destroy()));
+      await Promise.all(
+        opened.filter((dataSource) => dataSource.isInitialized).map((dataSource) => dataSource.destroy()),
+      );
       await dropPlace();
     },
   };

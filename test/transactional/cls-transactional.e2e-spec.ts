@@ -8,7 +8,11 @@ import { ClsModule } from 'nestjs-cls';
 import request from 'supertest';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { IdempotencyModule, Idempotent, sharedScope } from '@nest-idempotency/core';
-import { CreateIdempotencyRecords1764259200000, IdempotencyTransaction, TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
+import {
+  CreateIdempotencyRecords1764259200000,
+  IdempotencyTransaction,
+  TypeOrmIdempotencyStore,
+} from '@nest-idempotency/core/typeorm';
 import { describeWithServices } from '../support/services';
 import { createIsolatedDatabase, IsolatedDatabase, SqlDialect } from '../support/typeorm-data-sources';
 
@@ -70,7 +74,13 @@ for (const [dialect, services] of DIALECTS) {
       database = await createIsolatedDatabase(dialect);
       const moduleRef = await Test.createTestingModule({
         imports: [
-          TypeOrmModule.forRoot({ ...database.options, entities: [Note], synchronize: true, migrations: [CreateIdempotencyRecords1764259200000], migrationsRun: true }),
+          TypeOrmModule.forRoot({
+            ...database.options,
+            entities: [Note],
+            synchronize: true,
+            migrations: [CreateIdempotencyRecords1764259200000],
+            migrationsRun: true,
+          }),
           ClsModule.forRoot({
             global: true,
             middleware: { mount: true },
@@ -103,7 +113,7 @@ for (const [dialect, services] of DIALECTS) {
     }, 60_000);
     afterAll(() => close?.());
 
-    it("runs the handler in one transaction: TransactionHost.tx is the idempotency transaction; a retry is replayed", async () => {
+    it('runs the handler in one transaction: TransactionHost.tx is the idempotency transaction; a retry is replayed', async () => {
       const first = await post('k-ok', { text: 'ok' });
       expect(first.status).toBe(201);
       expect(first.body).toMatchObject({ text: 'ok', sameTransaction: true });

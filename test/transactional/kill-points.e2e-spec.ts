@@ -4,7 +4,12 @@ import { Client } from 'pg';
 import request from 'supertest';
 import Database from 'better-sqlite3';
 import { describeWithServices, TEST_SERVICES, TestService } from '../support/services';
-import { createPostgresDatabase, createSqliteFile, PaymentsProcess, spawnTypeScriptApp } from '../payments/payments-harness';
+import {
+  createPostgresDatabase,
+  createSqliteFile,
+  PaymentsProcess,
+  spawnTypeScriptApp,
+} from '../payments/payments-harness';
 import { KILL_HEADER, KILL_POINTS } from './kill-point-app/kill-points';
 
 const FIXTURE = 'test/transactional/kill-point-app/main.ts';
@@ -27,7 +32,8 @@ async function postgresLedger(url: string): Promise<Ledger> {
   await client.connect();
   return {
     balance: async () => (await client.query('SELECT balance FROM kp_accounts WHERE id = 1')).rows[0].balance,
-    payments: async (reference) => (await client.query('SELECT id FROM kp_payments WHERE reference = $1', [reference])).rows,
+    payments: async (reference) =>
+      (await client.query('SELECT id FROM kp_payments WHERE reference = $1', [reference])).rows,
     close: () => client.end(),
   };
 }
@@ -35,8 +41,10 @@ async function postgresLedger(url: string): Promise<Ledger> {
 function sqliteLedger(path: string): Ledger {
   const db = new Database(path, { readonly: true });
   return {
-    balance: async () => (db.prepare('SELECT balance FROM kp_accounts WHERE id = 1').get() as { balance: number }).balance,
-    payments: async (reference) => db.prepare('SELECT id FROM kp_payments WHERE reference = ?').all(reference) as Array<{ id: number }>,
+    balance: async () =>
+      (db.prepare('SELECT balance FROM kp_accounts WHERE id = 1').get() as { balance: number }).balance,
+    payments: async (reference) =>
+      db.prepare('SELECT id FROM kp_payments WHERE reference = ?').all(reference) as Array<{ id: number }>,
     close: async () => {
       db.close();
     },
@@ -49,7 +57,11 @@ const MODES: Mode[] = [
     services: ['postgres'],
     prepare: async () => {
       const database = await createPostgresDatabase();
-      return { env: { KP_DATABASE_URL: database.url, KP_STORE: 'typeorm' }, ledger: () => postgresLedger(database.url), cleanup: database.drop };
+      return {
+        env: { KP_DATABASE_URL: database.url, KP_STORE: 'typeorm' },
+        ledger: () => postgresLedger(database.url),
+        cleanup: database.drop,
+      };
     },
   },
   {
@@ -58,7 +70,11 @@ const MODES: Mode[] = [
     prepare: async () => {
       const file = createSqliteFile();
       const path = file.url.slice('sqlite:'.length);
-      return { env: { KP_DATABASE_URL: file.url, KP_STORE: 'typeorm' }, ledger: async () => sqliteLedger(path), cleanup: async () => file.remove() };
+      return {
+        env: { KP_DATABASE_URL: file.url, KP_STORE: 'typeorm' },
+        ledger: async () => sqliteLedger(path),
+        cleanup: async () => file.remove(),
+      };
     },
   },
   {
@@ -103,30 +119,43 @@ for (const mode of MODES) {
         ? Promise.resolve()
         : new Promise<void>((resolve) => process.child.once('exit', () => resolve()));
 
-    it.each(KILL_POINTS)('killed %s: one payment, one debit, and the retry gets the original payment', async (point) => {
-      const key = randomUUID();
-      const body = { reference: `ref-${key}`, amount: 100 };
-      const before = await ledger.balance();
+    it.each(KILL_POINTS)(
+      'killed %s: one payment, one debit, and the retry gets the original payment',
+      async (point) => {
+        const key = randomUUID();
+        const body = { reference: `ref-${key}`, amount: 100 };
+        const before = await ledger.balance();
 
-      const victim = app!;
-      await request(victim.url).post('/payments').set('Idempotency-Key', key).set(KILL_HEADER, point).send(body).catch(() => undefined);
-      await exited(victim);
-      expect(victim.child.signalCode).toBe('SIGKILL');
+        const victim = app!;
+        await request(victim.url)
+          .post('/payments')
+          .set('Idempotency-Key', key)
+          .set(KILL_HEADER, point)
+          .send(body)
+          .catch(() => undefined);
+        await exited(victim);
+        expect(victim.child.signalCode).toBe('SIGKILL');
 
-      // The client retries against a new instance until it gets a definite answer (a live lease is a 409).
-      app = await spawnTypeScriptApp(FIXTURE, env);
-      let retry = await request(app.url).post('/payments').set('Idempotency-Key', key).send(body);
-      for (let attempt = 0; retry.status === 409 && retry.body.message === LEASE_CONFLICT && attempt < 40; attempt++) {
-        expect(retry.headers['retry-after']).toBeDefined();
-        await sleep(250);
-        retry = await request(app.url).post('/payments').set('Idempotency-Key', key).send(body);
-      }
+        // The client retries against a new instance until it gets a definite answer (a live lease is a 409).
+        app = await spawnTypeScriptApp(FIXTURE, env);
+        let retry = await request(app.url).post('/payments').set('Idempotency-Key', key).send(body);
+        for (
+          let attempt = 0;
+          retry.status === 409 && retry.body.message === LEASE_CONFLICT && attempt < 40;
+          attempt++
+        ) {
+          expect(retry.headers['retry-after']).toBeDefined();
+          await sleep(250);
+          retry = await request(app.url).post('/payments').set('Idempotency-Key', key).send(body);
+        }
 
-      const rows = await ledger.payments(body.reference);
-      expect(rows).toHaveLength(1);
-      expect(await ledger.balance()).toBe(before - 100);
-      expect(retry.status).toBe(201);
-      expect(retry.body).toMatchObject({ id: rows[0].id, reference: body.reference, amount: 100 });
-    }, 90_000);
+        const rows = await ledger.payments(body.reference);
+        expect(rows).toHaveLength(1);
+        expect(await ledger.balance()).toBe(before - 100);
+        expect(retry.status).toBe(201);
+        expect(retry.body).toMatchObject({ id: rows[0].id, reference: body.reference, amount: 100 });
+      },
+      90_000,
+    );
   });
 }

@@ -5,7 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { IdempotencyModule, Idempotent, MemoryIdempotencyStore } from '@nest-idempotency/core';
-import { CreateIdempotencyRecords1764259200000, IdempotencyTransaction, TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
+import {
+  CreateIdempotencyRecords1764259200000,
+  IdempotencyTransaction,
+  TypeOrmIdempotencyStore,
+} from '@nest-idempotency/core/typeorm';
 import { describeWithServices } from '../support/services';
 import { createIsolatedDatabase, IsolatedDatabase, SqlDialect } from '../support/typeorm-data-sources';
 
@@ -68,16 +72,25 @@ for (const [dialect, services] of DIALECTS) {
     let url: string;
     let close: () => Promise<void>;
     let dataSource: DataSource;
-    const notes = async (text: string) => (await dataSource.getRepository(Note).find()).filter((note) => note.text.startsWith(`${text}#`));
+    const notes = async (text: string) =>
+      (await dataSource.getRepository(Note).find()).filter((note) => note.text.startsWith(`${text}#`));
 
     beforeAll(async () => {
       database = await createIsolatedDatabase(dialect);
       const moduleRef = await Test.createTestingModule({
         imports: [
-          TypeOrmModule.forRoot({ ...database.options, entities: [Note], synchronize: true, migrations: [CreateIdempotencyRecords1764259200000], migrationsRun: true }),
+          TypeOrmModule.forRoot({
+            ...database.options,
+            entities: [Note],
+            synchronize: true,
+            migrations: [CreateIdempotencyRecords1764259200000],
+            migrationsRun: true,
+          }),
           IdempotencyModule.forRootAsync({
             inject: [getDataSourceToken()],
-            useFactory: (source: DataSource) => ({ store: new TypeOrmIdempotencyStore(source, { sweepIntervalMs: 0 }) }),
+            useFactory: (source: DataSource) => ({
+              store: new TypeOrmIdempotencyStore(source, { sweepIntervalMs: 0 }),
+            }),
           }),
         ],
         controllers: [NotesController],
@@ -95,9 +108,15 @@ for (const [dialect, services] of DIALECTS) {
     afterAll(() => close?.());
 
     it('commits the write with the record, and replays it', async () => {
-      const first = await request(url).post('/notes').set('Idempotency-Key', `${dialect}-ok`).send({ text: `${dialect}-ok` });
+      const first = await request(url)
+        .post('/notes')
+        .set('Idempotency-Key', `${dialect}-ok`)
+        .send({ text: `${dialect}-ok` });
       expect(first.status).toBe(201);
-      const replay = await request(url).post('/notes').set('Idempotency-Key', `${dialect}-ok`).send({ text: `${dialect}-ok` });
+      const replay = await request(url)
+        .post('/notes')
+        .set('Idempotency-Key', `${dialect}-ok`)
+        .send({ text: `${dialect}-ok` });
       expect(replay.headers['idempotent-replayed']).toBe('true');
       expect(replay.body).toEqual(first.body);
       expect(await notes(`${dialect}-ok`)).toHaveLength(1);
@@ -114,19 +133,29 @@ for (const [dialect, services] of DIALECTS) {
 
     it('rolls a 5xx back and releases the key, so a retry runs again', async () => {
       const key = `${dialect}-503`;
-      expect((await request(url).post('/notes').set('Idempotency-Key', key).send({ text: key, fail: 503 })).status).toBe(503);
+      expect(
+        (await request(url).post('/notes').set('Idempotency-Key', key).send({ text: key, fail: 503 })).status,
+      ).toBe(503);
       expect(await notes(key)).toHaveLength(0);
     });
 
     it('commits only one run when a slow owner outlives its lease', async () => {
       const key = `${dialect}-lease`;
       const body = { text: key, sleepMs: 700 };
-      const slow = request(url).post('/notes').set('Idempotency-Key', key).send(body).then((res) => res);
+      const slow = request(url)
+        .post('/notes')
+        .set('Idempotency-Key', key)
+        .send(body)
+        .then((res) => res);
       await sleep(450);
       // The lease (300 ms) has expired. With connection pools this request takes the record over and runs
       // again, and the slow owner's completion is fenced off, rolling its writes back (409). On SQLite's
       // single connection the slow owner's transaction finishes first and this request replays it.
-      const retry = request(url).post('/notes').set('Idempotency-Key', key).send(body).then((res) => res);
+      const retry = request(url)
+        .post('/notes')
+        .set('Idempotency-Key', key)
+        .send(body)
+        .then((res) => res);
       const responses = await Promise.all([slow, retry]);
       const rows = await notes(key);
       expect(rows).toHaveLength(1);
@@ -141,7 +170,11 @@ for (const [dialect, services] of DIALECTS) {
       it('tells the fenced-off owner to retry after the retryAfter hint (1 s), not a whole lease (2 s)', async () => {
         const key = `${dialect}-hint`;
         const body = { text: key, sleepMs: 2_400 };
-        const slow = request(url).post('/notes/long-lease').set('Idempotency-Key', key).send(body).then((res) => res);
+        const slow = request(url)
+          .post('/notes/long-lease')
+          .set('Idempotency-Key', key)
+          .send(body)
+          .then((res) => res);
         await sleep(2_100);
         const retry = await request(url).post('/notes/long-lease').set('Idempotency-Key', key).send(body);
         expect(retry.status).toBe(201);
@@ -165,7 +198,10 @@ describe('the transactional mode is refused where it cannot hold', () => {
   }
 
   it('refuses a transactional route on a store outside the database, at start-up, naming the route', async () => {
-    @Module({ imports: [IdempotencyModule.forRoot({ store: new MemoryIdempotencyStore() })], controllers: [RefusedController] })
+    @Module({
+      imports: [IdempotencyModule.forRoot({ store: new MemoryIdempotencyStore() })],
+      controllers: [RefusedController],
+    })
     class RefusedModule {}
     const moduleRef = await Test.createTestingModule({ imports: [RefusedModule] }).compile();
     const app = moduleRef.createNestApplication({ logger: false });
@@ -177,11 +213,13 @@ describe('the transactional mode is refused where it cannot hold', () => {
 
   it('refuses a transactional module default on such a store', async () => {
     await expect(
-      Test.createTestingModule({ imports: [IdempotencyModule.forRoot({ store: new MemoryIdempotencyStore(), transactional: true })] }).compile(),
+      Test.createTestingModule({
+        imports: [IdempotencyModule.forRoot({ store: new MemoryIdempotencyStore(), transactional: true })],
+      }).compile(),
     ).rejects.toThrow('"transactional" needs a store that shares the business database');
   });
 
-  it('refuses writes through another DataSource than the store\'s', async () => {
+  it("refuses writes through another DataSource than the store's", async () => {
     const database = await createIsolatedDatabase('sqlite');
     try {
       const storeSource = await database.connect({ migrations: [CreateIdempotencyRecords1764259200000] });

@@ -24,10 +24,16 @@ async function bootstrap(): Promise<void> {
   setupApp(app);
   await app.listen(config.port, process.env.HOST ?? '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
-  logger.log(`Listening on ${url} (database: ${config.database.type}, idempotency store: ${config.idempotencyStore}); API docs at ${url}/docs`);
+  logger.log(
+    `Listening on ${url} (database: ${config.database.type}, idempotency store: ${config.idempotencyStore}); API docs at ${url}/docs`,
+  );
   if (config.demoMerchant) {
-    logger.log(`No API_KEYS set: demo merchant "demo" has the API key ${config.apiKeys.get('demo')} (kept in data/demo-api-key)`);
-    logger.log(`Try: curl -s -X POST ${url}/customers -H "Authorization: Bearer ${config.apiKeys.get('demo')}" -H "Idempotency-Key: try-1" -H "Content-Type: application/json" -d '{"name":"Ada","balance":10000}'`);
+    logger.log(
+      `No API_KEYS set: demo merchant "demo" has the API key ${config.apiKeys.get('demo')} (kept in data/demo-api-key)`,
+    );
+    logger.log(
+      `Try: curl -s -X POST ${url}/customers -H "Authorization: Bearer ${config.apiKeys.get('demo')}" -H "Idempotency-Key: try-1" -H "Content-Type: application/json" -d '{"name":"Ada","balance":10000}'`,
+    );
   }
 }
 

@@ -24,7 +24,12 @@ export function setupApp(app: INestApplication): void {
       .setTitle('Payments')
       .setDescription('Sample payments service. Every write takes an Idempotency-Key and is safe to retry.')
       .addBearerAuth(
-        { type: 'http', scheme: 'bearer', bearerFormat: 'API key', description: 'Your API key, sent as `Authorization: Bearer <api key>`' },
+        {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'API key',
+          description: 'Your API key, sent as `Authorization: Bearer <api key>`',
+        },
         'api-key',
       )
       .build(),

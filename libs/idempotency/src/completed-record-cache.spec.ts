@@ -46,7 +46,8 @@ describe('CompletedRecordCache', () => {
   });
 
   it('keys records by every part of the stored id, so no two ids share an entry', () => {
-    const key = (namespace: string, scope: string, id: string) => completedRecordCacheKey({ namespace, scope, key: id });
+    const key = (namespace: string, scope: string, id: string) =>
+      completedRecordCacheKey({ namespace, scope, key: id });
     expect(key('n', 'a:b', 'c')).not.toBe(key('n', 'a', 'b:c'));
     expect(key('n:a', 'b', 'c')).not.toBe(key('n', 'a:b', 'c'));
     expect(key('n', '1:a', 'b')).not.toBe(key('n', '1', 'ab'));
@@ -58,7 +59,9 @@ describe('CompletedRecordCache', () => {
     expect(caches.of(one)).toBe(caches.of(one));
     expect(caches.of(one)).not.toBe(caches.of(two));
     for (const maxEntries of [0, -1, 1.5, Number.NaN]) {
-      expect(() => new CompletedRecordCaches({ maxEntries })).toThrow('"localCache.maxEntries" must be a positive whole number');
+      expect(() => new CompletedRecordCaches({ maxEntries })).toThrow(
+        '"localCache.maxEntries" must be a positive whole number',
+      );
     }
   });
 });

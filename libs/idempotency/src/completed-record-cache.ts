@@ -59,7 +59,13 @@ export class CompletedRecordCache {
     if (existing) this.drop(existing);
     if (record.expiresAt <= this.now()) return;
     if (this.entries.size >= this.maxEntries) this.drop(this.recency.oldest!);
-    const entry: CacheEntry = { key, fingerprint: record.fingerprint, response: record.response, expiresAt: record.expiresAt, node: undefined };
+    const entry: CacheEntry = {
+      key,
+      fingerprint: record.fingerprint,
+      response: record.response,
+      expiresAt: record.expiresAt,
+      node: undefined,
+    };
     entry.node = this.recency.push(entry);
     this.entries.set(key, entry);
   }
@@ -82,7 +88,9 @@ export class CompletedRecordCaches {
   constructor(options: IdempotencyLocalCacheOptions) {
     this.maxEntries = options.maxEntries;
     if (!Number.isSafeInteger(this.maxEntries) || this.maxEntries <= 0) {
-      throw new Error(`Idempotency option "localCache.maxEntries" must be a positive whole number, got ${options.maxEntries}`);
+      throw new Error(
+        `Idempotency option "localCache.maxEntries" must be a positive whole number, got ${options.maxEntries}`,
+      );
     }
   }
 

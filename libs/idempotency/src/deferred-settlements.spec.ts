@@ -5,7 +5,9 @@ import { DeferredSettlementResult } from './idempotency.events';
 function scripted(answers: Array<boolean | Error>, overrides: Partial<DeferredSettlement> = {}) {
   let calls = 0;
   let resolveEnded: (ended: { result: DeferredSettlementResult; attempts: number; lastError?: unknown }) => void;
-  const ended = new Promise<{ result: DeferredSettlementResult; attempts: number; lastError?: unknown }>((resolve) => (resolveEnded = resolve));
+  const ended = new Promise<{ result: DeferredSettlementResult; attempts: number; lastError?: unknown }>(
+    (resolve) => (resolveEnded = resolve),
+  );
   const settlement: DeferredSettlement = {
     attempt: async () => {
       const answer = answers[Math.min(calls++, answers.length - 1)];

@@ -107,7 +107,8 @@ export class DeferredSettlementQueue {
     if (!this.pending.has(entry)) return; // stop() gave up on it meanwhile
     if (tookEffect === true) return this.finish(entry, 'settled');
     if (tookEffect === false && !entry.settlement.retryWhenNotOwned) return this.finish(entry, 'not_owned');
-    const exhausted = this.stopped || Date.now() >= entry.settlement.deadline || entry.attempts >= this.limits.maxAttempts;
+    const exhausted =
+      this.stopped || Date.now() >= entry.settlement.deadline || entry.attempts >= this.limits.maxAttempts;
     if (exhausted) return this.finish(entry, tookEffect === false ? 'not_owned' : 'gave_up');
     entry.delayMs = Math.min(entry.delayMs * 2, MAX_DELAY_MS);
     this.arm(entry);

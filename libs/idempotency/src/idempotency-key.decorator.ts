@@ -10,5 +10,6 @@ export const IDEMPOTENCY_KEY_ON_REQUEST = Symbol.for('idempotency:key');
  * outside the database.
  */
 export const IdempotencyKey = createParamDecorator(
-  (_data: unknown, context: ExecutionContext): string | undefined => context.switchToHttp().getRequest()[IDEMPOTENCY_KEY_ON_REQUEST],
+  (_data: unknown, context: ExecutionContext): string | undefined =>
+    context.switchToHttp().getRequest()[IDEMPOTENCY_KEY_ON_REQUEST],
 );

@@ -31,6 +31,9 @@ describe('parseIdempotencyKey', () => {
   it('reports no key as missing, and a repeated header as invalid', () => {
     expect(parseIdempotencyKey(undefined)).toEqual({ status: 'missing' });
     expect(parseIdempotencyKeyHeader([])).toEqual({ status: 'missing' });
-    expect(parseIdempotencyKeyHeader(['a', 'a'])).toEqual({ status: 'invalid', reason: 'the header was sent more than once' });
+    expect(parseIdempotencyKeyHeader(['a', 'a'])).toEqual({
+      status: 'invalid',
+      reason: 'the header was sent more than once',
+    });
   });
 });

@@ -2,9 +2,7 @@ import { IDEMPOTENCY_MAX_KEY_LENGTH } from './idempotency.constants';
 
 /** The result of reading a key: a valid key, no key, or why the key is refused. */
 export type ParsedIdempotencyKey =
-  | { status: 'valid'; key: string }
-  | { status: 'missing' }
-  | { status: 'invalid'; reason: string };
+  { status: 'valid'; key: string } | { status: 'missing' } | { status: 'invalid'; reason: string };
 
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 

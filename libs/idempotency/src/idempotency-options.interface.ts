@@ -79,8 +79,9 @@ export interface IdempotencyModuleOptions extends IdempotentRouteOptions {
 }
 
 /** Options with every default filled in; what the service works with. */
-export interface ResolvedIdempotencyOptions
-  extends Required<Omit<IdempotencyModuleOptions, 'events' | 'localCache' | 'fingerprint' | 'replayHeaders'>> {
+export interface ResolvedIdempotencyOptions extends Required<
+  Omit<IdempotencyModuleOptions, 'events' | 'localCache' | 'fingerprint' | 'replayHeaders'>
+> {
   fingerprintHeaders: string[];
   replayHeaders: string[];
 }

@@ -117,12 +117,16 @@ function validate(options: ResolvedIdempotencyOptions): void {
     );
   }
   if (options.errorFormat !== 'nest' && options.errorFormat !== 'problem+json') {
-    throw new Error(`Idempotency option "errorFormat" must be 'nest' or 'problem+json', got ${JSON.stringify(options.errorFormat)}`);
+    throw new Error(
+      `Idempotency option "errorFormat" must be 'nest' or 'problem+json', got ${JSON.stringify(options.errorFormat)}`,
+    );
   }
   if (options.onConflict !== 'reject') {
     const wait = options.onConflict?.wait;
     if (!Number.isSafeInteger(wait) || wait < 0) {
-      throw new Error(`Idempotency option "onConflict" must be 'reject' or { wait: ms >= 0 }, got ${JSON.stringify(options.onConflict)}`);
+      throw new Error(
+        `Idempotency option "onConflict" must be 'reject' or { wait: ms >= 0 }, got ${JSON.stringify(options.onConflict)}`,
+      );
     }
   }
 }

@@ -27,7 +27,9 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
         try {
           this.idempotency.resolve(declared);
         } catch (error) {
-          throw new Error(`@Idempotent() on ${controller.name}.${method}: ${error instanceof Error ? error.message : String(error)}`);
+          throw new Error(
+            `@Idempotent() on ${controller.name}.${method}: ${error instanceof Error ? error.message : String(error)}`,
+          );
         }
       }
     }

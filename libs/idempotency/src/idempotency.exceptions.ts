@@ -8,14 +8,20 @@ function body(statusCode: HttpStatus, error: string, message: string) {
 /** 400: the route needs an `Idempotency-Key` and the request has none. */
 export class IdempotencyKeyMissingException extends HttpException {
   constructor(headerName: string) {
-    super(body(HttpStatus.BAD_REQUEST, 'Bad Request', `The ${headerName} header is required on this route.`), HttpStatus.BAD_REQUEST);
+    super(
+      body(HttpStatus.BAD_REQUEST, 'Bad Request', `The ${headerName} header is required on this route.`),
+      HttpStatus.BAD_REQUEST,
+    );
   }
 }
 
 /** 400: the key is malformed (not 1-255 visible ASCII characters) or was sent more than once. */
 export class IdempotencyKeyInvalidException extends HttpException {
   constructor(headerName: string, reason: string) {
-    super(body(HttpStatus.BAD_REQUEST, 'Bad Request', `Invalid ${headerName} header: ${reason}.`), HttpStatus.BAD_REQUEST);
+    super(
+      body(HttpStatus.BAD_REQUEST, 'Bad Request', `Invalid ${headerName} header: ${reason}.`),
+      HttpStatus.BAD_REQUEST,
+    );
   }
 }
 
@@ -37,7 +43,11 @@ export class IdempotencyKeyMismatchException extends HttpException {
 export class IdempotencyConflictException extends HttpException {
   constructor(readonly retryAfterSeconds: number) {
     super(
-      body(HttpStatus.CONFLICT, 'Conflict', 'A request with this idempotency key is already being processed. Retry later.'),
+      body(
+        HttpStatus.CONFLICT,
+        'Conflict',
+        'A request with this idempotency key is already being processed. Retry later.',
+      ),
       HttpStatus.CONFLICT,
     );
   }

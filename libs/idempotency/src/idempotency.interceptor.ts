@@ -98,7 +98,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
     if (parsed.status === 'invalid') {
       this.idempotency.emit({ outcome: 'invalid_key', route, scope });
-      throw this.refusal(new IdempotencyKeyInvalidException(options.headerName, parsed.reason), context.getArgByIndex(1), options);
+      throw this.refusal(
+        new IdempotencyKeyInvalidException(options.headerName, parsed.reason),
+        context.getArgByIndex(1),
+        options,
+      );
     }
 
     if (principal === undefined && options.scope === principalScope) this.warnNoPrincipal(settings, route);
@@ -153,7 +157,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (!settings) {
       const options = this.idempotency.resolve(declaredRouteOptions(context.getClass(), handler) ?? {});
       const first = (value: unknown) => (Array.isArray(value) ? value[0] : value) ?? '';
-      const path = `/${[first(Reflect.getMetadata(PATH_METADATA, context.getClass())), first(Reflect.getMetadata(PATH_METADATA, handler))]
+      const path = `/${[
+        first(Reflect.getMetadata(PATH_METADATA, context.getClass())),
+        first(Reflect.getMetadata(PATH_METADATA, handler)),
+      ]
         .join('/')
         .split('/')
         .filter(Boolean)
@@ -184,7 +191,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
       (headers ??= {})[name] = Array.isArray(value) ? value.join(', ') : value;
     }
     try {
-      return fingerprintRequest({ method: request.method, path: this.adapter.getRequestUrl(request), body: request.body, headers });
+      return fingerprintRequest({
+        method: request.method,
+        path: this.adapter.getRequestUrl(request),
+        body: request.body,
+        headers,
+      });
     } catch (error) {
       if (error instanceof RangeError) throw new BadRequestException('The request body is nested too deeply.');
       throw error;
@@ -256,7 +268,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
     return { result, keep: { store: stored } };
   }
 
-  private settleError(error: unknown, request: any, response: any, options: ResolvedIdempotencyOptions): IdempotentSettlement {
+  private settleError(
+    error: unknown,
+    request: any,
+    response: any,
+    options: ResolvedIdempotencyOptions,
+  ): IdempotentSettlement {
     const result = { error };
     // Validation failures are not results: storing them would turn the client's corrected retry into a 422.
     if (request[REJECTED_BY_PIPES] === true) {
@@ -282,7 +299,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const headers: Record<string, string> = {};
     for (const name of options.replayHeaders) {
       const value = this.adapter.getHeader(response, name);
-      if (value !== undefined && value !== null) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+      if (value !== undefined && value !== null)
+        headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
     }
     return headers;
   }

@@ -20,7 +20,11 @@ import { IdempotencyTransaction } from './stores/typeorm/idempotency-transaction
     IdempotencyInterceptor,
     IdempotencyRoutesValidator,
     IdempotencyTransaction,
-    { provide: IdempotencyStore, useFactory: (service: IdempotencyService) => service.defaults.store, inject: [IdempotencyService] },
+    {
+      provide: IdempotencyStore,
+      useFactory: (service: IdempotencyService) => service.defaults.store,
+      inject: [IdempotencyService],
+    },
   ],
   exports: [IdempotencyService, IdempotencyInterceptor, IdempotencyStore, IdempotencyTransaction],
 })

@@ -59,8 +59,10 @@ export type IdempotentExecution =
   | { kind: 'replayed'; stored: unknown };
 
 /** Options of `IdempotencyService.run()`. */
-export interface IdempotentRunOptions
-  extends Pick<IdempotentRouteOptions, 'store' | 'ttl' | 'lockTimeout' | 'onConflict' | 'failOpen' | 'keyPrefix' | 'maxResponseBytes'> {
+export interface IdempotentRunOptions extends Pick<
+  IdempotentRouteOptions,
+  'store' | 'ttl' | 'lockTimeout' | 'onConflict' | 'failOpen' | 'keyPrefix' | 'maxResponseBytes'
+> {
   /** Whose key it is (a tenant, a producer); records of two scopes never meet. Default none. */
   scope?: string;
   /** What the key stands for (the message's payload, say): the same key with another value → mismatch error. */
@@ -90,7 +92,9 @@ export class IdempotencyService implements OnModuleDestroy {
   /** The `localCache` option: completed records this process saw complete, one cache per store; off by default. */
   private readonly localCaches: CompletedRecordCaches | undefined;
 
-  constructor(@Optional() @Inject(IDEMPOTENCY_MODULE_OPTIONS) private readonly moduleOptions: IdempotencyModuleOptions = {}) {
+  constructor(
+    @Optional() @Inject(IDEMPOTENCY_MODULE_OPTIONS) private readonly moduleOptions: IdempotencyModuleOptions = {},
+  ) {
     this.defaults = resolveIdempotencyOptions(moduleOptions ?? {});
     this.localCaches = moduleOptions?.localCache ? new CompletedRecordCaches(moduleOptions.localCache) : undefined;
   }
@@ -146,7 +150,8 @@ export class IdempotencyService implements OnModuleDestroy {
   /** The protocol for one call. Throws the 409, 422 and 503 exceptions; everything else is in the result. */
   async execute(original: IdempotentCall): Promise<IdempotentExecution> {
     const storedScope = storableScope(original.id.scope);
-    const call = storedScope === original.id.scope ? original : { ...original, id: { ...original.id, scope: storedScope } };
+    const call =
+      storedScope === original.id.scope ? original : { ...original, id: { ...original.id, scope: storedScope } };
     const { id, fingerprint, options } = call;
     let cacheKey: string | undefined;
     if (this.localCaches) {
@@ -190,7 +195,11 @@ export class IdempotencyService implements OnModuleDestroy {
         try {
           stored = JSON.parse(acquired.response);
         } catch (error) {
-          return this.onStoreFailure(call, new Error(`stored response is not valid JSON: ${describe(error)}`), acquireMs);
+          return this.onStoreFailure(
+            call,
+            new Error(`stored response is not valid JSON: ${describe(error)}`),
+            acquireMs,
+          );
         }
         this.emitOutcome('replayed', call, acquireMs);
         return { kind: 'replayed', stored };
@@ -244,7 +253,11 @@ export class IdempotencyService implements OnModuleDestroy {
    * completes the record in that same transaction, so the writes and the record commit together or not at
    * all. A failure rolls the work back and is then stored (a 4xx) or released as usual, outside it.
    */
-  private async runOwnedInTransaction(call: IdempotentCall, token: string, acquireMs: number): Promise<IdempotentExecution> {
+  private async runOwnedInTransaction(
+    call: IdempotentCall,
+    token: string,
+    acquireMs: number,
+  ): Promise<IdempotentExecution> {
     const { id, route, options } = call;
     const store = options.store as IdempotencyStore & TransactionalIdempotencyStore;
     let settlement: IdempotentSettlement | undefined;
@@ -284,7 +297,9 @@ export class IdempotencyService implements OnModuleDestroy {
         this.logger.error(`${route}: the transaction failed, nothing was committed: ${describe(error)}`);
         const reason = `transaction failed: ${describe(error)}`;
         const failed: IdempotentSettlement = {
-          result: { error: new IdempotencyStoreUnavailableException(retryAfterSeconds(options.retryAfter, options.lockTimeout)) },
+          result: {
+            error: new IdempotencyStoreUnavailableException(retryAfterSeconds(options.retryAfter, options.lockTimeout)),
+          },
           keep: { release: 'released', reason },
         };
         return this.releaseRecord(call, token, failed, 'released', reason, acquireMs);
@@ -300,11 +315,15 @@ export class IdempotencyService implements OnModuleDestroy {
       case 'not_stored':
         return this.releaseRecord(call, token, settlement!, 'not_stored', reason, acquireMs);
       case 'lease_lost': {
-        this.logger.warn(`${route}: the lease expired while the request ran and another request took it over; its writes were rolled back`);
+        this.logger.warn(
+          `${route}: the lease expired while the request ran and another request took it over; its writes were rolled back`,
+        );
         this.emit({ ...event, outcome: 'conflict', leaseLost: true });
         // The new owner's lease is unknown here; the hint is never longer than a whole one.
         const conflict: IdempotentSettlement = {
-          result: { error: new IdempotencyConflictException(retryAfterSeconds(options.retryAfter, options.lockTimeout)) },
+          result: {
+            error: new IdempotencyConflictException(retryAfterSeconds(options.retryAfter, options.lockTimeout)),
+          },
           keep: { release: 'released', reason: 'lease lost' },
         };
         return { kind: 'executed', settlement: conflict };
@@ -336,14 +355,22 @@ export class IdempotencyService implements OnModuleDestroy {
             if (cacheKey !== undefined) this.cacheCompleted(call, cacheKey, serialised, completing);
             this.emitOutcome('executed', call, acquireMs);
           } else {
-            this.logger.warn(`${route}: the lease expired while the request ran and another request took it over; this result was not stored`);
+            this.logger.warn(
+              `${route}: the lease expired while the request ran and another request took it over; this result was not stored`,
+            );
             this.emit({ route, scope: id.scope, acquireMs, outcome: 'executed', leaseLost: true });
           }
         } catch (error) {
           // The work is done and cannot be undone: send its result, and store it later, so that a retry gets
           // the replay (meanwhile a 409) rather than a 409 for the whole lease and then a second run.
           this.logger.error(`${route}: the result could not be stored, will try again: ${describe(error)}`);
-          this.emit({ route, scope: id.scope, acquireMs, outcome: 'store_error', reason: `complete failed: ${describe(error)}` });
+          this.emit({
+            route,
+            scope: id.scope,
+            acquireMs,
+            outcome: 'store_error',
+            reason: `complete failed: ${describe(error)}`,
+          });
           this.defer(call, 'complete', () => options.store.complete(id, token, serialised, options.ttl), {
             retryWhenNotOwned: false,
             bytes: serialised.length * 2,
@@ -389,7 +416,12 @@ export class IdempotencyService implements OnModuleDestroy {
    * (a paused Redis runs the script when it resumes), so a record owned by that token is released later,
    * and the retry that the 503 invites is not blocked for a whole lease.
    */
-  private async onStoreFailure(call: IdempotentCall, error: unknown, acquireMs: number, acquireToken?: string): Promise<IdempotentExecution> {
+  private async onStoreFailure(
+    call: IdempotentCall,
+    error: unknown,
+    acquireMs: number,
+    acquireToken?: string,
+  ): Promise<IdempotentExecution> {
     const { route, id, options } = call;
     const reason = describe(error);
     const event = { route, scope: id.scope, acquireMs, reason };
@@ -422,10 +454,17 @@ export class IdempotencyService implements OnModuleDestroy {
       onSettled: (result, attempts, lastError) => {
         const reason = `deferred ${action}: ${result} after ${attempts} attempt(s)${lastError === undefined ? '' : `; last error: ${describe(lastError)}`}`;
         // A release that finds no record after an acquire that failed is the common, harmless case.
-        if (result === 'settled' || (result === 'not_owned' && action === 'release')) this.logger.log(`${route}: ${reason}`);
+        if (result === 'settled' || (result === 'not_owned' && action === 'release'))
+          this.logger.log(`${route}: ${reason}`);
         else if (result === 'not_owned') this.logger.warn(`${route}: ${reason}; another request took the record over`);
         else this.logger.warn(`${route}: ${reason}; the record stays in flight until its lease ends`);
-        this.emit({ outcome: 'deferred_settlement', route, scope: id.scope, reason, deferred: { action, result, attempts } });
+        this.emit({
+          outcome: 'deferred_settlement',
+          route,
+          scope: id.scope,
+          reason,
+          deferred: { action, result, attempts },
+        });
       },
     });
   }

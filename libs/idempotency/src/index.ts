@@ -41,7 +41,12 @@ export {
 } from './idempotency.exceptions';
 export { IdempotencyProblemException, PROBLEM_JSON_CONTENT_TYPE, problemDetailsOf } from './problem-details';
 export type { IdempotencyErrorFormat, IdempotencyProblemDetails } from './problem-details';
-export type { DeferredSettlementResult, IdempotencyEvent, IdempotencyEventListener, IdempotencyOutcome } from './idempotency.events';
+export type {
+  DeferredSettlementResult,
+  IdempotencyEvent,
+  IdempotencyEventListener,
+  IdempotencyOutcome,
+} from './idempotency.events';
 
 // Stores: the contract (to write one), and the memory store.
 export { IdempotencyStore, supportsTransactions } from './stores/idempotency-store';

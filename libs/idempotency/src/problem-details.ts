@@ -31,12 +31,21 @@ const PROTOCOL = 'https://github.com/nest-idempotency/nest-idempotency/blob/main
 const PROBLEMS: ReadonlyArray<[Function, { type: string; title: string }]> = [
   [IdempotencyKeyMissingException, { type: `${PROTOCOL}#1-the-key`, title: 'Idempotency-Key is missing' }],
   [IdempotencyKeyInvalidException, { type: `${PROTOCOL}#1-the-key`, title: 'Idempotency-Key is invalid' }],
-  [IdempotencyKeyMismatchException, { type: `${PROTOCOL}#3-the-fingerprint`, title: 'Idempotency-Key is already used' }],
+  [
+    IdempotencyKeyMismatchException,
+    { type: `${PROTOCOL}#3-the-fingerprint`, title: 'Idempotency-Key is already used' },
+  ],
   [
     IdempotencyConflictException,
-    { type: `${PROTOCOL}#4-acquire-one-atomic-step-one-round-trip`, title: 'A request is outstanding for this Idempotency-Key' },
+    {
+      type: `${PROTOCOL}#4-acquire-one-atomic-step-one-round-trip`,
+      title: 'A request is outstanding for this Idempotency-Key',
+    },
   ],
-  [IdempotencyStoreUnavailableException, { type: `${PROTOCOL}#7-when-the-store-fails`, title: 'The idempotency store is unavailable' }],
+  [
+    IdempotencyStoreUnavailableException,
+    { type: `${PROTOCOL}#7-when-the-store-fails`, title: 'The idempotency store is unavailable' },
+  ],
 ];
 
 /**

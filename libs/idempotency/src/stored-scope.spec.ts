@@ -5,7 +5,16 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 describe('storableScope', () => {
   it('stores an ordinary scope as itself, up to 128 bytes', () => {
-    for (const scope of ['', 'merchant-1', 'alice@example.com', 'é'.repeat(64), 'x'.repeat(128), 'sha256', 'SHA256:abc', 'a-sha256:b']) {
+    for (const scope of [
+      '',
+      'merchant-1',
+      'alice@example.com',
+      'é'.repeat(64),
+      'x'.repeat(128),
+      'sha256',
+      'SHA256:abc',
+      'a-sha256:b',
+    ]) {
       expect(storableScope(scope)).toBe(scope);
     }
   });
@@ -24,13 +33,21 @@ describe('storableScope', () => {
     expect(storableScope(attacker)).toBe(`sha256:${sha256(attacker)}`);
   });
 
-  it('hashes any scope that begins with the hashed form\'s prefix, even a short one', () => {
+  it("hashes any scope that begins with the hashed form's prefix, even a short one", () => {
     expect(storableScope('sha256:')).toBe(`sha256:${sha256('sha256:')}`);
     expect(storableScope('sha256:x')).toBe(`sha256:${sha256('sha256:x')}`);
   });
 
   it('gives distinct stored forms to distinct scopes across both forms', () => {
-    const scopes = ['', 'a', 'sha256:', 'sha256:a', 'x'.repeat(128), 'x'.repeat(129), `sha256:${sha256('x'.repeat(129))}`];
+    const scopes = [
+      '',
+      'a',
+      'sha256:',
+      'sha256:a',
+      'x'.repeat(128),
+      'x'.repeat(129),
+      `sha256:${sha256('x'.repeat(129))}`,
+    ];
     expect(new Set(scopes.map(storableScope)).size).toBe(scopes.length);
   });
 });

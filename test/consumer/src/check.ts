@@ -31,11 +31,17 @@ async function post(url: string, key: string, item: string) {
     headers: { 'content-type': 'application/json', 'idempotency-key': key },
     body: JSON.stringify({ item }),
   });
-  return { status: response.status, replayed: response.headers.get('idempotent-replayed'), body: await response.json() };
+  return {
+    status: response.status,
+    replayed: response.headers.get('idempotent-replayed'),
+    body: await response.json(),
+  };
 }
 
 async function exercise(storeName: string, store: IdempotencyStore): Promise<void> {
-  const app = await NestFactory.create(OrdersAppModule.on(store, `consumer-${run}-${storeName}`), { logger: ['error'] });
+  const app = await NestFactory.create(OrdersAppModule.on(store, `consumer-${run}-${storeName}`), {
+    logger: ['error'],
+  });
   await app.listen(0, '127.0.0.1');
   try {
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -49,12 +55,18 @@ async function exercise(storeName: string, store: IdempotencyStore): Promise<voi
 /** The transactional mode: the order row and the record commit together; a replay writes no second row. */
 async function exerciseTransactional(dataSource: DataSource): Promise<void> {
   await dataSource.query('CREATE TABLE consumer_orders (id serial PRIMARY KEY, item text NOT NULL)');
-  const app = await NestFactory.create(TransactionalOrdersAppModule.on(dataSource, `consumer-${run}-tx`), { logger: ['error'] });
+  const app = await NestFactory.create(TransactionalOrdersAppModule.on(dataSource, `consumer-${run}-tx`), {
+    logger: ['error'],
+  });
   await app.listen(0, '127.0.0.1');
   try {
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     const first = await replayAndMismatch('typeorm, transactional', url);
-    check('typeorm, transactional: the handler wrote in the idempotency transaction', first.body.inTransaction === true, JSON.stringify(first.body));
+    check(
+      'typeorm, transactional: the handler wrote in the idempotency transaction',
+      first.body.inTransaction === true,
+      JSON.stringify(first.body),
+    );
     const [{ count }] = await dataSource.query('SELECT count(*)::int AS count FROM consumer_orders');
     check('typeorm, transactional: one order row', count === 1, `${count} rows`);
   } finally {
@@ -64,7 +76,11 @@ async function exerciseTransactional(dataSource: DataSource): Promise<void> {
 
 async function replayAndMismatch(storeName: string, url: string) {
   const first = await post(url, 'k1', 'book');
-  check(`${storeName}: the first request runs (201)`, first.status === 201 && first.replayed === null, JSON.stringify(first));
+  check(
+    `${storeName}: the first request runs (201)`,
+    first.status === 201 && first.replayed === null,
+    JSON.stringify(first),
+  );
   const again = await post(url, 'k1', 'book');
   check(
     `${storeName}: the duplicate is replayed (201, Idempotent-Replayed: true, same body)`,
@@ -72,7 +88,11 @@ async function replayAndMismatch(storeName: string, url: string) {
     JSON.stringify(again),
   );
   const changed = await post(url, 'k1', 'lamp');
-  check(`${storeName}: the same key with another body is refused (422)`, changed.status === 422, JSON.stringify(changed));
+  check(
+    `${storeName}: the same key with another body is refused (422)`,
+    changed.status === 422,
+    JSON.stringify(changed),
+  );
   return first;
 }
 
@@ -84,7 +104,11 @@ async function withPostgres(work: (dataSource: DataSource) => Promise<void>): Pr
   await admin.query(`CREATE DATABASE ${database}`);
   const url = new URL(POSTGRES_URL);
   url.pathname = `/${database}`;
-  const dataSource = new DataSource({ type: 'postgres', url: url.toString(), migrations: [CreateIdempotencyRecords1764259200000] });
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: url.toString(),
+    migrations: [CreateIdempotencyRecords1764259200000],
+  });
   try {
     await dataSource.initialize();
     await dataSource.runMigrations();

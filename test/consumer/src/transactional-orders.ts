@@ -40,7 +40,12 @@ export class TransactionalOrdersAppModule {
     return {
       module: TransactionalOrdersAppModule,
       imports: [
-        IdempotencyModule.forRoot({ store: new TypeOrmIdempotencyStore(dataSource), transactional: true, keyPrefix, scope: sharedScope }),
+        IdempotencyModule.forRoot({
+          store: new TypeOrmIdempotencyStore(dataSource),
+          transactional: true,
+          keyPrefix,
+          scope: sharedScope,
+        }),
       ],
       controllers: [TransactionalOrdersController],
       // IdempotencyTransaction is not provided here: IdempotencyModule exports it.

@@ -7,14 +7,22 @@ import { IdempotencyStore } from '@nest-idempotency/core';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
 
-type Message = { type: 'go'; namespace: string; keys: string[] } | { type: 'check'; namespace: string; keys: string[] } | { type: 'exit' };
+type Message =
+  | { type: 'go'; namespace: string; keys: string[] }
+  | { type: 'check'; namespace: string; keys: string[] }
+  | { type: 'exit' };
 
 async function openStore(): Promise<{ store: IdempotencyStore; close: () => Promise<void> }> {
   if (process.env.RACE_STORE === 'redis') {
     const store = new RedisIdempotencyStore(process.env.RACE_REDIS_URL!, { commandTimeout: 10_000 });
     return { store, close: () => store.close() };
   }
-  const dataSource = new DataSource({ type: 'postgres', url: process.env.RACE_POSTGRES_URL, schema: process.env.RACE_POSTGRES_SCHEMA, poolSize: 20 });
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: process.env.RACE_POSTGRES_URL,
+    schema: process.env.RACE_POSTGRES_SCHEMA,
+    poolSize: 20,
+  });
   await dataSource.initialize();
   return { store: new TypeOrmIdempotencyStore(dataSource, { sweepIntervalMs: 0 }), close: () => dataSource.destroy() };
 }
@@ -25,7 +33,12 @@ async function main(): Promise<void> {
   const id = (namespace: string, key: string) => ({ namespace, scope: 'race', key });
   const tryToWin = async (namespace: string, key: string): Promise<boolean> => {
     const token = randomUUID();
-    const result = await store.acquire(id(namespace, key), { fingerprint: 'same-request', token, leaseMs: 30_000, ttlMs: 60_000 });
+    const result = await store.acquire(id(namespace, key), {
+      fingerprint: 'same-request',
+      token,
+      leaseMs: 30_000,
+      ttlMs: 60_000,
+    });
     if (result.state !== 'acquired') return false;
     if (!(await store.complete(id(namespace, key), token, JSON.stringify({ winner: worker }), 60_000))) {
       throw new Error(`worker ${worker} won ${key} but could not complete it`);
@@ -48,8 +61,14 @@ async function main(): Promise<void> {
       } else if (message.type === 'check') {
         const seen: Record<string, string> = {};
         for (const key of message.keys) {
-          const result = await store.acquire(id(message.namespace, key), { fingerprint: 'same-request', token: randomUUID(), leaseMs: 30_000, ttlMs: 60_000 });
-          seen[key] = result.state === 'completed' ? JSON.parse(result.response).winner : `not completed: ${result.state}`;
+          const result = await store.acquire(id(message.namespace, key), {
+            fingerprint: 'same-request',
+            token: randomUUID(),
+            leaseMs: 30_000,
+            ttlMs: 60_000,
+          });
+          seen[key] =
+            result.state === 'completed' ? JSON.parse(result.response).winner : `not completed: ${result.state}`;
         }
         process.send!({ type: 'seen', worker, seen });
       } else {

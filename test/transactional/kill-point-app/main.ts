@@ -8,7 +8,11 @@ import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { IdempotencyModule } from '@nest-idempotency/core';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
-import { CreateIdempotencyRecords1764259200000, IdempotencyTransaction, TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
+import {
+  CreateIdempotencyRecords1764259200000,
+  IdempotencyTransaction,
+  TypeOrmIdempotencyStore,
+} from '@nest-idempotency/core/typeorm';
 import { KillPointInterceptor } from './after-commit.interceptor';
 import { Account, Payment } from './entities';
 import { KillPointPaymentsController } from './payments.controller';
@@ -19,7 +23,9 @@ const sqlite = databaseUrl.startsWith('sqlite:');
 @Module({
   imports: [
     TypeOrmModule.forRoot({
-      ...(sqlite ? { type: 'better-sqlite3', database: databaseUrl.slice('sqlite:'.length) } : { type: 'postgres', url: databaseUrl }),
+      ...(sqlite
+        ? { type: 'better-sqlite3', database: databaseUrl.slice('sqlite:'.length) }
+        : { type: 'postgres', url: databaseUrl }),
       entities: [Account, Payment],
       migrations: [CreateIdempotencyRecords1764259200000],
       migrationsRun: true,
@@ -32,7 +38,11 @@ const sqlite = databaseUrl.startsWith('sqlite:');
       useFactory: (dataSource: DataSource) =>
         process.env.KP_STORE === 'redis'
           ? { store: new RedisIdempotencyStore(process.env.KP_REDIS_URL!), lockTimeout: 1_000 }
-          : { store: new TypeOrmIdempotencyStore(dataSource, { sweepIntervalMs: 0 }), transactional: true, lockTimeout: 1_000 },
+          : {
+              store: new TypeOrmIdempotencyStore(dataSource, { sweepIntervalMs: 0 }),
+              transactional: true,
+              lockTimeout: 1_000,
+            },
     }),
   ],
   controllers: [KillPointPaymentsController],
@@ -44,7 +54,9 @@ async function main(): Promise<void> {
   const app = await NestFactory.create(KillPointAppModule, { logger: ['error'] });
   await app.listen(0, '127.0.0.1');
   const dataSource = app.get(DataSource);
-  await dataSource.query(`INSERT INTO kp_accounts (id, balance) SELECT 1, 10000 WHERE NOT EXISTS (SELECT 1 FROM kp_accounts WHERE id = 1)`);
+  await dataSource.query(
+    `INSERT INTO kp_accounts (id, balance) SELECT 1, 10000 WHERE NOT EXISTS (SELECT 1 FROM kp_accounts WHERE id = 1)`,
+  );
   console.log(`Listening on ${(await app.getUrl()).replace('[::1]', '127.0.0.1')} `);
 }
 

@@ -15,16 +15,25 @@ export class KillPointPaymentsController {
 
   @Post()
   @Idempotent()
-  async pay(@Body() body: { reference: string; amount: number }, @Headers(KILL_HEADER) killAt?: string): Promise<Payment> {
+  async pay(
+    @Body() body: { reference: string; amount: number },
+    @Headers(KILL_HEADER) killAt?: string,
+  ): Promise<Payment> {
     dieIf(killAt, 'after-acquire');
     const ambient = this.transaction.managerFor(this.dataSource);
-    const payment = ambient ? await this.debit(ambient, body, killAt) : await this.dataSource.transaction((manager) => this.debit(manager, body, killAt));
+    const payment = ambient
+      ? await this.debit(ambient, body, killAt)
+      : await this.dataSource.transaction((manager) => this.debit(manager, body, killAt));
     // Without the transactional mode the debit is durable here and the record is not yet completed.
     if (!ambient) dieIf(killAt, 'after-commit');
     return payment;
   }
 
-  private async debit(manager: EntityManager, body: { reference: string; amount: number }, killAt?: string): Promise<Payment> {
+  private async debit(
+    manager: EntityManager,
+    body: { reference: string; amount: number },
+    killAt?: string,
+  ): Promise<Payment> {
     // As the payments app does: a payment already made with this reference and amount (the retry of a request
     // whose record never completed) is the answer; with another amount the reference is taken.
     const existing = await manager.findOneBy(Payment, { reference: body.reference });
@@ -41,7 +50,10 @@ export class KillPointPaymentsController {
     if (debited.affected !== 1) throw new HttpException('Insufficient balance', 402);
     let payment: Payment;
     try {
-      payment = await manager.save(Payment, manager.create(Payment, { reference: body.reference, amount: body.amount }));
+      payment = await manager.save(
+        Payment,
+        manager.create(Payment, { reference: body.reference, amount: body.amount }),
+      );
     } catch (error) {
       if (error instanceof QueryFailedError) throw new ConflictException('reference already used');
       throw error;

@@ -17,7 +17,10 @@ export class ApiKeyGuard implements CanActivate {
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly reflector: Reflector,
   ) {
-    this.merchantsByDigest = [...config.apiKeys].map(([merchantId, secret]) => ({ merchantId, digest: digest(secret) }));
+    this.merchantsByDigest = [...config.apiKeys].map(([merchantId, secret]) => ({
+      merchantId,
+      digest: digest(secret),
+    }));
   }
 
   canActivate(context: ExecutionContext): boolean {

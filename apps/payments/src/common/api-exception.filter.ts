@@ -29,7 +29,9 @@ export class ApiExceptionFilter extends BaseExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (isDatabaseOutage(exception)) {
-      this.logger.warn(`Database outage, answered 503: ${exception instanceof Error ? exception.message : String(exception)}`);
+      this.logger.warn(
+        `Database outage, answered 503: ${exception instanceof Error ? exception.message : String(exception)}`,
+      );
       exception = new HttpException(
         {
           statusCode: HttpStatus.SERVICE_UNAVAILABLE,
@@ -57,7 +59,8 @@ export class ApiExceptionFilter extends BaseExceptionFilter {
   private adviseRetry(host: ArgumentsHost): void {
     const adapter = (this.applicationRef ?? this.httpAdapterHost?.httpAdapter) as AbstractHttpAdapter | undefined;
     const response = host.switchToHttp().getResponse();
-    if (adapter && !adapter.getHeader(response, 'Retry-After')) adapter.setHeader(response, 'Retry-After', String(OUTAGE_RETRY_AFTER_SECONDS));
+    if (adapter && !adapter.getHeader(response, 'Retry-After'))
+      adapter.setHeader(response, 'Retry-After', String(OUTAGE_RETRY_AFTER_SECONDS));
   }
 }
 

@@ -19,11 +19,13 @@ export class StrictBodyPipe implements PipeTransform {
     const pending: Array<[unknown, number, string]> = [[value, 1, '']];
     while (pending.length > 0) {
       const [node, depth, path] = pending.pop()!;
-      if (depth > MAX_BODY_DEPTH) throw new BadRequestException(`The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`);
+      if (depth > MAX_BODY_DEPTH)
+        throw new BadRequestException(`The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`);
       for (const key of Object.keys(node as object)) {
         const field = path === '' ? key : `${path}.${key}`;
         refuseUnstorable(key, `The field name ${JSON.stringify(field)}`);
-        if (!Array.isArray(node) && PROTOTYPE_MEMBER_NAMES.has(key)) throw new BadRequestException([`property ${key} should not exist`]);
+        if (!Array.isArray(node) && PROTOTYPE_MEMBER_NAMES.has(key))
+          throw new BadRequestException([`property ${key} should not exist`]);
         const child = (node as Record<string, unknown>)[key];
         if (typeof child === 'string') refuseUnstorable(child, field);
         else if (child !== null && typeof child === 'object') pending.push([child, depth + 1, field]);

@@ -47,7 +47,11 @@ describe('loadAppConfig', () => {
       ['acme', 's1'],
       ['globex', 's2'],
     ]);
-    expect(load({ DATABASE_URL: 'mysql://root@127.0.0.1/test' }).database).toEqual({ type: 'mysql', url: 'mysql://root@127.0.0.1/test', poolSize: 20 });
+    expect(load({ DATABASE_URL: 'mysql://root@127.0.0.1/test' }).database).toEqual({
+      type: 'mysql',
+      url: 'mysql://root@127.0.0.1/test',
+      poolSize: 20,
+    });
     expect(load({ DATABASE_URL: 'sqlite::memory:' }).database).toEqual({ type: 'sqlite', path: ':memory:' });
     // A smaller store without its own share: one merchant may use all of it.
     expect(load({ IDEMPOTENCY_MEMORY_MAX_RECORDS: '2000' }).memoryStoreMaxRecordsPerScope).toBe(2_000);
@@ -68,9 +72,15 @@ describe('loadAppConfig', () => {
       { IDEMPOTENCY_TTL_SECONDS: '2' },
       'Invalid IDEMPOTENCY_TTL_SECONDS: 2 is shorter than IDEMPOTENCY_LOCK_TIMEOUT_SECONDS (30); a record must live at least as long as its lease',
     ],
-    [{ IDEMPOTENCY_TTL_SECONDS: '60', IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '61' }, 'Invalid IDEMPOTENCY_TTL_SECONDS: 60 is shorter than IDEMPOTENCY_LOCK_TIMEOUT_SECONDS (61)'],
+    [
+      { IDEMPOTENCY_TTL_SECONDS: '60', IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '61' },
+      'Invalid IDEMPOTENCY_TTL_SECONDS: 60 is shorter than IDEMPOTENCY_LOCK_TIMEOUT_SECONDS (61)',
+    ],
     [{ IDEMPOTENCY_MEMORY_MAX_RECORDS: '0' }, 'Invalid IDEMPOTENCY_MEMORY_MAX_RECORDS: 0 is outside 1..100000000'],
-    [{ IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE: 'ten' }, 'Invalid IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE: "ten" is not a whole number'],
+    [
+      { IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE: 'ten' },
+      'Invalid IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE: "ten" is not a whole number',
+    ],
     [
       { IDEMPOTENCY_MEMORY_MAX_RECORDS: '100', IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE: '101' },
       'Invalid IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE: 101 is more than IDEMPOTENCY_MEMORY_MAX_RECORDS (100)',

@@ -55,7 +55,13 @@ export function loadAppConfig(env: NodeJS.ProcessEnv, generateSecret: () => stri
     );
   }
   const memoryMax = integer(env, 'IDEMPOTENCY_MEMORY_MAX_RECORDS', 100_000, 1, 100_000_000);
-  const memoryMaxPerScope = integer(env, 'IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE', Math.min(10_000, memoryMax), 1, 100_000_000);
+  const memoryMaxPerScope = integer(
+    env,
+    'IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE',
+    Math.min(10_000, memoryMax),
+    1,
+    100_000_000,
+  );
   if (memoryMaxPerScope > memoryMax) {
     throw new ConfigError(
       'IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE',
@@ -99,7 +105,8 @@ function parseDatabaseUrl(raw: string | undefined, poolSize: number): DatabaseCo
     throw new ConfigError('DATABASE_URL', `"${raw}" is not a URL (postgres://…, mysql://… or sqlite:<path>)`);
   }
   if (url.protocol === 'postgres:' || url.protocol === 'postgresql:') return { type: 'postgres', url: raw, poolSize };
-  if (url.protocol === 'mysql:' || url.protocol === 'mariadb:') return { type: 'mysql', url: raw.replace(/^mariadb:/, 'mysql:'), poolSize };
+  if (url.protocol === 'mysql:' || url.protocol === 'mariadb:')
+    return { type: 'mysql', url: raw.replace(/^mariadb:/, 'mysql:'), poolSize };
   throw new ConfigError('DATABASE_URL', `unsupported scheme "${url.protocol}" (postgres://, mysql:// or sqlite:)`);
 }
 
@@ -110,7 +117,10 @@ function parseStoreKind(raw: string | undefined): IdempotencyStoreKind {
 }
 
 function parseRedisUrls(raw: string | undefined): string[] {
-  const urls = (raw || 'redis://127.0.0.1:6379').split(',').map((url) => url.trim()).filter(Boolean);
+  const urls = (raw || 'redis://127.0.0.1:6379')
+    .split(',')
+    .map((url) => url.trim())
+    .filter(Boolean);
   for (const url of urls) {
     let parsed: URL;
     try {
@@ -129,7 +139,10 @@ function parseRedisUrls(raw: string | undefined): string[] {
 function parseApiKeys(raw: string | undefined): Map<string, string> | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   const keys = new Map<string, string>();
-  for (const entry of raw.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const separator = entry.indexOf(':');
     const merchant = entry.slice(0, separator);
     const secret = entry.slice(separator + 1);

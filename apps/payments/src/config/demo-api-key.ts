@@ -38,7 +38,10 @@ function read(path: string): string | undefined {
     throw error;
   }
   if (!DEMO_KEY.test(content)) {
-    throw new ConfigError('API_KEYS', `unset, and ${path} does not hold a demo API key (sk_demo_ and 24 characters); set API_KEYS, or delete the file to make a new key`);
+    throw new ConfigError(
+      'API_KEYS',
+      `unset, and ${path} does not hold a demo API key (sk_demo_ and 24 characters); set API_KEYS, or delete the file to make a new key`,
+    );
   }
   return content;
 }

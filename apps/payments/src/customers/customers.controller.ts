@@ -18,14 +18,25 @@ export class CustomersController {
   @ApiErrors([400, 'Invalid body'], [401, 'Missing or unknown API key'])
   @ApiCreatedResponse({ type: CustomerView })
   @ApiErrors([409, 'A customer was already created with this idempotency key, with another name or balance'])
-  async create(@CurrentMerchant() merchant: Merchant, @Body() dto: CreateCustomerDto, @IdempotencyKey() key: string): Promise<CustomerView> {
+  async create(
+    @CurrentMerchant() merchant: Merchant,
+    @Body() dto: CreateCustomerDto,
+    @IdempotencyKey() key: string,
+  ): Promise<CustomerView> {
     return CustomerView.of(await this.customers.create(merchant.id, dto, key));
   }
 
   @Get(':id')
   @ApiOkResponse({ type: CustomerView })
-  @ApiErrors([400, 'The id is not a UUID'], [401, 'Missing or unknown API key'], [404, 'No such customer for this merchant'])
-  async get(@CurrentMerchant() merchant: Merchant, @Param('id', new ParseUUIDPipe()) id: string): Promise<CustomerView> {
+  @ApiErrors(
+    [400, 'The id is not a UUID'],
+    [401, 'Missing or unknown API key'],
+    [404, 'No such customer for this merchant'],
+  )
+  async get(
+    @CurrentMerchant() merchant: Merchant,
+    @Param('id', new ParseUUIDPipe()) id: string,
+  ): Promise<CustomerView> {
     return CustomerView.of(await this.customers.get(merchant.id, id));
   }
 }

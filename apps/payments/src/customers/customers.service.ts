@@ -49,7 +49,9 @@ export class CustomersService {
 /** `existing` as its creation answered, if `dto` asked for it; else the key is taken. */
 function sameCustomer(existing: Customer, dto: CreateCustomerDto): Customer {
   if (existing.name !== dto.name || existing.openingBalance !== dto.balance) {
-    throw new ConflictException('A customer was already created with this idempotency key, with another name or balance.');
+    throw new ConflictException(
+      'A customer was already created with this idempotency key, with another name or balance.',
+    );
   }
   return { ...existing, balance: existing.openingBalance };
 }

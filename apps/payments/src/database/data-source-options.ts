@@ -35,7 +35,12 @@ export async function dataSourceOptions(
   database: DatabaseConfig,
   timeouts: DatabaseTimeouts | null = DATABASE_TIMEOUTS,
 ): Promise<DataSourceOptions> {
-  const common = { entities: PAYMENTS_ENTITIES, migrations: PAYMENTS_MIGRATIONS, synchronize: false, logging: false } as const;
+  const common = {
+    entities: PAYMENTS_ENTITIES,
+    migrations: PAYMENTS_MIGRATIONS,
+    synchronize: false,
+    logging: false,
+  } as const;
   switch (database.type) {
     case 'sqlite':
       if (database.path !== ':memory:') mkdirSync(dirname(database.path), { recursive: true });

@@ -1,8 +1,10 @@
 import { QueryFailedError, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { isDatabaseOutage } from './database-outage';
 
-const driverError = (fields: Record<string, unknown>, message = 'driver error') => Object.assign(new Error(message), fields);
-const queryFailed = (fields: Record<string, unknown>, message?: string) => new QueryFailedError('SELECT 1', [], driverError(fields, message));
+const driverError = (fields: Record<string, unknown>, message = 'driver error') =>
+  Object.assign(new Error(message), fields);
+const queryFailed = (fields: Record<string, unknown>, message?: string) =>
+  new QueryFailedError('SELECT 1', [], driverError(fields, message));
 
 describe('isDatabaseOutage', () => {
   it.each([
@@ -20,14 +22,20 @@ describe('isDatabaseOutage', () => {
     ['node-postgres query_timeout', new Error('Query read timeout')],
     ['node-postgres broken client', new Error('Client has encountered a connection error and is not queryable')],
     ['a TypeORM query runner released by its lost connection', new QueryRunnerAlreadyReleasedError()],
-    ['a savepoint opened on a query runner released by its lost connection', new QueryRunnerProviderAlreadyReleasedError()],
+    [
+      'a savepoint opened on a query runner released by its lost connection',
+      new QueryRunnerProviderAlreadyReleasedError(),
+    ],
     ['a refused connection', driverError({ code: 'ECONNREFUSED' })],
     ['a reset connection', driverError({ code: 'ECONNRESET' })],
     ['MariaDB lock wait timeout', queryFailed({ code: 'ER_LOCK_WAIT_TIMEOUT', errno: 1205 })],
     ['MariaDB max_statement_time', queryFailed({ code: 'ER_STATEMENT_TIMEOUT', errno: 1969 })],
     ['MySQL deadlock', queryFailed({ code: 'ER_LOCK_DEADLOCK', errno: 1213 })],
     ['mysql2 lost connection', queryFailed({ code: 'PROTOCOL_CONNECTION_LOST', fatal: true })],
-    ['mysql2 closed connection', driverError({ fatal: true }, "Can't add new command when connection is in closed state")],
+    [
+      'mysql2 closed connection',
+      driverError({ fatal: true }, "Can't add new command when connection is in closed state"),
+    ],
     ['mysql2 query timeout', queryFailed({ code: 'PROTOCOL_SEQUENCE_TIMEOUT' })],
     ['the bounded mysql2 pool wait', driverError({ code: 'POOL_WAIT_TIMEOUT' })],
     ['SQLITE_BUSY', queryFailed({ code: 'SQLITE_BUSY' })],

@@ -2,7 +2,19 @@
 // ended the session (57P0x), a bound cancelled the statement (57014 statement_timeout, 55P03 lock_timeout,
 // 25P03 idle_in_transaction_session_timeout), the transaction lost a race it may win on a retry (40001, 40P01),
 // or the server is full (53300). Class 08 (connection exceptions) is matched by prefix.
-const POSTGRES_OUTAGE_CODES = new Set(['57P01', '57P02', '57P03', '57P04', '57P05', '57014', '55P03', '25P03', '40001', '40P01', '53300']);
+const POSTGRES_OUTAGE_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '57P04',
+  '57P05',
+  '57014',
+  '55P03',
+  '25P03',
+  '40001',
+  '40P01',
+  '53300',
+]);
 
 // MySQL/MariaDB server errors of the same kinds: lock wait timeout (1205), deadlock (1213), MariaDB
 // max_statement_time (1969), MySQL max_execution_time (3024), connection killed (1927), server shutting down

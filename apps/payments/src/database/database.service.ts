@@ -33,9 +33,15 @@ export class DatabaseService implements OnApplicationBootstrap {
    * failed query itself still rejects, and the pool replaces the connection.
    */
   onApplicationBootstrap(): void {
-    const pool = (this.dataSource.driver as { master?: { on(event: 'connect', listener: (client: NodeJS.EventEmitter) => void): void } }).master;
+    const pool = (
+      this.dataSource.driver as {
+        master?: { on(event: 'connect', listener: (client: NodeJS.EventEmitter) => void): void };
+      }
+    ).master;
     if (this.dataSource.options.type !== 'postgres' || !pool) return;
-    pool.on('connect', (client) => client.on('error', (error: Error) => this.logger.warn(`PostgreSQL connection lost: ${error.message}`)));
+    pool.on('connect', (client) =>
+      client.on('error', (error: Error) => this.logger.warn(`PostgreSQL connection lost: ${error.message}`)),
+    );
   }
 
   /**
@@ -70,7 +76,11 @@ export class DatabaseService implements OnApplicationBootstrap {
   }
 
   /** The row matching `where` as last committed (or written by this transaction), read through `manager`. */
-  latest<T extends ObjectLiteral>(manager: EntityManager, entity: EntityTarget<T>, where: FindOptionsWhere<T>): Promise<T | null> {
+  latest<T extends ObjectLiteral>(
+    manager: EntityManager,
+    entity: EntityTarget<T>,
+    where: FindOptionsWhere<T>,
+  ): Promise<T | null> {
     const type = this.dataSource.options.type;
     const lock = type === 'mysql' || type === 'mariadb' ? { lock: { mode: 'pessimistic_read' as const } } : {};
     return manager.findOne(entity, { where, ...lock });

@@ -32,7 +32,9 @@ export function boundedMysql2(timeouts: DatabaseTimeouts): typeof mysql2 {
       let answered = false;
       const timer = setTimeout(() => {
         answered = true;
-        const error: NodeJS.ErrnoException = new Error(`No database connection became free within ${timeouts.poolWaitMs} ms`);
+        const error: NodeJS.ErrnoException = new Error(
+          `No database connection became free within ${timeouts.poolWaitMs} ms`,
+        );
         error.code = 'POOL_WAIT_TIMEOUT';
         callback(error);
       }, timeouts.poolWaitMs);

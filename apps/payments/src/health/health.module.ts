@@ -4,5 +4,9 @@ import { HealthController } from './health.controller';
 import { IdempotencyStoreHealthIndicator } from './idempotency-store.health';
 
 /** Liveness and readiness through @nestjs/terminus. */
-@Module({ imports: [TerminusModule.forRoot({ logger: false })], controllers: [HealthController], providers: [IdempotencyStoreHealthIndicator] })
+@Module({
+  imports: [TerminusModule.forRoot({ logger: false })],
+  controllers: [HealthController],
+  providers: [IdempotencyStoreHealthIndicator],
+})
 export class HealthModule {}

@@ -9,7 +9,9 @@ import { DatabaseService } from '../database/database.service';
 export function createIdempotencyStore(config: AppConfig, db: DatabaseService): IdempotencyStore {
   switch (config.idempotencyStore) {
     case 'memory':
-      new Logger('Idempotency').warn('IDEMPOTENCY_STORE=memory: records live in this process only; do not run several instances');
+      new Logger('Idempotency').warn(
+        'IDEMPOTENCY_STORE=memory: records live in this process only; do not run several instances',
+      );
       // Every merchant is a scope: its share keeps one merchant's flood from evicting another's records.
       return new MemoryIdempotencyStore({
         maxEntries: config.memoryStoreMaxRecords,

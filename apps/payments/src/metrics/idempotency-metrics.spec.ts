@@ -17,7 +17,9 @@ describe('IdempotencyMetrics', () => {
     });
 
     const text = await registry.metrics();
-    expect(text).toContain('idempotency_deferred_settlements_total{route="POST /payments",action="release",result="settled"} 1');
+    expect(text).toContain(
+      'idempotency_deferred_settlements_total{route="POST /payments",action="release",result="settled"} 1',
+    );
     expect(text).not.toMatch(/idempotency_requests_total\{[^}]*outcome="deferred_settlement"/);
     expect(text).toContain('idempotency_duplicate_request_ratio{route="POST /payments"} 0.5');
   });

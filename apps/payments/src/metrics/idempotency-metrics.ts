@@ -4,7 +4,16 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /** Outcomes that mean "a client sent a request it had sent before". */
 const DUPLICATE_OUTCOMES = new Set(['replayed', 'conflict']);
 /** Outcomes of requests that carried a usable key (the denominator of both rates). */
-const KEYED_OUTCOMES = new Set(['executed', 'replayed', 'conflict', 'mismatch', 'store_error', 'fail_open', 'released', 'not_stored']);
+const KEYED_OUTCOMES = new Set([
+  'executed',
+  'replayed',
+  'conflict',
+  'mismatch',
+  'store_error',
+  'fail_open',
+  'released',
+  'not_stored',
+]);
 
 /**
  * Turns the library's events into the SRE figures of docs/protocol.md §11: outcome counters per route, the
@@ -62,7 +71,11 @@ export class IdempotencyMetrics {
     // A store call made again after its request was answered is not a request: counted apart, so the
     // request counters and both rates keep meaning "requests".
     if (event.deferred) {
-      this.deferredSettlements.inc({ route: event.route, action: event.deferred.action, result: event.deferred.result });
+      this.deferredSettlements.inc({
+        route: event.route,
+        action: event.deferred.action,
+        result: event.deferred.result,
+      });
       return;
     }
     this.requests.inc({ route: event.route, outcome: event.outcome });

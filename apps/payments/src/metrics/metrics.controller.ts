@@ -12,7 +12,9 @@ export class MetricsController {
   @Get()
   @Public()
   @Header('Cache-Control', 'no-store')
-  async scrape(@Res({ passthrough: true }) response: { header: (name: string, value: string) => unknown }): Promise<string> {
+  async scrape(
+    @Res({ passthrough: true }) response: { header: (name: string, value: string) => unknown },
+  ): Promise<string> {
     const { contentType, body } = await this.metrics.scrape();
     response.header('Content-Type', contentType);
     return body;

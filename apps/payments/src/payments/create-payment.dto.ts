@@ -19,7 +19,12 @@ export class CreatePaymentDto {
   @Matches(/^[A-Z]{3}$/, { message: 'currency must be three upper-case letters' })
   currency: string;
 
-  @ApiProperty({ description: "The merchant's own reference; unique per merchant", minLength: 1, maxLength: 64, example: 'order-1042' })
+  @ApiProperty({
+    description: "The merchant's own reference; unique per merchant",
+    minLength: 1,
+    maxLength: 64,
+    example: 'order-1042',
+  })
   @IsString()
   @Length(1, 64)
   reference: string;

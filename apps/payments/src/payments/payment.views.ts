@@ -35,6 +35,11 @@ export class RefundView {
   @ApiProperty({ format: 'date-time' }) createdAt: string;
 
   static of(refund: Refund): RefundView {
-    return { id: refund.id, paymentId: refund.paymentId, amount: refund.amount, createdAt: new Date(refund.createdAt).toISOString() };
+    return {
+      id: refund.id,
+      paymentId: refund.paymentId,
+      amount: refund.amount,
+      createdAt: new Date(refund.createdAt).toISOString(),
+    };
   }
 }

@@ -29,7 +29,11 @@ export class PaymentsController {
 
   @Get(':id')
   @ApiOkResponse({ type: PaymentView })
-  @ApiErrors([400, 'The id is not a UUID'], [401, 'Missing or unknown API key'], [404, 'No such payment for this merchant'])
+  @ApiErrors(
+    [400, 'The id is not a UUID'],
+    [401, 'Missing or unknown API key'],
+    [404, 'No such payment for this merchant'],
+  )
   async get(@CurrentMerchant() merchant: Merchant, @Param('id', new ParseUUIDPipe()) id: string): Promise<PaymentView> {
     return PaymentView.of(await this.payments.get(merchant.id, id));
   }

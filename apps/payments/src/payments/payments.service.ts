@@ -58,10 +58,15 @@ export class PaymentsService {
         .createQueryBuilder()
         .update(Customer)
         .set({ balance: () => 'balance - :amount' })
-        .where('id = :id AND merchant_id = :merchantId AND balance >= :amount', { id: dto.customerId, merchantId, amount: dto.amount })
+        .where('id = :id AND merchant_id = :merchantId AND balance >= :amount', {
+          id: dto.customerId,
+          merchantId,
+          amount: dto.amount,
+        })
         .execute();
       // Thrown, it rolls the payment row back with the transaction.
-      if (debit.affected !== 1) throw new PaymentRequiredException(`The customer's balance does not cover ${dto.amount}.`);
+      if (debit.affected !== 1)
+        throw new PaymentRequiredException(`The customer's balance does not cover ${dto.amount}.`);
       return holder;
     });
   }
@@ -89,7 +94,12 @@ export class PaymentsService {
     }
   }
 
-  private applyRefund(merchantId: string, paymentId: string, dto: CreateRefundDto, requestKey: string): Promise<Refund> {
+  private applyRefund(
+    merchantId: string,
+    paymentId: string,
+    dto: CreateRefundDto,
+    requestKey: string,
+  ): Promise<Refund> {
     return this.db.transaction(async (manager) => {
       const payment = await manager.findOneBy(Payment, { id: paymentId, merchantId });
       if (!payment) throw new NotFoundException(`Payment ${paymentId} not found.`);
@@ -119,7 +129,14 @@ export class PaymentsService {
         .set({ balance: () => 'balance + :amount' })
         .where('id = :id AND merchant_id = :merchantId', { id: payment.customerId, merchantId, amount: dto.amount })
         .execute();
-      const refund: Refund = { id: randomUUID(), merchantId, paymentId, amount: dto.amount, requestKey, createdAt: Date.now() };
+      const refund: Refund = {
+        id: randomUUID(),
+        merchantId,
+        paymentId,
+        amount: dto.amount,
+        requestKey,
+        createdAt: Date.now(),
+      };
       return manager.save(Refund, refund);
     });
   }

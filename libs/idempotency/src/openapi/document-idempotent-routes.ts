@@ -91,9 +91,17 @@ function document(prototype: object, name: string, handler: Function, options: R
       ? `The ${options.headerName} header is missing, malformed, or sent more than once`
       : `The ${options.headerName} header is malformed or sent more than once`,
   );
-  error(409, 'A request with this key is still being processed: retry with the same key after Retry-After', RETRY_AFTER);
+  error(
+    409,
+    'A request with this key is still being processed: retry with the same key after Retry-After',
+    RETRY_AFTER,
+  );
   error(422, 'This key was already used for a different request (method, path, body or fingerprinted headers)');
-  error(503, 'The idempotency store is unavailable; the request was not processed: retry with the same key', RETRY_AFTER);
+  error(
+    503,
+    'The idempotency store is unavailable; the request was not processed: retry with the same key',
+    RETRY_AFTER,
+  );
 }
 
 /**
@@ -102,11 +110,15 @@ function document(prototype: object, name: string, handler: Function, options: R
  * (undefined) `type` over theirs.
  */
 function markSuccessAnswers(handler: Function, apply: (decorator: MethodDecorator) => void): void {
-  const responses = (Reflect.getMetadata(DECORATORS.API_RESPONSE, handler) ?? {}) as Record<string, { headers?: object }>;
+  const responses = (Reflect.getMetadata(DECORATORS.API_RESPONSE, handler) ?? {}) as Record<
+    string,
+    { headers?: object }
+  >;
   const declared = Object.keys(responses).filter((status) => Number(status) >= 200 && Number(status) < 300);
   if (declared.length) {
     const marked = { ...responses };
-    for (const status of declared) marked[status] = { ...responses[status], headers: { ...responses[status].headers, ...REPLAYED } };
+    for (const status of declared)
+      marked[status] = { ...responses[status], headers: { ...responses[status].headers, ...REPLAYED } };
     Reflect.defineMetadata(DECORATORS.API_RESPONSE, marked, handler);
     return;
   }

@@ -19,11 +19,15 @@ export class IdempotencyErrorBody {
 export class IdempotencyProblemBody {
   @ApiProperty({
     description: 'Identifies the kind of problem; compare this, not the title',
-    example: 'https://github.com/nest-idempotency/nest-idempotency/blob/main/docs/protocol.md#4-acquire-one-atomic-step-one-round-trip',
+    example:
+      'https://github.com/nest-idempotency/nest-idempotency/blob/main/docs/protocol.md#4-acquire-one-atomic-step-one-round-trip',
   })
   type: string;
 
-  @ApiProperty({ description: 'A short summary of the kind of problem', example: 'A request is outstanding for this Idempotency-Key' })
+  @ApiProperty({
+    description: 'A short summary of the kind of problem',
+    example: 'A request is outstanding for this Idempotency-Key',
+  })
   title: string;
 
   @ApiProperty({ description: 'The HTTP status, repeated in the body', example: 409 })

@@ -85,7 +85,9 @@ export interface TransactionalIdempotencyStore {
 }
 
 /** Whether `store` can run the transactional mode. */
-export function supportsTransactions(store: IdempotencyStore): store is IdempotencyStore & TransactionalIdempotencyStore {
+export function supportsTransactions(
+  store: IdempotencyStore,
+): store is IdempotencyStore & TransactionalIdempotencyStore {
   const candidate = store as Partial<TransactionalIdempotencyStore>;
   return typeof candidate.runInTransaction === 'function' && typeof candidate.sharesConnectionWith === 'function';
 }

@@ -81,13 +81,17 @@ describe('MemoryIdempotencyStore bounds', () => {
     await store.acquire(id('running', 'tenant-b'), attempt());
     for (let i = 0; i < 1_000; i++) await completeNew(store, `flood-${i}`, 'tenant-a');
     expect(store.size).toBe(12);
-    expect(await store.acquire(id('paid', 'tenant-b'), attempt())).toEqual({ state: 'completed', fingerprint: 'f', response: '"paid"' });
+    expect(await store.acquire(id('paid', 'tenant-b'), attempt())).toEqual({
+      state: 'completed',
+      fingerprint: 'f',
+      response: '"paid"',
+    });
     expect(await stateOf(store, 'running', 'tenant-b')).toBe('in_flight');
     expect(await stateOf(store, 'flood-999', 'tenant-a')).toBe('completed');
     expect(await stateOf(store, 'flood-0', 'tenant-a')).toBe('acquired');
   });
 
-  it("refuses a tenant whose share is full of its own in-flight records, and still serves the others", async () => {
+  it('refuses a tenant whose share is full of its own in-flight records, and still serves the others', async () => {
     const store = open({ maxEntries: 100, maxEntriesPerScope: 3 });
     await completeNew(store, 'paid', 'tenant-b');
     for (let i = 0; i < 3; i++) await store.acquire(id(`held-${i}`, 'tenant-a'), attempt());
@@ -102,7 +106,10 @@ describe('MemoryIdempotencyStore bounds', () => {
     await store.acquire(id('abandoned-2'), attempt(500));
     await expect(store.acquire(id('third'), attempt())).rejects.toThrow('all in flight');
     now += 500;
-    expect(await store.acquire(id('abandoned-1'), { ...attempt(), fingerprint: 'other' })).toEqual({ state: 'acquired', takenOver: false });
+    expect(await store.acquire(id('abandoned-1'), { ...attempt(), fingerprint: 'other' })).toEqual({
+      state: 'acquired',
+      takenOver: false,
+    });
     // The expired in-flight record is reclaimed once its expiry second has passed.
     now += 1_000;
     expect(await stateOf(store, 'third')).toBe('acquired');
@@ -123,14 +130,17 @@ describe('MemoryIdempotencyStore bounds', () => {
   it('reports evictions as one aggregated warning per interval, naming the count and the scopes', async () => {
     jest.useFakeTimers({ doNotFake: ['Date'] });
     const store = open({ maxEntries: 100, maxEntriesPerScope: 5, evictionWarningIntervalMs: 60_000 });
-    for (const scope of ['tenant-a', 'tenant-b']) for (let i = 0; i < 55; i++) await completeNew(store, `k-${i}`, scope, 3_600_000);
+    for (const scope of ['tenant-a', 'tenant-b'])
+      for (let i = 0; i < 55; i++) await completeNew(store, `k-${i}`, scope, 3_600_000);
     now += 30_000;
     jest.advanceTimersByTime(30_000);
     expect(warn).not.toHaveBeenCalled();
     now += 30_000;
     jest.advanceTimersByTime(30_000);
     expect(warn).toHaveBeenCalledTimes(1);
-    expect(warn.mock.calls[0][0]).toMatch(/^Evicted 100 completed record\(s\) of 2 scope\(s\) in the last 60 s \(100 at maxEntriesPerScope=5\)/);
+    expect(warn.mock.calls[0][0]).toMatch(
+      /^Evicted 100 completed record\(s\) of 2 scope\(s\) in the last 60 s \(100 at maxEntriesPerScope=5\)/,
+    );
     now += 120_000;
     jest.advanceTimersByTime(120_000);
     expect(warn).toHaveBeenCalledTimes(1);
@@ -151,7 +161,9 @@ describe('MemoryIdempotencyStore bounds', () => {
 
   it('refuses bounds that are not positive integers, or a share above the whole', () => {
     expect(() => new MemoryIdempotencyStore({ maxEntries: 0 })).toThrow('maxEntries must be a positive integer');
-    expect(() => new MemoryIdempotencyStore({ maxEntriesPerScope: 1.5 })).toThrow('maxEntriesPerScope must be a positive integer');
+    expect(() => new MemoryIdempotencyStore({ maxEntriesPerScope: 1.5 })).toThrow(
+      'maxEntriesPerScope must be a positive integer',
+    );
     expect(() => new MemoryIdempotencyStore({ maxEntries: 10, maxEntriesPerScope: 11 })).toThrow(
       'maxEntriesPerScope (11) must not exceed maxEntries (10)',
     );

@@ -83,11 +83,16 @@ export class MemoryIdempotencyStore extends IdempotencyStore implements OnModule
     this.maxEntriesPerScope = options.maxEntriesPerScope ?? Math.max(1, Math.floor(this.maxEntries / 10));
     assertPositiveInteger('maxEntriesPerScope', this.maxEntriesPerScope);
     if (this.maxEntriesPerScope > this.maxEntries) {
-      throw new Error(`MemoryIdempotencyStore: maxEntriesPerScope (${this.maxEntriesPerScope}) must not exceed maxEntries (${this.maxEntries})`);
+      throw new Error(
+        `MemoryIdempotencyStore: maxEntriesPerScope (${this.maxEntriesPerScope}) must not exceed maxEntries (${this.maxEntries})`,
+      );
     }
     const intervalMs = options.evictionWarningIntervalMs ?? 60_000;
     assertPositiveInteger('evictionWarningIntervalMs', intervalMs);
-    this.evictions = new EvictionReport(intervalMs, { maxEntries: this.maxEntries, maxEntriesPerScope: this.maxEntriesPerScope });
+    this.evictions = new EvictionReport(intervalMs, {
+      maxEntries: this.maxEntries,
+      maxEntriesPerScope: this.maxEntriesPerScope,
+    });
     this.now = options.now ?? Date.now;
   }
 
@@ -109,7 +114,11 @@ export class MemoryIdempotencyStore extends IdempotencyStore implements OnModule
       return { state: 'completed', fingerprint: existing.fingerprint, response: existing.response };
     }
     if (existing && (existing.leaseUntil > now || existing.fingerprint !== request.fingerprint)) {
-      return { state: 'in_flight', fingerprint: existing.fingerprint, retryAfterMs: Math.max(0, existing.leaseUntil - now) };
+      return {
+        state: 'in_flight',
+        fingerprint: existing.fingerprint,
+        retryAfterMs: Math.max(0, existing.leaseUntil - now),
+      };
     }
     if (existing) {
       existing.token = request.token;

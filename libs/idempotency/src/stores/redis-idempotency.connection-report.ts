@@ -11,7 +11,10 @@ import type { Cluster, Redis } from 'ioredis';
  *
  * Resolves a function that removes the listeners.
  */
-export function reportOwnedConnection(client: Redis | Cluster, logger = new Logger('RedisIdempotencyStore')): () => void {
+export function reportOwnedConnection(
+  client: Redis | Cluster,
+  logger = new Logger('RedisIdempotencyStore'),
+): () => void {
   let down = false;
   const onError = (error: Error) => {
     if (down) return;

@@ -8,7 +8,14 @@ import {
 } from './idempotency-store';
 import { reportOwnedConnection } from './redis-idempotency.connection-report';
 import { watchEvictionPolicy } from './redis-idempotency.eviction-policy';
-import { ACQUIRE_SCRIPT, ACQUIRED, COMPLETE_SCRIPT, COMPLETED, IN_FLIGHT, RELEASE_SCRIPT } from './redis-idempotency.scripts';
+import {
+  ACQUIRE_SCRIPT,
+  ACQUIRED,
+  COMPLETE_SCRIPT,
+  COMPLETED,
+  IN_FLIGHT,
+  RELEASE_SCRIPT,
+} from './redis-idempotency.scripts';
 
 /** Seed nodes of a Redis Cluster for the store to connect to (and later close) itself. */
 export interface RedisIdempotencyClusterConnection {
@@ -79,7 +86,9 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
     super();
     this.commandTimeout = options.commandTimeout ?? 1000;
     if (!Number.isSafeInteger(this.commandTimeout) || this.commandTimeout <= 0) {
-      throw new Error(`RedisIdempotencyStore: commandTimeout must be a positive whole number, got ${options.commandTimeout}`);
+      throw new Error(
+        `RedisIdempotencyStore: commandTimeout must be a positive whole number, got ${options.commandTimeout}`,
+      );
     }
     this.ownsClient = !isClient(connection);
     this.client = isClient(connection) ? connection : this.createClient(connection);
@@ -104,9 +113,17 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
       case ACQUIRED:
         return { state: 'acquired', takenOver: reply[1] === 1 };
       case IN_FLIGHT:
-        return { state: 'in_flight', fingerprint: decodeFingerprint(reply[1] as Buffer), retryAfterMs: reply[2] as number };
+        return {
+          state: 'in_flight',
+          fingerprint: decodeFingerprint(reply[1] as Buffer),
+          retryAfterMs: reply[2] as number,
+        };
       case COMPLETED:
-        return { state: 'completed', fingerprint: decodeFingerprint(reply[1] as Buffer), response: (reply[2] as Buffer).toString('utf8') };
+        return {
+          state: 'completed',
+          fingerprint: decodeFingerprint(reply[1] as Buffer),
+          response: (reply[2] as Buffer).toString('utf8'),
+        };
       default:
         throw new Error(`RedisIdempotencyStore: unexpected reply to acquire: ${String(reply[0])}`);
     }
@@ -146,13 +163,21 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
    * `commandTimeout`. It waits for the connection itself rather than queueing, so a call that timed out is
    * never sent later.
    */
-  private async call(operation: string, name: string, args: [string, ...(string | Buffer | number)[]]): Promise<unknown> {
+  private async call(
+    operation: string,
+    name: string,
+    args: [string, ...(string | Buffer | number)[]],
+  ): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
     let expired = false;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         expired = true;
-        reject(new Error(`RedisIdempotencyStore: ${operation} got no answer from Redis within ${this.commandTimeout} ms (connection ${this.client.status})`));
+        reject(
+          new Error(
+            `RedisIdempotencyStore: ${operation} got no answer from Redis within ${this.commandTimeout} ms (connection ${this.client.status})`,
+          ),
+        );
       }, this.commandTimeout);
     });
     try {
@@ -171,7 +196,11 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
    * out as one socket write at the end of the turn instead of one write (one system call, one wake-up of Redis)
    * each. A call whose caller was answered meanwhile (its timeout fired) is dropped, never sent.
    */
-  private send(name: string, args: [string, ...(string | Buffer | number)[]], expired: () => boolean): Promise<unknown> {
+  private send(
+    name: string,
+    args: [string, ...(string | Buffer | number)[]],
+    expired: () => boolean,
+  ): Promise<unknown> {
     // defineCommand adds the methods at run time, so ioredis's types cannot know them. The Buffer variant
     // keeps the binary fingerprint and the response's bytes intact.
     const command = (this.client as unknown as Record<string, ScriptCommand>)[`${name}Buffer`];
@@ -220,11 +249,19 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
   }
 
   private createClient(connection: Exclude<RedisIdempotencyConnection, Redis | Cluster>): Redis | Cluster {
-    const failFast: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false };
+    const failFast: RedisOptions = {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+    };
     if (typeof connection === 'string') return new Redis(connection, failFast);
     if ('cluster' in connection) {
       const { options = {}, cluster } = connection;
-      return new Cluster(cluster, { ...options, enableOfflineQueue: false, redisOptions: { ...failFast, ...options.redisOptions } });
+      return new Cluster(cluster, {
+        ...options,
+        enableOfflineQueue: false,
+        redisOptions: { ...failFast, ...options.redisOptions },
+      });
     }
     return new Redis({ ...failFast, ...connection });
   }
@@ -234,7 +271,10 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
       let timer: NodeJS.Timeout | undefined;
       try {
         // QUIT lets replies already on their way arrive; bounded, because a silent server never answers it.
-        await Promise.race([this.client.quit(), new Promise((resolve) => (timer = setTimeout(resolve, this.commandTimeout)))]);
+        await Promise.race([
+          this.client.quit(),
+          new Promise((resolve) => (timer = setTimeout(resolve, this.commandTimeout))),
+        ]);
       } catch {
         // The connection is being dropped anyway.
       } finally {

@@ -97,16 +97,24 @@ export class TypeOrmIdempotencyStore
     this.sweepBatchSize = options.sweepBatchSize ?? 1000;
     this.callTimeout = options.callTimeout ?? 5000;
     if (!SIMPLE_TABLE_NAME.test(tableName)) {
-      throw new Error(`TypeOrmIdempotencyStore: tableName must be an identifier or schema.identifier, got '${tableName}'`);
+      throw new Error(
+        `TypeOrmIdempotencyStore: tableName must be an identifier or schema.identifier, got '${tableName}'`,
+      );
     }
     if (!Number.isSafeInteger(this.sweepIntervalMs) || this.sweepIntervalMs < 0) {
-      throw new Error(`TypeOrmIdempotencyStore: sweepIntervalMs must be a non-negative integer, got ${options.sweepIntervalMs}`);
+      throw new Error(
+        `TypeOrmIdempotencyStore: sweepIntervalMs must be a non-negative integer, got ${options.sweepIntervalMs}`,
+      );
     }
     if (!Number.isSafeInteger(this.sweepBatchSize) || this.sweepBatchSize < 1) {
-      throw new Error(`TypeOrmIdempotencyStore: sweepBatchSize must be a positive integer, got ${options.sweepBatchSize}`);
+      throw new Error(
+        `TypeOrmIdempotencyStore: sweepBatchSize must be a positive integer, got ${options.sweepBatchSize}`,
+      );
     }
     if (!Number.isSafeInteger(this.callTimeout) || this.callTimeout <= 0) {
-      throw new Error(`TypeOrmIdempotencyStore: callTimeout must be a positive whole number, got ${options.callTimeout}`);
+      throw new Error(
+        `TypeOrmIdempotencyStore: callTimeout must be a positive whole number, got ${options.callTimeout}`,
+      );
     }
   }
 
@@ -174,7 +182,7 @@ export class TypeOrmIdempotencyStore
     const manager = host.tx;
     if (manager.connection !== this.dataSource || !manager.queryRunner?.isTransactionActive) {
       throw new Error(
-        'TypeOrmIdempotencyStore: the transactionHost gave no transaction on this store\'s DataSource; build the store on ' +
+        "TypeOrmIdempotencyStore: the transactionHost gave no transaction on this store's DataSource; build the store on " +
           'the DataSource the TransactionalAdapterTypeOrm uses',
       );
     }
@@ -207,18 +215,31 @@ export class TypeOrmIdempotencyStore
     await this.sweeping;
   }
 
-  private async completeIn(manager: EntityManager, id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean> {
+  private async completeIn(
+    manager: EntityManager,
+    id: IdempotencyRecordId,
+    token: string,
+    response: string,
+    ttlMs: number,
+  ): Promise<boolean> {
     checkRecordId(id);
     checkLength('token', token);
     return this.dialect.completeIn(manager.queryRunner!, id, token, response, durationMs('ttlMs', ttlMs));
   }
 
   /** One acquire decision, and another while the record keeps changing under them (see MAX_ACQUIRE_ROUNDS). */
-  private decide(id: IdempotencyRecordId, attempt: AcquireAttempt, call: StoreCall, round: number): Answer<IdempotencyAcquireResult> {
+  private decide(
+    id: IdempotencyRecordId,
+    attempt: AcquireAttempt,
+    call: StoreCall,
+    round: number,
+  ): Answer<IdempotencyAcquireResult> {
     const again = (result: IdempotencyAcquireResult | undefined): Answer<IdempotencyAcquireResult> => {
       if (result) return result;
       if (round >= MAX_ACQUIRE_ROUNDS) {
-        throw new Error(`TypeOrmIdempotencyStore: the record changed under every one of ${MAX_ACQUIRE_ROUNDS} acquire attempts; giving up`);
+        throw new Error(
+          `TypeOrmIdempotencyStore: the record changed under every one of ${MAX_ACQUIRE_ROUNDS} acquire attempts; giving up`,
+        );
       }
       return this.decide(id, attempt, call, round + 1);
     };
@@ -244,7 +265,11 @@ export class TypeOrmIdempotencyStore
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         call.abandoned = true;
-        reject(new Error(`TypeOrmIdempotencyStore: ${operation} got no answer from the database within ${this.callTimeout} ms`));
+        reject(
+          new Error(
+            `TypeOrmIdempotencyStore: ${operation} got no answer from the database within ${this.callTimeout} ms`,
+          ),
+        );
       }, this.callTimeout);
     });
     const run = async () => {
@@ -252,7 +277,9 @@ export class TypeOrmIdempotencyStore
       if (call.abandoned) throw new Error(`TypeOrmIdempotencyStore: ${operation} timed out before its turn came`);
       return work(call);
     };
-    return Promise.race([this.dialect.exclusive ? this.dialect.exclusive(run) : run(), timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([this.dialect.exclusive ? this.dialect.exclusive(run) : run(), timeout]).finally(() =>
+      clearTimeout(timer),
+    );
   }
 
   private sweepInBackground(): void {
@@ -270,7 +297,9 @@ export class TypeOrmIdempotencyStore
       while (!this.stopped && deleted >= this.sweepBatchSize) deleted = await this.sweep();
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      this.logger.warn(`Sweeping expired idempotency records failed (next try in ${this.sweepIntervalMs} ms): ${reason}`);
+      this.logger.warn(
+        `Sweeping expired idempotency records failed (next try in ${this.sweepIntervalMs} ms): ${reason}`,
+      );
     }
   }
 }

@@ -18,7 +18,13 @@ export class CreatePaymentsSchema1764201600000 implements MigrationInterface {
       queryRunner,
       new Table({
         name: 'customers',
-        columns: [{ name: 'id', ...id }, merchantId, { name: 'name', type: 'varchar', length: '200' }, money('balance'), createdAt],
+        columns: [
+          { name: 'id', ...id },
+          merchantId,
+          { name: 'name', type: 'varchar', length: '200' },
+          money('balance'),
+          createdAt,
+        ],
         indices: [new TableIndex({ name: 'idx_customers_merchant', columnNames: ['merchant_id'] })],
       }),
       [new TableCheck({ name: 'chk_customers_balance_not_negative', expression: 'balance >= 0' })],
@@ -38,7 +44,9 @@ export class CreatePaymentsSchema1764201600000 implements MigrationInterface {
           { ...money('refunded_amount'), default: 0 },
           createdAt,
         ],
-        uniques: [new TableUnique({ name: 'uq_payments_merchant_reference', columnNames: ['merchant_id', 'reference'] })],
+        uniques: [
+          new TableUnique({ name: 'uq_payments_merchant_reference', columnNames: ['merchant_id', 'reference'] }),
+        ],
         indices: [new TableIndex({ name: 'idx_payments_customer', columnNames: ['customer_id'] })],
       }),
       [
@@ -53,7 +61,13 @@ export class CreatePaymentsSchema1764201600000 implements MigrationInterface {
       queryRunner,
       new Table({
         name: 'refunds',
-        columns: [{ name: 'id', ...id }, merchantId, { name: 'payment_id', type: 'varchar', length: '36' }, money('amount'), createdAt],
+        columns: [
+          { name: 'id', ...id },
+          merchantId,
+          { name: 'payment_id', type: 'varchar', length: '36' },
+          money('amount'),
+          createdAt,
+        ],
         indices: [new TableIndex({ name: 'idx_refunds_payment', columnNames: ['payment_id'] })],
       }),
       [new TableCheck({ name: 'chk_refunds_amount_positive', expression: 'amount > 0' })],
@@ -67,13 +81,17 @@ export class CreatePaymentsSchema1764201600000 implements MigrationInterface {
   }
 
   private async createTable(queryRunner: QueryRunner, table: Table, checks: TableCheck[]): Promise<void> {
-    const isMysql = queryRunner.connection.driver.options.type === 'mysql' || queryRunner.connection.driver.options.type === 'mariadb';
+    const isMysql =
+      queryRunner.connection.driver.options.type === 'mysql' ||
+      queryRunner.connection.driver.options.type === 'mariadb';
     // TypeORM's MySQL driver refuses check constraints, but MariaDB 10.2+ and MySQL 8.0.16+ enforce them.
     if (!isMysql) table.checks = checks;
     await queryRunner.createTable(table);
     if (isMysql) {
       for (const check of checks) {
-        await queryRunner.query(`ALTER TABLE \`${table.name}\` ADD CONSTRAINT \`${check.name}\` CHECK (${check.expression})`);
+        await queryRunner.query(
+          `ALTER TABLE \`${table.name}\` ADD CONSTRAINT \`${check.name}\` CHECK (${check.expression})`,
+        );
       }
     }
   }

@@ -10,11 +10,18 @@ export class AddRefundRequestKey1764288000000 implements MigrationInterface {
   name = 'AddRefundRequestKey1764288000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.addColumn('refunds', new TableColumn({ name: 'request_key', type: 'varchar', length: '255', isNullable: true }));
+    await queryRunner.addColumn(
+      'refunds',
+      new TableColumn({ name: 'request_key', type: 'varchar', length: '255', isNullable: true }),
+    );
     // A unique index rather than a constraint: TypeORM's MySQL driver only creates the former.
     await queryRunner.createIndex(
       'refunds',
-      new TableIndex({ name: 'uq_refunds_merchant_request_key', columnNames: ['merchant_id', 'request_key'], isUnique: true }),
+      new TableIndex({
+        name: 'uq_refunds_merchant_request_key',
+        columnNames: ['merchant_id', 'request_key'],
+        isUnique: true,
+      }),
     );
   }
 

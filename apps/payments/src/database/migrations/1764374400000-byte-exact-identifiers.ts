@@ -27,9 +27,12 @@ export class ByteExactIdentifiers1764374400000 implements MigrationInterface {
     );
     const collation = BYTE_EXACT_COLLATIONS.find((candidate) => rows.some((row) => row.name === candidate));
     if (!collation) {
-      throw new Error(`ByteExactIdentifiers: the server has none of the collations ${BYTE_EXACT_COLLATIONS.join(', ')} (MariaDB 10.2+ or MySQL 8 needed)`);
+      throw new Error(
+        `ByteExactIdentifiers: the server has none of the collations ${BYTE_EXACT_COLLATIONS.join(', ')} (MariaDB 10.2+ or MySQL 8 needed)`,
+      );
     }
-    for (const table of TABLES) await queryRunner.query(`ALTER TABLE \`${table}\` CONVERT TO CHARACTER SET utf8mb4 COLLATE ${collation}`);
+    for (const table of TABLES)
+      await queryRunner.query(`ALTER TABLE \`${table}\` CONVERT TO CHARACTER SET utf8mb4 COLLATE ${collation}`);
   }
 
   /** Back to the database's default collation; fails if rows now differ only in case, accents or trailing spaces. */
@@ -38,7 +41,8 @@ export class ByteExactIdentifiers1764374400000 implements MigrationInterface {
     const [{ collation }]: Array<{ collation: string }> = await queryRunner.query(
       'SELECT DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()',
     );
-    for (const table of TABLES) await queryRunner.query(`ALTER TABLE \`${table}\` CONVERT TO CHARACTER SET utf8mb4 COLLATE ${collation}`);
+    for (const table of TABLES)
+      await queryRunner.query(`ALTER TABLE \`${table}\` CONVERT TO CHARACTER SET utf8mb4 COLLATE ${collation}`);
   }
 }
 

@@ -17,7 +17,11 @@ export class AddCustomerRequestKey1764460800000 implements MigrationInterface {
     // A unique index rather than a constraint: TypeORM's MySQL driver only creates the former.
     await queryRunner.createIndex(
       'customers',
-      new TableIndex({ name: 'uq_customers_merchant_request_key', columnNames: ['merchant_id', 'request_key'], isUnique: true }),
+      new TableIndex({
+        name: 'uq_customers_merchant_request_key',
+        columnNames: ['merchant_id', 'request_key'],
+        isUnique: true,
+      }),
     );
   }
 

@@ -3,7 +3,12 @@ import { ExpiryEntry, ExpiryWheel } from './expiry-wheel';
 interface Entry extends ExpiryEntry {
   name: string;
 }
-const entry = (name: string): Entry => ({ name, expiryBucket: undefined, expiryPrevious: undefined, expiryNext: undefined });
+const entry = (name: string): Entry => ({
+  name,
+  expiryBucket: undefined,
+  expiryPrevious: undefined,
+  expiryNext: undefined,
+});
 
 describe('ExpiryWheel', () => {
   const takeAll = (wheel: ExpiryWheel<Entry>, now: number, maxValues = 1_000, maxBuckets = 1_000) => {
@@ -25,7 +30,12 @@ describe('ExpiryWheel', () => {
   it('empties a large bucket a few values per call, each call taking the next ones', () => {
     const wheel = new ExpiryWheel<Entry>(1_000);
     for (let i = 0; i < 10; i++) wheel.add(entry(`v${i}`), 1_000);
-    const taken = [takeAll(wheel, 5_000, 3), takeAll(wheel, 5_000, 3), takeAll(wheel, 5_000, 3), takeAll(wheel, 5_000, 3)];
+    const taken = [
+      takeAll(wheel, 5_000, 3),
+      takeAll(wheel, 5_000, 3),
+      takeAll(wheel, 5_000, 3),
+      takeAll(wheel, 5_000, 3),
+    ];
     expect(taken.map((part) => part.length)).toEqual([3, 3, 3, 1]);
     expect(new Set(taken.flat()).size).toBe(10);
   });

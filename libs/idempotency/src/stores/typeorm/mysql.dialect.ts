@@ -44,7 +44,11 @@ export class MysqlDialect implements SqlDialect {
     private readonly tableName: string,
   ) {}
 
-  async acquire(id: IdempotencyRecordId, attempt: AcquireAttempt, call: StoreCall): Promise<IdempotencyAcquireResult | undefined> {
+  async acquire(
+    id: IdempotencyRecordId,
+    attempt: AcquireAttempt,
+    call: StoreCall,
+  ): Promise<IdempotencyAcquireResult | undefined> {
     const ids = idParams(id);
     const upsert = (await this.run(call, this.sql().acquire, [
       ...ids,
@@ -63,17 +67,37 @@ export class MysqlDialect implements SqlDialect {
     return blockingResult(existingRecordLeft(rows[0]), attempt.fingerprint);
   }
 
-  async complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number, call: StoreCall): Promise<boolean> {
-    const result = (await this.run(call, this.sql().complete, completeParams(id, token, response, ttlMs))) as ResultSetHeader;
+  async complete(
+    id: IdempotencyRecordId,
+    token: string,
+    response: string,
+    ttlMs: number,
+    call: StoreCall,
+  ): Promise<boolean> {
+    const result = (await this.run(
+      call,
+      this.sql().complete,
+      completeParams(id, token, response, ttlMs),
+    )) as ResultSetHeader;
     return result.affectedRows > 0;
   }
 
-  async completeIn(runner: QueryRunner, id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean> {
+  async completeIn(
+    runner: QueryRunner,
+    id: IdempotencyRecordId,
+    token: string,
+    response: string,
+    ttlMs: number,
+  ): Promise<boolean> {
     // A runner whose connection was lost has gone back to the pool: its connection may serve someone else by now.
     if (runner.isReleased) throw new QueryRunnerAlreadyReleasedError();
     // The transaction's own connection, so the record commits with the handler's writes.
     const connection = (await runner.connect()) as Connection;
-    const result = (await execute(connection, this.sql().complete, completeParams(id, token, response, ttlMs))) as ResultSetHeader;
+    const result = (await execute(
+      connection,
+      this.sql().complete,
+      completeParams(id, token, response, ttlMs),
+    )) as ResultSetHeader;
     return result.affectedRows > 0;
   }
 
@@ -92,7 +116,9 @@ export class MysqlDialect implements SqlDialect {
    * mysql2 marks as fatally failed is destroyed rather than given back.
    */
   private async run(call: StoreCall, sql: string, values: Param[], prepared = true): Promise<Result> {
-    const connection = (await (this.dataSource.driver as unknown as { obtainMasterConnection(): Promise<Connection> }).obtainMasterConnection());
+    const connection = await (
+      this.dataSource.driver as unknown as { obtainMasterConnection(): Promise<Connection> }
+    ).obtainMasterConnection();
     let fatal = false;
     try {
       // The caller gave up while the pool made it wait: nothing it no longer waits for may still run.

@@ -43,7 +43,11 @@ export class PostgresDialect implements SqlDialect {
     private readonly tableName: string,
   ) {}
 
-  async acquire(id: IdempotencyRecordId, attempt: AcquireAttempt, call: StoreCall): Promise<IdempotencyAcquireResult | undefined> {
+  async acquire(
+    id: IdempotencyRecordId,
+    attempt: AcquireAttempt,
+    call: StoreCall,
+  ): Promise<IdempotencyAcquireResult | undefined> {
     const { insertFresh, acquire } = this.sql();
     const values = [id.namespace, id.scope, id.key, attempt.fingerprint, attempt.token, attempt.leaseMs, attempt.ttlMs];
     // A fresh key takes one plain insert, which the server runs at a fraction of the cost of the full decision
@@ -61,17 +65,38 @@ export class PostgresDialect implements SqlDialect {
     return blockingResult(existingRecordLeft(existing.rows[0]), attempt.fingerprint);
   }
 
-  async complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number, call: StoreCall): Promise<boolean> {
-    const { rowCount } = await this.run(call, this.sql().complete, [response, ttlMs, id.namespace, id.scope, id.key, token]);
+  async complete(
+    id: IdempotencyRecordId,
+    token: string,
+    response: string,
+    ttlMs: number,
+    call: StoreCall,
+  ): Promise<boolean> {
+    const { rowCount } = await this.run(call, this.sql().complete, [
+      response,
+      ttlMs,
+      id.namespace,
+      id.scope,
+      id.key,
+      token,
+    ]);
     return (rowCount ?? 0) > 0;
   }
 
-  async completeIn(runner: QueryRunner, id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean> {
+  async completeIn(
+    runner: QueryRunner,
+    id: IdempotencyRecordId,
+    token: string,
+    response: string,
+    ttlMs: number,
+  ): Promise<boolean> {
     // A runner whose connection was lost has gone back to the pool: its client may serve someone else by now.
     if (runner.isReleased) throw new QueryRunnerAlreadyReleasedError();
     // The transaction's own connection, so the record commits with the handler's writes; still a named statement.
     const client = (await runner.connect()) as PoolClient;
-    const { rowCount } = await client.query(named(this.sql().complete, [response, ttlMs, id.namespace, id.scope, id.key, token]));
+    const { rowCount } = await client.query(
+      named(this.sql().complete, [response, ttlMs, id.namespace, id.scope, id.key, token]),
+    );
     return (rowCount ?? 0) > 0;
   }
 
@@ -175,7 +200,10 @@ function buildStatements(table: string): Statements {
       `UPDATE ${table} SET response = $1, token = NULL, expires_at = ${NOW} + $2::bigint
        WHERE ${byId(3)} AND token = $6 AND response IS NULL AND expires_at > ${NOW}`,
     ),
-    release: statement('release', `DELETE FROM ${table} WHERE ${byId(1)} AND token = $4 AND response IS NULL AND expires_at > ${NOW}`),
+    release: statement(
+      'release',
+      `DELETE FROM ${table} WHERE ${byId(1)} AND token = $4 AND response IS NULL AND expires_at > ${NOW}`,
+    ),
     // SKIP LOCKED: concurrent sweepers take disjoint batches instead of queueing behind each other; the outer
     // expires_at test re-checks each row as it is deleted.
     sweep: statement(

@@ -13,9 +13,13 @@ export interface ExistingRecord {
  * What acquire reports for a row it did not win: undefined when that row no longer blocks this request (gone,
  * expired, or a lease this fingerprint may take over), so acquire decides again instead of reporting a stale state.
  */
-export function blockingResult(record: ExistingRecord | undefined, fingerprint: string): IdempotencyAcquireResult | undefined {
+export function blockingResult(
+  record: ExistingRecord | undefined,
+  fingerprint: string,
+): IdempotencyAcquireResult | undefined {
   if (!record || record.ttlLeftMs <= 0) return undefined;
-  if (record.response != null) return { state: 'completed', fingerprint: record.fingerprint, response: record.response };
+  if (record.response != null)
+    return { state: 'completed', fingerprint: record.fingerprint, response: record.response };
   if (record.leaseLeftMs <= 0 && record.fingerprint === fingerprint) return undefined;
   return { state: 'in_flight', fingerprint: record.fingerprint, retryAfterMs: Math.max(0, record.leaseLeftMs) };
 }
@@ -58,7 +62,8 @@ export function checkLength(column: keyof typeof IDEMPOTENCY_RECORD_MAX_BYTES, v
 
 /** A duration in whole milliseconds, as the columns hold them; refuses what is not a finite number. */
 export function durationMs(name: string, value: number): number {
-  if (!Number.isFinite(value)) throw new RangeError(`TypeOrmIdempotencyStore: ${name} must be a finite number, got ${value}`);
+  if (!Number.isFinite(value))
+    throw new RangeError(`TypeOrmIdempotencyStore: ${name} must be a finite number, got ${value}`);
   // Rounding up never shortens a lease.
   return Math.max(0, Math.ceil(value));
 }

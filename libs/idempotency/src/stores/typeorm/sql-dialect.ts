@@ -26,13 +26,23 @@ export type Answer<T> = T | Promise<T>;
  */
 export interface SqlDialect {
   /** One acquire decision: its result, or undefined when the row changed under it and acquire must decide again. */
-  acquire(id: IdempotencyRecordId, attempt: AcquireAttempt, call: StoreCall): Answer<IdempotencyAcquireResult | undefined>;
+  acquire(
+    id: IdempotencyRecordId,
+    attempt: AcquireAttempt,
+    call: StoreCall,
+  ): Answer<IdempotencyAcquireResult | undefined>;
   complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number, call: StoreCall): Answer<boolean>;
   /**
    * `complete` on the connection of the transaction `runner` holds (the transactional mode). Never repeated: a
    * deadlock there aborts the whole transaction, and the caller rolls it back.
    */
-  completeIn(runner: QueryRunner, id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean>;
+  completeIn(
+    runner: QueryRunner,
+    id: IdempotencyRecordId,
+    token: string,
+    response: string,
+    ttlMs: number,
+  ): Promise<boolean>;
   release(id: IdempotencyRecordId, token: string, call: StoreCall): Answer<boolean>;
   /** Deletes up to `batchSize` expired records in one statement; answers how many. */
   sweep(batchSize: number, call: StoreCall): Answer<number>;

@@ -18,7 +18,9 @@ export function sqlDialectFor(dataSource: DataSource, tableName: string): SqlDia
   const create = Object.hasOwn(DIALECTS, type) ? DIALECTS[type] : undefined;
   if (!create) {
     const types = Object.keys(DIALECTS);
-    throw new Error(`TypeOrmIdempotencyStore supports ${types.slice(0, -1).join(', ')} and ${types.at(-1)} DataSources, not '${type}'`);
+    throw new Error(
+      `TypeOrmIdempotencyStore supports ${types.slice(0, -1).join(', ')} and ${types.at(-1)} DataSources, not '${type}'`,
+    );
   }
   return create(dataSource, tableName);
 }

@@ -51,7 +51,15 @@ export class SqliteDialect implements SqlDialect {
   acquire(id: IdempotencyRecordId, attempt: AcquireAttempt): IdempotencyAcquireResult | undefined {
     const statements = this.statements();
     // One statement, so atomic on its own: a fresh key needs no transaction around a read and an upsert.
-    const { changes } = statements.insertFresh.run(id.namespace, id.scope, id.key, attempt.fingerprint, attempt.token, attempt.leaseMs, attempt.ttlMs);
+    const { changes } = statements.insertFresh.run(
+      id.namespace,
+      id.scope,
+      id.key,
+      attempt.fingerprint,
+      attempt.token,
+      attempt.leaseMs,
+      attempt.ttlMs,
+    );
     if (changes > 0) return { state: 'acquired', takenOver: false };
     // IMMEDIATE: the write lock is taken before the read, so no other process writes between the read and the upsert.
     return statements.acquire.immediate(id, attempt);
@@ -62,7 +70,13 @@ export class SqliteDialect implements SqlDialect {
   }
 
   /** On the one connection, so inside the transaction the runner opened. */
-  async completeIn(_runner: unknown, id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean> {
+  async completeIn(
+    _runner: unknown,
+    id: IdempotencyRecordId,
+    token: string,
+    response: string,
+    ttlMs: number,
+  ): Promise<boolean> {
     return this.complete(id, token, response, ttlMs);
   }
 
@@ -83,7 +97,8 @@ export class SqliteDialect implements SqlDialect {
   /** The statements of the current connection (a DataSource closed and opened again has a new one). */
   private statements(): Prepared {
     const db = this.connection();
-    if (this.prepared?.db !== db) this.prepared = prepare(db, qualifiedTable(this.dataSource, this.tableName, 'schema'));
+    if (this.prepared?.db !== db)
+      this.prepared = prepare(db, qualifiedTable(this.dataSource, this.tableName, 'schema'));
     return this.prepared;
   }
 }
@@ -133,8 +148,12 @@ function prepare(db: Database, table: string): Prepared {
       `UPDATE ${table} SET response = ?, token = NULL, expires_at = ${NOW} + ? ` +
         `WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`,
     ),
-    release: db.prepare(`DELETE FROM ${table} WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`),
+    release: db.prepare(
+      `DELETE FROM ${table} WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`,
+    ),
     // DELETE … LIMIT needs a compile-time option; a rowid subquery does not. One statement, so atomic.
-    sweep: db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at <= ${NOW} LIMIT ?)`),
+    sweep: db.prepare(
+      `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at <= ${NOW} LIMIT ?)`,
+    ),
   };
 }
