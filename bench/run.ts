@@ -13,7 +13,7 @@
  * BENCH_CONNECTIONS (50), BENCH_ONLY=variant,... (baselines, floors and the peer its targets need are added),
  * BENCH_PROFILE=app,... (node --cpu-prof on those app processes; see bench/profile-summary.ts),
  * BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test),
- * BENCH_REDIS_URL (default: a dedicated redis-server the bench starts), BENCH_STRICT=1 (exit 2 when a target of issue 10
+ * BENCH_REDIS_URL (default: a dedicated redis-server the bench starts), BENCH_STRICT=1 (exit 2 when a speed target
  * is missed; bench/lib/targets.ts), BENCH_RENDER_ONLY=1 (rewrite the docs from the local bench/last-run.json).
  */
 import { spawnSync } from 'node:child_process';
@@ -596,7 +596,7 @@ function publish(report: BenchReport, settings: Pick<Settings, 'only' | 'strict'
   const summary = summarise(report);
   const profileDir = report.profiled?.dir;
   console.log(`\n${summary.table}\n`);
-  console.log(`Targets (issue 10):\n\n${summary.targetsTable}\n`);
+  console.log(`Targets:\n\n${summary.targetsTable}\n`);
   if (profileDir)
     console.log(
       `\nCPU profiles: ${profileDir} (summarise with: npx ts-node --transpile-only bench/profile-summary.ts <file>)`,

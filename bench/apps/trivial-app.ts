@@ -8,7 +8,7 @@
  * with plain node, from bench/nest12; see bench/lib/nest12.ts), so it must not depend on either major's specifics.
  *
  *   BENCH_STORE        none | interceptor | memory | redis | postgres | postgres-tx | sqlite
- *                      (postgres-tx: the TypeORM store in the transactional mode, issue 6)
+ *                      (postgres-tx: the TypeORM store in the transactional mode)
  *   BENCH_REDIS_URL    for redis
  *   BENCH_SQL_URL      postgres://… or a file path for sqlite
  *   BENCH_LOCAL_CACHE  a number: the module's `localCache: { maxEntries }` (replays served in process); unset: off

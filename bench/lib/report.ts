@@ -16,7 +16,7 @@ export interface VariantInfo {
   baseline: string | null;
   /** The pass-through interceptor variant on the same Nest major, which floor-relative targets refer to. */
   floor?: string;
-  /** Targets from issue 10 that apply to it. */
+  /** The speed targets that apply to it. */
   targets?: Target[];
   note?: string;
 }
@@ -268,7 +268,7 @@ export function renderChart(report: BenchReport, summary: Summary): string {
   parts.push(
     `<line x1="${labelWidth + 5}" y1="${secondRow - 11}" x2="${labelWidth + 5}" y2="${secondRow + 2}" stroke="#d62728" stroke-width="2.5"/>`,
   );
-  parts.push(`<text x="${labelWidth + 16}" y="${secondRow}">target (issue 10)</text>`);
+  parts.push(`<text x="${labelWidth + 16}" y="${secondRow}">target</text>`);
   parts.push(
     `<line x1="${labelWidth + 130}" y1="${secondRow - 4}" x2="${labelWidth + 160}" y2="${secondRow - 4}" stroke="#222"/>`,
   );
@@ -316,7 +316,7 @@ do not edit by hand.
 
 ![Throughput relative to the unguarded baseline](benchmarks.svg)
 
-## Targets (issue 10)
+## Targets
 
 ${summary.targetsTable}
 

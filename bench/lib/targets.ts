@@ -1,5 +1,5 @@
 /*
- * The targets of issue 10, judged on one run's medians. Every figure is a ratio to an unguarded baseline measured in
+ * The speed targets, judged on one run's medians. Every figure is a ratio to an unguarded baseline measured in
  * the same run; "the floor" is the ratio of the pass-through interceptor on the same Nest major, also in the same run.
  */
 
