@@ -102,8 +102,10 @@ for (const configuration of CONFIGURATIONS) {
           }
         })();
         await sleep(HOLD_MS);
-        await lock.release();
+        // The window ends before the ROLLBACK is sent: a payment the release lets through can answer while
+        // release() still waits for the disconnect, and must not count as answered under the lock.
         until = Date.now();
+        await lock.release();
         holding = false;
         await probing;
         await sleep(3_000);
