@@ -176,15 +176,8 @@ export class IdempotencyService implements OnModuleDestroy {
       acquireMs ??= performance.now() - started;
 
       if (acquired.state === 'acquired') {
-        if (options.transactional) return this.runOwnedInTransaction(call, request.token, acquireMs);
-        // settle() inlined: one async frame less on every executed request.
-        let settlement: IdempotentSettlement;
-        try {
-          settlement = await call.work();
-        } catch (error) {
-          settlement = failedWork(error);
-        }
-        return this.finish(call, request.token, acquireMs, settlement, cacheKey);
+        if (options.transactional) return this.runOwnedInTransaction(call, request.token, acquireMs, cacheKey);
+        return this.finish(call, request.token, acquireMs, await this.settle(call), cacheKey);
       }
       if (acquired.fingerprint !== fingerprint) {
         this.emitOutcome('mismatch', call, acquireMs);
@@ -257,6 +250,7 @@ export class IdempotencyService implements OnModuleDestroy {
     call: IdempotentCall,
     token: string,
     acquireMs: number,
+    cacheKey: string | undefined,
   ): Promise<IdempotentExecution> {
     const { id, route, options } = call;
     const store = options.store as IdempotencyStore & TransactionalIdempotencyStore;
@@ -308,7 +302,7 @@ export class IdempotencyService implements OnModuleDestroy {
     const event = { route, scope: id.scope, acquireMs };
     switch (outcome) {
       case 'committed': {
-        if (this.localCaches) this.cacheCompleted(call, completedRecordCacheKey(id), stored, completing);
+        if (cacheKey !== undefined) this.cacheCompleted(call, cacheKey, stored, completing);
         this.emit({ ...event, outcome: 'executed' });
         return { kind: 'executed', settlement: settlement! };
       }
