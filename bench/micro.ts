@@ -9,7 +9,7 @@
  */
 import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { fingerprintRequest } from '@nest-idempotency/core/fingerprint';
+import { fingerprintRequest } from '@nest-idempotency/core/core/fingerprint';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { startRedisServer, stopAll } from './lib/processes';
 

@@ -1,10 +1,12 @@
+import { HttpException } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  IdempotencyConflictException,
+  IdempotencyError,
   IdempotencyEvent,
-  IdempotencyKeyInvalidException,
-  IdempotencyKeyMismatchException,
+  IdempotencyInProgressError,
+  IdempotencyKeyInvalidError,
+  IdempotencyKeyMismatchError,
   IdempotencyModule,
   IdempotencyService,
   IdempotencyStore,
@@ -75,7 +77,7 @@ describe('IdempotencyService.run', () => {
     };
     const first = service.run('msg-slow', slow);
     await sleep(20);
-    await expect(service.run('msg-slow', slow)).rejects.toBeInstanceOf(IdempotencyConflictException);
+    await expect(service.run('msg-slow', slow)).rejects.toBeInstanceOf(IdempotencyInProgressError);
     expect(await service.run('msg-slow', slow, { onConflict: { wait: 2_000 } })).toBe('done');
     expect(await first).toBe('done');
     expect(runs).toBe(1);
@@ -86,7 +88,7 @@ describe('IdempotencyService.run', () => {
     expect(await service.run('shared', () => 'b', { scope: 'tenant-b', fingerprint: { amount: 1 } })).toBe('b');
     await expect(
       service.run('shared', () => 'c', { scope: 'tenant-a', fingerprint: { amount: 2 } }),
-    ).rejects.toBeInstanceOf(IdempotencyKeyMismatchException);
+    ).rejects.toBeInstanceOf(IdempotencyKeyMismatchError);
   });
 
   it('keeps long scopes apart by their hash, so no store refuses a long principal', async () => {
@@ -98,7 +100,12 @@ describe('IdempotencyService.run', () => {
   });
 
   it('refuses an invalid key before touching the store', async () => {
-    await expect(service.run('bad key', () => 1)).rejects.toBeInstanceOf(IdempotencyKeyInvalidException);
+    const refusal = await service.run('bad key', () => 1).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(IdempotencyKeyInvalidError);
+    // No transport's exception: a message consumer gets the protocol's own error with a stable code.
+    expect(refusal).toBeInstanceOf(IdempotencyError);
+    expect(refusal).not.toBeInstanceOf(HttpException);
+    expect(refusal).toMatchObject({ code: 'IDEMPOTENCY_KEY_INVALID', retryable: false });
     expect(events.map((event) => event.outcome)).toEqual(['invalid_key']);
   });
 

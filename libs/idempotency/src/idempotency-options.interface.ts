@@ -1,8 +1,8 @@
 import { ExecutionContext } from '@nestjs/common';
-import { IdempotencyLocalCacheOptions } from './completed-record-cache';
-import { IdempotencyEventListener } from './idempotency.events';
+import { IdempotencyLocalCacheOptions } from './core/completed-record-cache';
+import { IdempotencyEventListener } from './core/idempotency.events';
 import { IdempotencyStore } from './stores/idempotency-store';
-import type { IdempotencyErrorFormat } from './problem-details';
+import type { IdempotencyErrorFormat } from './http/problem-details';
 
 /** What the storage policy sees of a finished request. */
 export interface IdempotencyResponseInfo {

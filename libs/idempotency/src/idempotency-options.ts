@@ -12,7 +12,7 @@ import {
 } from './idempotency.constants';
 import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
 import { supportsTransactions } from './stores/idempotency-store';
-import { MemoryIdempotencyStore } from './stores/memory-idempotency.store';
+import { MemoryIdempotencyStore } from './stores/memory/memory-idempotency.store';
 
 /** Default scope: the authenticated principal's `id` (or `sub`) when a guard has set `request.user`. */
 export function principalScope(context: ExecutionContext): string | undefined {

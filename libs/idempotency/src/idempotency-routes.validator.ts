@@ -1,7 +1,7 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { declaredRouteOptions } from './idempotency-options';
-import { IdempotencyService } from './idempotency.service';
+import { IdempotencyService } from './core/idempotency.service';
 
 /**
  * Resolves every `@Idempotent()` route's options when the application starts, so a bad setting (a

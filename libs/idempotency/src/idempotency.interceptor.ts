@@ -1,320 +1,40 @@
-import {
-  BadRequestException,
-  CallHandler,
-  ExecutionContext,
-  HttpException,
-  Injectable,
-  Logger,
-  NestInterceptor,
-  StreamableFile,
-} from '@nestjs/common';
-import { PATH_METADATA, SSE_METADATA } from '@nestjs/common/constants';
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
-import { lastValueFrom, Observable, of } from 'rxjs';
-import { fingerprintRequest } from './fingerprint';
-import { IDEMPOTENCY_REPLAYED_HEADER } from './idempotency.constants';
-import {
-  IdempotencyConflictException,
-  IdempotencyKeyInvalidException,
-  IdempotencyKeyMissingException,
-  IdempotencyStoreUnavailableException,
-} from './idempotency.exceptions';
-import { parseIdempotencyKey, parseIdempotencyKeyHeader, ParsedIdempotencyKey } from './idempotency-key';
-import { IDEMPOTENCY_KEY_ON_REQUEST } from './idempotency-key.decorator';
-import { ResolvedIdempotencyOptions } from './idempotency-options.interface';
-import { declaredRouteOptions, principalScope } from './idempotency-options';
-import { IdempotencyService, IdempotentSettlement } from './idempotency.service';
-import { IdempotencyProblemException, problemDetailsOf } from './problem-details';
-
-/** A response as stored for replay. */
-export interface StoredHttpResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: unknown;
-  /** The handler threw an `HttpException`: a replay throws it again, so exception filters shape it alike. */
-  error?: true;
-}
-
-/** What the interceptor works out once per handler. */
-interface RouteSettings {
-  options: ResolvedIdempotencyOptions;
-  path: string;
-  isSse: boolean;
-  /** `METHOD /path` of the last method seen (a handler usually answers one), so it is not built per request. */
-  route: string;
-  routeMethod: string;
-  /** Whether the route has been warned about running without a principal under the default scope. */
-  warnedNoPrincipal?: boolean;
-}
-
-/** Marks a request this interceptor has taken, so a second registration (class and method) passes through. */
-const TAKEN = Symbol.for('idempotency:taken');
-/** Set by Nest (11.2+) on a request whose pipes rejected it: its handler never ran. */
-const REJECTED_BY_PIPES = Symbol.for('nestjs:rejected-by-pipes');
-/** What an event stream leaves behind; one object for every such request. */
-const SSE_SETTLEMENT: IdempotentSettlement = {
-  result: { value: undefined },
-  keep: { release: 'not_stored', reason: 'server-sent events' },
-};
-
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function';
-}
+import { Observable } from 'rxjs';
+import { IdempotencyService } from './core/idempotency.service';
+import { HttpIdempotencyTransport } from './http/http-idempotency.transport';
+import { IdempotencyTransport } from './idempotency-transport';
 
 /**
- * Translates HTTP to the idempotency protocol and back: reads and checks the key, fingerprints the request,
- * hands the handler to `IdempotencyService`, and turns its answer into a response or a replay. It stays
- * adapter-neutral (Express, Fastify) through `HttpAdapterHost`. Applied by `@Idempotent()`.
+ * Applied by `@Idempotent()`: hands each call to the transport it came through. The start-up validator refuses
+ * `@Idempotent()` on handlers of any other kind, so nothing reaches the pass-through at the end unprotected.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  private readonly routeCache = new WeakMap<Function, RouteSettings>();
-  private readonly logger = new Logger('Idempotency');
-
-  constructor(
-    private readonly idempotency: IdempotencyService,
-    private readonly reflector: Reflector,
-    private readonly adapterHost: HttpAdapterHost,
-  ) {}
-
-  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
-    // getArgByIndex rather than switchToHttp(), which assigns three new closures to the context on every call.
-    const request = context.getArgByIndex(0);
-    if (context.getType() !== 'http' || request[TAKEN]) return next.handle();
-    request[TAKEN] = true;
-
-    const settings = this.routeSettings(context);
-    const { options, isSse } = settings;
-    const route = this.routeName(settings, request.method);
-    const scoped = options.scope(context);
-    // Most scope functions answer at once: awaiting only a promise saves a turn of the microtask queue.
-    const principal = isPromise(scoped) ? await scoped : scoped;
-    const scope = principal ?? '';
-    const parsed = this.readKey(request, options.headerName);
-    if (parsed.status === 'missing') {
-      if (!options.required) return next.handle();
-      this.idempotency.emit({ outcome: 'missing_key', route, scope });
-      throw this.refusal(new IdempotencyKeyMissingException(options.headerName), context.getArgByIndex(1), options);
-    }
-    if (parsed.status === 'invalid') {
-      this.idempotency.emit({ outcome: 'invalid_key', route, scope });
-      throw this.refusal(
-        new IdempotencyKeyInvalidException(options.headerName, parsed.reason),
-        context.getArgByIndex(1),
-        options,
-      );
-    }
-
-    if (principal === undefined && options.scope === principalScope) this.warnNoPrincipal(settings, route);
-    request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
-    let stream: Observable<unknown> | undefined;
-    const response = context.getArgByIndex(1);
-    try {
-      const execution = await this.idempotency.execute({
-        id: { namespace: options.keyPrefix, scope, key: parsed.key },
-        fingerprint: this.fingerprint(request, options),
-        route,
-        options,
-        work: isSse
-          ? async () => {
-              // An event stream has no end to wait for and nothing to replay: send it, release the key.
-              stream = next.handle();
-              return SSE_SETTLEMENT;
-            }
-          : () => this.runHandler(next, request, response, options),
-      });
-      if (execution.kind === 'replayed') return this.replay(execution.stored as StoredHttpResponse, response);
-      if (stream) return stream;
-      const { result } = execution.settlement;
-      if ('error' in result) throw result.error;
-      return of(result.value);
-    } catch (error) {
-      throw this.refusal(error, response, options);
-    }
-  }
-
   /**
-   * One of the library's own refusals as the client gets it: `Retry-After` on 409 and 503, and the body as RFC
-   * 9457 problem details when `errorFormat` asks for them. Any other error passes through unchanged.
+   * Calls a first registration has taken: with `@Idempotent()` on both class and method a call meets two of
+   * these interceptors (Nest gives both the same context), and only the first may acquire.
    */
-  protected refusal(error: unknown, response: unknown, options: ResolvedIdempotencyOptions): unknown {
-    if (error instanceof IdempotencyConflictException || error instanceof IdempotencyStoreUnavailableException) {
-      this.adapter.setHeader(response, 'Retry-After', String(error.retryAfterSeconds));
-    }
-    if (options.errorFormat !== 'problem+json') return error;
-    const problem = problemDetailsOf(error);
-    if (!problem) return error;
-    return new IdempotencyProblemException(problem, error);
+  private readonly taken = new WeakSet<ExecutionContext>();
+  private readonly http: HttpIdempotencyTransport;
+
+  constructor(idempotency: IdempotencyService, reflector: Reflector, adapterHost: HttpAdapterHost) {
+    this.http = new HttpIdempotencyTransport(idempotency, reflector, adapterHost);
   }
 
-  /**
-   * The request's route pattern (not its URL, so metrics stay low-cardinality), its options and whether it
-   * streams server-sent events, worked out once per handler.
-   */
-  protected routeSettings(context: ExecutionContext): RouteSettings {
-    const handler = context.getHandler();
-    let settings = this.routeCache.get(handler);
-    if (!settings) {
-      const options = this.idempotency.resolve(declaredRouteOptions(context.getClass(), handler) ?? {});
-      const first = (value: unknown) => (Array.isArray(value) ? value[0] : value) ?? '';
-      const path = `/${[
-        first(Reflect.getMetadata(PATH_METADATA, context.getClass())),
-        first(Reflect.getMetadata(PATH_METADATA, handler)),
-      ]
-        .join('/')
-        .split('/')
-        .filter(Boolean)
-        .join('/')}`;
-      const isSse = this.reflector.get<boolean>(SSE_METADATA, handler) === true;
-      settings = { options, path, isSse, route: '', routeMethod: '' };
-      this.routeCache.set(handler, settings);
-    }
-    return settings;
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
+    if (this.taken.has(context)) return next.handle();
+    this.taken.add(context);
+    const transport = this.transportFor(context.getType<string>());
+    return transport ? transport.intercept(context, next) : next.handle();
   }
 
-  private routeName(settings: RouteSettings, method: string): string {
-    if (settings.routeMethod !== method) {
-      settings.route = `${method} ${settings.path}`;
-      settings.routeMethod = method;
+  private transportFor(type: string): IdempotencyTransport | undefined {
+    switch (type) {
+      case 'http':
+        return this.http;
+      default:
+        return undefined;
     }
-    return settings.route;
-  }
-
-  /**
-   * SHA-256 of method, request target, canonical body and the configured headers. A body nested so deep that
-   * canonicalising it overflows the stack is the client's fault: 400, not 500.
-   */
-  protected fingerprint(request: any, options: ResolvedIdempotencyOptions): string {
-    let headers: Record<string, string | undefined> | undefined;
-    for (const name of options.fingerprintHeaders) {
-      const value = request.headers[name];
-      (headers ??= {})[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
-    try {
-      return fingerprintRequest({
-        method: request.method,
-        path: this.adapter.getRequestUrl(request),
-        body: request.body,
-        headers,
-      });
-    } catch (error) {
-      if (error instanceof RangeError) throw new BadRequestException('The request body is nested too deeply.');
-      throw error;
-    }
-  }
-
-  /**
-   * The default scope found no principal: every caller without one shares this route's key space, so one
-   * client's key can replay another's response. Said once per route, not once per request.
-   */
-  private warnNoPrincipal(settings: RouteSettings, route: string): void {
-    if (settings.warnedNoPrincipal) return;
-    settings.warnedNoPrincipal = true;
-    this.logger.warn(
-      `${route}: no principal on the request (request.user) for the default idempotency scope, so every caller ` +
-        `without one shares one key space and can be replayed another's response. Set the "scope" option to ` +
-        `what identifies the caller, or to sharedScope to declare one shared space on purpose.`,
-    );
-  }
-
-  /**
-   * The key, read from the raw header list so that a header sent twice is refused (the parsed headers would
-   * have joined or dropped one). One pass and no list of occurrences: the second one is all that matters.
-   */
-  private readKey(request: any, headerName: string): ParsedIdempotencyKey {
-    const raw: string[] | undefined = request.rawHeaders ?? request.raw?.rawHeaders;
-    const wanted = headerName.toLowerCase();
-    if (!raw) {
-      const value = request.headers?.[wanted];
-      return parseIdempotencyKeyHeader(value === undefined ? [] : Array.isArray(value) ? value : [value]);
-    }
-    let found: string | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i].length === wanted.length && raw[i].toLowerCase() === wanted) {
-        if (found !== undefined) return parseIdempotencyKeyHeader([found, raw[i + 1]]);
-        found = raw[i + 1];
-      }
-    }
-    return parseIdempotencyKey(found);
-  }
-
-  private async runHandler(
-    next: CallHandler,
-    request: any,
-    response: any,
-    options: ResolvedIdempotencyOptions,
-  ): Promise<IdempotentSettlement> {
-    let value: unknown;
-    try {
-      value = await lastValueFrom(next.handle(), { defaultValue: undefined });
-    } catch (error) {
-      return this.settleError(error, request, response, options);
-    }
-    const status: number = response.statusCode;
-    const result = { value };
-    if (this.adapter.isHeadersSent(response)) {
-      return { result, keep: { release: 'not_stored', reason: 'the handler wrote the response itself' } };
-    }
-    if (value instanceof StreamableFile || typeof (value as { pipe?: unknown })?.pipe === 'function') {
-      return { result, keep: { release: 'not_stored', reason: 'streamed body' } };
-    }
-    if (value instanceof Uint8Array) {
-      return { result, keep: { release: 'not_stored', reason: 'binary body' } };
-    }
-    if (!options.storeResponse({ status, isError: false })) {
-      return { result, keep: { release: 'released', reason: `storage policy declined status ${status}` } };
-    }
-    const stored: StoredHttpResponse = { status, headers: this.replayableHeaders(response, options), body: value };
-    return { result, keep: { store: stored } };
-  }
-
-  private settleError(
-    error: unknown,
-    request: any,
-    response: any,
-    options: ResolvedIdempotencyOptions,
-  ): IdempotentSettlement {
-    const result = { error };
-    // Validation failures are not results: storing them would turn the client's corrected retry into a 422.
-    if (request[REJECTED_BY_PIPES] === true) {
-      return { result, keep: { release: 'released', reason: 'rejected by pipes (validation)' } };
-    }
-    if (!(error instanceof HttpException)) {
-      return { result, keep: { release: 'released', reason: error instanceof Error ? error.message : String(error) } };
-    }
-    const status = error.getStatus();
-    if (!options.storeResponse({ status, isError: true })) {
-      return { result, keep: { release: 'released', reason: `storage policy declined status ${status}` } };
-    }
-    const stored: StoredHttpResponse = {
-      status,
-      headers: this.replayableHeaders(response, options),
-      body: error.getResponse(),
-      error: true,
-    };
-    return { result, keep: { store: stored } };
-  }
-
-  private replayableHeaders(response: any, options: ResolvedIdempotencyOptions): Record<string, string> {
-    const headers: Record<string, string> = {};
-    for (const name of options.replayHeaders) {
-      const value = this.adapter.getHeader(response, name);
-      if (value !== undefined && value !== null)
-        headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
-    }
-    return headers;
-  }
-
-  private replay(stored: StoredHttpResponse, response: any): Observable<unknown> {
-    this.adapter.status(response, stored.status);
-    const headers = stored.headers ?? {};
-    for (const name in headers) this.adapter.setHeader(response, name, headers[name]);
-    this.adapter.setHeader(response, IDEMPOTENCY_REPLAYED_HEADER, 'true');
-    if (stored.error) throw new HttpException(stored.body as Record<string, unknown>, stored.status);
-    return of(stored.body);
-  }
-
-  private get adapter() {
-    return this.adapterHost.httpAdapter;
   }
 }

@@ -3,7 +3,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
 import { IdempotencyRoutesValidator } from './idempotency-routes.validator';
 import { ConfigurableIdempotencyModule } from './idempotency.module-definition';
-import { IdempotencyService } from './idempotency.service';
+import { IdempotencyService } from './core/idempotency.service';
 import { IdempotencyStore } from './stores/idempotency-store';
 // Type-only use of TypeORM inside: providing it loads no TypeORM in apps that do not use SQL.
 import { IdempotencyTransaction } from './stores/typeorm/idempotency-transaction';

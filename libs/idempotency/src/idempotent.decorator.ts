@@ -1,7 +1,7 @@
 import { applyDecorators, SetMetadata, UseFilters, UseInterceptors } from '@nestjs/common';
 import { IDEMPOTENCY_ROUTE_OPTIONS } from './idempotency.constants';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
-import { IdempotencyProblemFilter } from './idempotency-problem.filter';
+import { IdempotencyProblemFilter } from './http/idempotency-problem.filter';
 import { IdempotentRouteOptions } from './idempotency-options.interface';
 
 /**

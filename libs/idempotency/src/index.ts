@@ -5,10 +5,10 @@
 // Setting it up, and the routes.
 export { IdempotencyModule } from './idempotency.module';
 export { Idempotent } from './idempotent.decorator';
-export { IdempotencyKey } from './idempotency-key.decorator';
+export { IdempotencyKey } from './http/idempotency-key.decorator';
 export { IdempotencyInterceptor } from './idempotency.interceptor';
-export { IdempotencyService } from './idempotency.service';
-export type { IdempotentRunOptions } from './idempotency.service';
+export { IdempotencyService } from './core/idempotency.service';
+export type { IdempotentRunOptions } from './core/idempotency.service';
 
 // Options.
 export type {
@@ -18,7 +18,7 @@ export type {
   IdempotentRouteOptions,
   ResolvedIdempotencyOptions,
 } from './idempotency-options.interface';
-export type { IdempotencyLocalCacheOptions } from './completed-record-cache';
+export type { IdempotencyLocalCacheOptions } from './core/completed-record-cache';
 export { principalScope, sharedScope, storeBelow500 } from './idempotency-options';
 export {
   IDEMPOTENCY_DEFAULT_HEADER,
@@ -31,22 +31,31 @@ export {
   IDEMPOTENCY_REPLAYED_HEADER,
 } from './idempotency.constants';
 
-// What the library answers and reports.
+// What the library answers and reports: the protocol's refusals, and their HTTP answers.
+export {
+  IdempotencyError,
+  IdempotencyInProgressError,
+  IdempotencyKeyInvalidError,
+  IdempotencyKeyMismatchError,
+  IdempotencyKeyMissingError,
+  IdempotencyStoreUnavailableError,
+} from './core/idempotency.errors';
+export type { IdempotencyErrorCode } from './core/idempotency.errors';
 export {
   IdempotencyConflictException,
   IdempotencyKeyInvalidException,
   IdempotencyKeyMismatchException,
   IdempotencyKeyMissingException,
   IdempotencyStoreUnavailableException,
-} from './idempotency.exceptions';
-export { IdempotencyProblemException, PROBLEM_JSON_CONTENT_TYPE, problemDetailsOf } from './problem-details';
-export type { IdempotencyErrorFormat, IdempotencyProblemDetails } from './problem-details';
+} from './http/idempotency.exceptions';
+export { IdempotencyProblemException, PROBLEM_JSON_CONTENT_TYPE, problemDetailsOf } from './http/problem-details';
+export type { IdempotencyErrorFormat, IdempotencyProblemDetails } from './http/problem-details';
 export type {
   DeferredSettlementResult,
   IdempotencyEvent,
   IdempotencyEventListener,
   IdempotencyOutcome,
-} from './idempotency.events';
+} from './core/idempotency.events';
 
 // Stores: the contract (to write one), and the memory store.
 export { IdempotencyStore, supportsTransactions } from './stores/idempotency-store';
@@ -57,5 +66,5 @@ export type {
   IdempotencyStoreTransaction,
   TransactionalIdempotencyStore,
 } from './stores/idempotency-store';
-export { MemoryIdempotencyStore } from './stores/memory-idempotency.store';
-export type { MemoryIdempotencyStoreOptions } from './stores/memory-idempotency.store';
+export { MemoryIdempotencyStore } from './stores/memory/memory-idempotency.store';
+export type { MemoryIdempotencyStoreOptions } from './stores/memory/memory-idempotency.store';

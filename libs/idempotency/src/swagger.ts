@@ -1,4 +1,4 @@
 // Entry point `@nest-idempotency/core/swagger`: kept apart from the main barrel so apps without
 // `@nestjs/swagger` (an optional peer) never load it.
-export { documentIdempotentRoutes } from './openapi/document-idempotent-routes';
-export { IdempotencyErrorBody, IdempotencyProblemBody } from './openapi/idempotency-error-body';
+export { documentIdempotentRoutes } from './http/openapi/document-idempotent-routes';
+export { IdempotencyErrorBody, IdempotencyProblemBody } from './http/openapi/idempotency-error-body';

@@ -1,7 +1,7 @@
 // Entry point `@nest-idempotency/core/typeorm`: kept apart from the main barrel so apps that do not use SQL
 // never load TypeORM.
-export { TypeOrmIdempotencyStore } from './stores/typeorm-idempotency.store';
-export type { TypeOrmIdempotencyStoreOptions } from './stores/typeorm-idempotency.store';
+export { TypeOrmIdempotencyStore } from './stores/typeorm/typeorm-idempotency.store';
+export type { TypeOrmIdempotencyStoreOptions } from './stores/typeorm/typeorm-idempotency.store';
 export { IDEMPOTENCY_RECORDS_TABLE, IdempotencyRecordEntity } from './stores/typeorm/idempotency-record.entity';
 export { CreateIdempotencyRecords1764259200000 } from './stores/typeorm/create-idempotency-records.migration';
 export { IdempotencyTransaction } from './stores/typeorm/idempotency-transaction';

@@ -1,5 +1,5 @@
 import { CompletedRecordCache, CompletedRecordCaches, completedRecordCacheKey } from './completed-record-cache';
-import { MemoryIdempotencyStore } from './stores/memory-idempotency.store';
+import { MemoryIdempotencyStore } from '../stores/memory/memory-idempotency.store';
 
 describe('CompletedRecordCache', () => {
   let now: number;

@@ -4,10 +4,10 @@ import {
   IdempotencyAcquireResult,
   IdempotencyRecordId,
   IdempotencyStore,
-} from './idempotency-store';
-import { EvictionCause, EvictionReport } from './memory/eviction-report';
-import { ExpiryEntry, ExpiryWheel } from './memory/expiry-wheel';
-import { RecencyList, RecencyNode } from './memory/recency-list';
+} from '../idempotency-store';
+import { EvictionCause, EvictionReport } from './eviction-report';
+import { ExpiryEntry, ExpiryWheel } from './expiry-wheel';
+import { RecencyList, RecencyNode } from './recency-list';
 
 /** Options of the in-process store. */
 export interface MemoryIdempotencyStoreOptions {

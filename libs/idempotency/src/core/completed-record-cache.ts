@@ -1,5 +1,5 @@
-import { IdempotencyRecordId, IdempotencyStore } from './stores/idempotency-store';
-import { RecencyList, RecencyNode } from './stores/memory/recency-list';
+import { IdempotencyRecordId, IdempotencyStore } from '../stores/idempotency-store';
+import { RecencyList, RecencyNode } from '../stores/memory/recency-list';
 
 /** The `localCache` module option. */
 export interface IdempotencyLocalCacheOptions {

@@ -1,4 +1,11 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import {
+  IdempotencyError,
+  IdempotencyInProgressError,
+  IdempotencyKeyInvalidError,
+  IdempotencyKeyMismatchError,
+  IdempotencyStoreUnavailableError,
+} from '../core/idempotency.errors';
 
 /** Shapes every error body as `{statusCode, error, message}`, like Nest's built-in exceptions. */
 function body(statusCode: HttpStatus, error: string, message: string) {
@@ -68,4 +75,15 @@ export class IdempotencyStoreUnavailableException extends HttpException {
       HttpStatus.SERVICE_UNAVAILABLE,
     );
   }
+}
+
+/** The HTTP answer to one of the protocol's refusals; the key is named as the route's header. */
+export function httpExceptionOf(error: IdempotencyError, headerName: string): HttpException {
+  if (error instanceof IdempotencyKeyMismatchError) return new IdempotencyKeyMismatchException();
+  if (error instanceof IdempotencyInProgressError) return new IdempotencyConflictException(error.retryAfterSeconds);
+  if (error instanceof IdempotencyStoreUnavailableError) {
+    return new IdempotencyStoreUnavailableException(error.retryAfterSeconds);
+  }
+  if (error instanceof IdempotencyKeyInvalidError) return new IdempotencyKeyInvalidException(headerName, error.reason);
+  return new IdempotencyKeyMissingException(headerName);
 }

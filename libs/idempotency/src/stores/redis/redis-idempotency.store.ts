@@ -5,7 +5,7 @@ import {
   IdempotencyAcquireResult,
   IdempotencyRecordId,
   IdempotencyStore,
-} from './idempotency-store';
+} from '../idempotency-store';
 import { reportOwnedConnection } from './redis-idempotency.connection-report';
 import { watchEvictionPolicy } from './redis-idempotency.eviction-policy';
 import {

@@ -7,14 +7,14 @@ import {
   IdempotencyStore,
   IdempotencyStoreTransaction,
   TransactionalIdempotencyStore,
-} from './idempotency-store';
-import { IDEMPOTENCY_RECORDS_TABLE } from './typeorm/idempotency-record.entity';
-import { idempotencyTransactions } from './typeorm/idempotency-transaction';
-import { checkLength, durationMs } from './typeorm/record-rows';
-import { AcquireAttempt, Answer, SqlDialect, StoreCall } from './typeorm/sql-dialect';
-import { checkRecordsTable } from './typeorm/records-table-check';
-import { sqlDialectFor } from './typeorm/sql-dialects';
-import { IdempotencyTransactionHost } from './typeorm/transaction-host';
+} from '../idempotency-store';
+import { IDEMPOTENCY_RECORDS_TABLE } from './idempotency-record.entity';
+import { idempotencyTransactions } from './idempotency-transaction';
+import { checkLength, durationMs } from './record-rows';
+import { AcquireAttempt, Answer, SqlDialect, StoreCall } from './sql-dialect';
+import { checkRecordsTable } from './records-table-check';
+import { sqlDialectFor } from './sql-dialects';
+import { IdempotencyTransactionHost } from './transaction-host';
 
 /** Options of the SQL store. */
 export interface TypeOrmIdempotencyStoreOptions {

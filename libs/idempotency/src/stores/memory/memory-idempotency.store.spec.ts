@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { IdempotencyRecordId } from './idempotency-store';
+import { IdempotencyRecordId } from '../idempotency-store';
 import { MemoryIdempotencyStore, MemoryIdempotencyStoreOptions } from './memory-idempotency.store';
 
 describe('MemoryIdempotencyStore bounds', () => {

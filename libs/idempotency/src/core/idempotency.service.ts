@@ -8,26 +8,26 @@ import { CompletedRecord, CompletedRecordCaches, completedRecordCacheKey } from 
 import { IdempotencyEvent, IdempotencyOutcome } from './idempotency.events';
 import { storableScope } from './stored-scope';
 import {
-  IdempotencyConflictException,
-  IdempotencyKeyInvalidException,
-  IdempotencyKeyMismatchException,
-  IdempotencyKeyMissingException,
-  IdempotencyStoreUnavailableException,
-} from './idempotency.exceptions';
+  IdempotencyInProgressError,
+  IdempotencyKeyInvalidError,
+  IdempotencyKeyMismatchError,
+  IdempotencyKeyMissingError,
+  IdempotencyStoreUnavailableError,
+} from './idempotency.errors';
 import { parseIdempotencyKey } from './idempotency-key';
-import { IDEMPOTENCY_MODULE_OPTIONS } from './idempotency.module-definition';
+import { IDEMPOTENCY_MODULE_OPTIONS } from '../idempotency.module-definition';
 import {
   IdempotencyModuleOptions,
   IdempotentRouteOptions,
   ResolvedIdempotencyOptions,
-} from './idempotency-options.interface';
-import { resolveIdempotencyOptions } from './idempotency-options';
+} from '../idempotency-options.interface';
+import { resolveIdempotencyOptions } from '../idempotency-options';
 import {
   IdempotencyAcquireResult,
   IdempotencyRecordId,
   IdempotencyStore,
   TransactionalIdempotencyStore,
-} from './stores/idempotency-store';
+} from '../stores/idempotency-store';
 
 /** What the protected work produced, and what of it to keep. */
 export interface IdempotentSettlement {
@@ -112,7 +112,7 @@ export class IdempotencyService implements OnModuleDestroy {
   /**
    * Runs `work` at most once per `key` while its record lives, for message consumers and jobs. A repeat
    * returns the first run's result (as JSON: results must be JSON-serialisable); a concurrent repeat throws
-   * `IdempotencyConflictException` (or waits, with `onConflict: { wait }`); a failure is not stored, so
+   * `IdempotencyInProgressError` (or waits, with `onConflict: { wait }`); a failure is not stored, so
    * the next delivery runs again.
    */
   async run<T>(key: string, work: () => T | Promise<T>, options: IdempotentRunOptions = {}): Promise<T> {
@@ -122,8 +122,8 @@ export class IdempotencyService implements OnModuleDestroy {
     if (parsed.status !== 'valid') {
       this.emit({ outcome: parsed.status === 'missing' ? 'missing_key' : 'invalid_key', route: name, scope });
       throw parsed.status === 'missing'
-        ? new IdempotencyKeyMissingException('idempotency key')
-        : new IdempotencyKeyInvalidException('idempotency key', parsed.reason);
+        ? new IdempotencyKeyMissingError()
+        : new IdempotencyKeyInvalidError(parsed.reason);
     }
     const { scope: _scope, fingerprint: _fingerprint, name: _name, ...overrides } = options;
     const resolved = this.resolve(overrides);
@@ -147,7 +147,10 @@ export class IdempotencyService implements OnModuleDestroy {
     return result.value as T;
   }
 
-  /** The protocol for one call. Throws the 409, 422 and 503 exceptions; everything else is in the result. */
+  /**
+   * The protocol for one call. Throws `IdempotencyKeyMismatchError`, `IdempotencyInProgressError` and
+   * `IdempotencyStoreUnavailableError`; everything else is in the result.
+   */
   async execute(original: IdempotentCall): Promise<IdempotentExecution> {
     const storedScope = storableScope(original.id.scope);
     const call =
@@ -181,7 +184,7 @@ export class IdempotencyService implements OnModuleDestroy {
       }
       if (acquired.fingerprint !== fingerprint) {
         this.emitOutcome('mismatch', call, acquireMs);
-        throw new IdempotencyKeyMismatchException();
+        throw new IdempotencyKeyMismatchError();
       }
       if (acquired.state === 'completed') {
         let stored: unknown;
@@ -200,7 +203,7 @@ export class IdempotencyService implements OnModuleDestroy {
       const remainingWait = waitUntil - Date.now();
       if (remainingWait <= 0) {
         this.emitOutcome('conflict', call, acquireMs);
-        throw new IdempotencyConflictException(retryAfterSeconds(options.retryAfter, acquired.retryAfterMs));
+        throw new IdempotencyInProgressError(retryAfterSeconds(options.retryAfter, acquired.retryAfterMs));
       }
       await sleep(Math.min(pollMs, remainingWait));
       pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
@@ -231,7 +234,7 @@ export class IdempotencyService implements OnModuleDestroy {
   private answerFromCache(call: IdempotentCall, cached: CompletedRecord): IdempotentExecution {
     if (cached.fingerprint !== call.fingerprint) {
       this.emitOutcome('mismatch', call, undefined);
-      throw new IdempotencyKeyMismatchException();
+      throw new IdempotencyKeyMismatchError();
     }
     // Parsed per hit, as a store replay is, so no caller ever holds an object another caller mutated.
     const stored: unknown = JSON.parse(cached.response);
@@ -292,7 +295,7 @@ export class IdempotencyService implements OnModuleDestroy {
         const reason = `transaction failed: ${describe(error)}`;
         const failed: IdempotentSettlement = {
           result: {
-            error: new IdempotencyStoreUnavailableException(retryAfterSeconds(options.retryAfter, options.lockTimeout)),
+            error: new IdempotencyStoreUnavailableError(retryAfterSeconds(options.retryAfter, options.lockTimeout)),
           },
           keep: { release: 'released', reason },
         };
@@ -316,7 +319,7 @@ export class IdempotencyService implements OnModuleDestroy {
         // The new owner's lease is unknown here; the hint is never longer than a whole one.
         const conflict: IdempotentSettlement = {
           result: {
-            error: new IdempotencyConflictException(retryAfterSeconds(options.retryAfter, options.lockTimeout)),
+            error: new IdempotencyInProgressError(retryAfterSeconds(options.retryAfter, options.lockTimeout)),
           },
           keep: { release: 'released', reason: 'lease lost' },
         };
@@ -425,7 +428,7 @@ export class IdempotencyService implements OnModuleDestroy {
     if (!options.failOpen) {
       this.logger.error(`${route}: idempotency store unavailable, request refused (503): ${reason}`);
       this.emit({ ...event, outcome: 'store_error' });
-      throw new IdempotencyStoreUnavailableException(retryAfterSeconds(options.retryAfter, options.lockTimeout));
+      throw new IdempotencyStoreUnavailableError(retryAfterSeconds(options.retryAfter, options.lockTimeout));
     }
     this.logger.warn(`${route}: idempotency store unavailable, running UNPROTECTED (failOpen): ${reason}`);
     this.emit({ ...event, outcome: 'fail_open' });
