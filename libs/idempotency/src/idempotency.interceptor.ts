@@ -6,16 +6,18 @@ import { HttpIdempotencyTransport } from './http/http-idempotency.transport';
 import { IdempotencyTransport } from './idempotency-transport';
 
 /**
+ * Marks a call a first registration has taken: with `@Idempotent()` on both class and method a call meets two of
+ * these interceptors (Nest hands both the same context), and only the first may acquire. A property on the context
+ * rather than a WeakSet entry: it dies with the context and costs the garbage collector nothing.
+ */
+const TAKEN = Symbol('idempotency:taken');
+
+/**
  * Applied by `@Idempotent()`: hands each call to the transport it came through. The start-up validator refuses
  * `@Idempotent()` on handlers of any other kind, so nothing reaches the pass-through at the end unprotected.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  /**
-   * Calls a first registration has taken: with `@Idempotent()` on both class and method a call meets two of
-   * these interceptors (Nest gives both the same context), and only the first may acquire.
-   */
-  private readonly taken = new WeakSet<ExecutionContext>();
   private readonly http: HttpIdempotencyTransport;
 
   constructor(idempotency: IdempotencyService, reflector: Reflector, adapterHost: HttpAdapterHost) {
@@ -23,8 +25,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
-    if (this.taken.has(context)) return next.handle();
-    this.taken.add(context);
+    const marked = context as ExecutionContext & { [TAKEN]?: true };
+    if (marked[TAKEN]) return next.handle();
+    marked[TAKEN] = true;
     const transport = this.transportFor(context.getType<string>());
     return transport ? transport.intercept(context, next) : next.handle();
   }
