@@ -226,8 +226,8 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     this.warnedNoPlugin = true;
     this.logger.warn(
       `GraphQL mutations are protected, but IdempotencyApolloPlugin is not among the GraphQL server's plugins, so ` +
-        `replays carry no extensions.idempotency marker. With the Apollo driver it registers itself unless ` +
-        `GraphQLModule's "include" leaves IdempotencyModule out: list it in "plugins" then.`,
+        `replays carry no extensions.idempotency marker. The Apollo driver registers it by itself; with a driver ` +
+        `that does not, list new IdempotencyApolloPlugin() in its "plugins".`,
     );
   }
 }

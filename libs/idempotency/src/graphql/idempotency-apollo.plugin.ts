@@ -22,9 +22,10 @@ interface ApolloRequestContext {
 
 /**
  * Marks a replayed mutation in the response: `extensions.idempotency.replayed: true` and the
- * `Idempotent-Replayed: true` header, as an HTTP replay has. `IdempotencyModule` provides it and the Apollo driver
- * finds it among the application's providers by itself (unless `GraphQLModule`'s `include` leaves the module
- * out: then list it in `plugins`).
+ * `Idempotent-Replayed: true` header, as an HTTP replay has. `IdempotencyModule` provides it, and the Apollo driver
+ * registers it by itself: it collects the plugins among the providers of every module (or of the modules its
+ * `include` reaches, which import `IdempotencyModule` wherever `@Idempotent()` is used). A driver that does not
+ * collect them needs `new IdempotencyApolloPlugin()` in its `plugins`.
  */
 @Injectable()
 @SetMetadata(APOLLO_PLUGIN_METADATA, true)
