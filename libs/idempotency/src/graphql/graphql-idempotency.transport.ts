@@ -15,7 +15,7 @@ import { IdempotencyTransport } from '../idempotency-transport';
 import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
 import { declaredRouteOptions, principalScope } from '../idempotency-options';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
-import { graphQLStateOf } from './graphql-request-state';
+import { GraphQLIdempotencyState, graphQLStateOf } from './graphql-request-state';
 import { graphQLErrorOf } from './graphql-refusals';
 
 /** A mutation's result as stored for replay. */
@@ -89,17 +89,7 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
 
     const id: IdempotencyRecordId = { namespace: options.keyPrefix, scope, key: parsed.key };
     const state = graphQLStateOf(graphQLContext);
-    const recordName = JSON.stringify([id.namespace, id.scope, id.key]);
-    const guarded = state.fieldsByRecord.get(recordName);
-    if (guarded !== undefined) {
-      this.idempotency.emit({ outcome: 'mismatch', route, scope, reason: `the key already guards ${guarded}` });
-      throw graphQLErrorOf(
-        new IdempotencyKeyMismatchError(),
-        `The ${keyName} already guards the mutation field "${guarded}" of this request, and one key guards one ` +
-          `mutation field: "${info.path.key}" was not run. Send each protected mutation with a key of its own.`,
-      );
-    }
-    state.fieldsByRecord.set(recordName, String(info.path.key));
+    this.claimField(state, id, String(info.path.key), route, keyName);
     if (!state.pluginActive) this.warnNoPlugin();
     request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
 
@@ -121,6 +111,31 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     } catch (error) {
       throw error instanceof IdempotencyError ? graphQLErrorOf(error) : error;
     }
+  }
+
+  /**
+   * Gives the record to this field of the request, or refuses the field (before it runs) when another guarded
+   * field of the request already has it.
+   */
+  private claimField(
+    state: GraphQLIdempotencyState,
+    id: IdempotencyRecordId,
+    field: string,
+    route: string,
+    keyName: string,
+  ): void {
+    const record = JSON.stringify([id.namespace, id.scope, id.key]);
+    const guarded = state.fieldsByRecord.get(record);
+    if (guarded === undefined) {
+      state.fieldsByRecord.set(record, field);
+      return;
+    }
+    this.idempotency.emit({ outcome: 'mismatch', route, scope: id.scope, reason: `the key already guards ${guarded}` });
+    throw graphQLErrorOf(
+      new IdempotencyKeyMismatchError(),
+      `The ${keyName} already guards the mutation field "${guarded}" of this request, and one key guards one ` +
+        `mutation field: "${field}" was not run. Send each protected mutation with a key of its own.`,
+    );
   }
 
   /** The options `@Idempotent()` declared for the resolver method, resolved once per method. */
