@@ -2,6 +2,7 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { Observable } from 'rxjs';
 import { IdempotencyService } from './core/idempotency.service';
+import { loadGraphQLTransport } from './graphql/load-graphql-transport';
 import { HttpIdempotencyTransport } from './http/http-idempotency.transport';
 import { IdempotencyTransport } from './idempotency-transport';
 
@@ -19,8 +20,13 @@ const TAKEN = Symbol('idempotency:taken');
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
   private readonly http: HttpIdempotencyTransport;
+  private graphql?: IdempotencyTransport;
 
-  constructor(idempotency: IdempotencyService, reflector: Reflector, adapterHost: HttpAdapterHost) {
+  constructor(
+    private readonly idempotency: IdempotencyService,
+    reflector: Reflector,
+    adapterHost: HttpAdapterHost,
+  ) {
     this.http = new HttpIdempotencyTransport(idempotency, reflector, adapterHost);
   }
 
@@ -36,6 +42,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
     switch (type) {
       case 'http':
         return this.http;
+      case 'graphql':
+        return (this.graphql ??= loadGraphQLTransport(this.idempotency));
       default:
         return undefined;
     }
