@@ -13,7 +13,7 @@ import { API_KEY, appOutputs, closeApps, createCustomers, isAlive, spawnApp } fr
  * right after accepting it — what pg_terminate_backend, a server restart or a failover does to a fresh
  * connection. pg-pool hands a new client over and drops its own 'error' listener; TypeORM attaches its own in a
  * promise continuation; a FATAL arriving in the same TCP read as the startup's ReadyForQuery hit no listener.
- * DatabaseService now gives every pooled client a permanent listener.
+ * PostgresConnectionLossListener now gives every pooled client a permanent listener.
  *
  * Here a proxy delivers a FATAL 57P01 in the same chunk as the startup's ReadyForQuery for the next three new
  * connections, then passes traffic through again, while payments arrive: the app must survive and become healthy,

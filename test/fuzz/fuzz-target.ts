@@ -1,10 +1,11 @@
 import { INestApplication, LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { TransactionHost } from '@nestjs-cls/transactional';
+import { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
 import fc from 'fast-check';
 import { AddressInfo } from 'node:net';
 import { AppModule } from '../../apps/payments/src/app.module';
 import { loadAppConfig } from '../../apps/payments/src/config/app-config';
-import { DatabaseService } from '../../apps/payments/src/database/database.service';
 import { setupApp } from '../../apps/payments/src/setup-app';
 import { API_KEYS, createSqliteFile, MERCHANTS } from '../payments/payments-harness';
 import { describeResponse, jsonBody, RawHeader, RawResponse, sendRaw } from './raw-http';
@@ -94,7 +95,7 @@ export class FuzzTarget {
   private constructor(
     readonly app: INestApplication,
     readonly port: number,
-    private readonly db: DatabaseService,
+    private readonly txHost: TransactionHost<TransactionalAdapterTypeOrm>,
     private readonly logger: CapturingLogger,
     private readonly removeFile: () => void,
   ) {}
@@ -108,7 +109,7 @@ export class FuzzTarget {
     setupApp(app);
     await app.listen(0, '127.0.0.1');
     const port = (app.getHttpServer().address() as AddressInfo).port;
-    const target = new FuzzTarget(app, port, app.get(DatabaseService), logger, file.remove);
+    const target = new FuzzTarget(app, port, app.get(TransactionHost), logger, file.remove);
     await target.seed();
     return target;
   }
@@ -229,9 +230,9 @@ export class FuzzTarget {
     this.logger.errors.length = 0;
   }
 
-  /** Runs SQL through the app's own `DatabaseService`, so it takes turns with the app on SQLite's one connection. */
+  /** Runs SQL in a transaction of the app's own, so it takes turns with the app on SQLite's one connection. */
   private query(sql: string, parameters: unknown[] = []): Promise<any[]> {
-    return this.db.read((manager) => manager.query(sql, parameters));
+    return this.txHost.withTransaction(() => this.txHost.tx.query(sql, parameters));
   }
 
   private async seed(): Promise<void> {

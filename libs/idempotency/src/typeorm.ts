@@ -7,3 +7,8 @@ export { CreateIdempotencyRecords1764259200000 } from './stores/typeorm/create-i
 export { IdempotencyTransaction } from './stores/typeorm/idempotency-transaction';
 export type { IdempotencyTransactionHost } from './stores/typeorm/transaction-host';
 export { sqliteConnectionMutex } from './stores/typeorm/sqlite-connection-mutex';
+export { takeTurnsOnSqlite } from './stores/typeorm/sqlite-transaction-turns';
+export type {
+  TypeOrmTransactionalAdapterLike,
+  TypeOrmTransactionalAdapterOptionsLike,
+} from './stores/typeorm/sqlite-transaction-turns';

@@ -1,21 +1,36 @@
-import { Global, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { IdempotencyTransaction } from '@nest-idempotency/core/typeorm';
+import { Module } from '@nestjs/common';
+import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
+import { ClsPluginTransactional } from '@nestjs-cls/transactional';
+import { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
+import { ClsModule } from 'nestjs-cls';
+import { takeTurnsOnSqlite } from '@nest-idempotency/core/typeorm';
 import { APP_CONFIG } from '../config/app-config.module';
 import { AppConfig } from '../config/app-config';
 import { dataSourceOptions } from './data-source-options';
-import { DatabaseService } from './database.service';
+import { PostgresConnectionLossListener } from './postgres-connection-loss.listener';
 
-/** The app's database (DATABASE_URL), migrated at start-up, and the `DatabaseService` over it. */
-@Global()
+/**
+ * The app's database (DATABASE_URL), migrated at start-up, and its transactions: services take the current one
+ * from `TransactionHost` and open theirs with `@Transactional()`. On SQLite, whose one connection every request
+ * shares, those transactions take turns with each other and with the idempotency store's.
+ */
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: async (config: AppConfig) => ({ ...(await dataSourceOptions(config.database)), migrationsRun: true }),
     }),
+    ClsModule.forRoot({
+      global: true,
+      middleware: { mount: true },
+      plugins: [
+        new ClsPluginTransactional({
+          imports: [TypeOrmModule],
+          adapter: takeTurnsOnSqlite(new TransactionalAdapterTypeOrm({ dataSourceToken: getDataSourceToken() })),
+        }),
+      ],
+    }),
   ],
-  providers: [DatabaseService, IdempotencyTransaction],
-  exports: [DatabaseService],
+  providers: [PostgresConnectionLossListener],
 })
 export class DatabaseModule {}

@@ -1,12 +1,22 @@
 import { Logger } from '@nestjs/common';
+import { TransactionHost } from '@nestjs-cls/transactional';
+import { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
+import { DataSource } from 'typeorm';
 import { IdempotencyStore, MemoryIdempotencyStore } from '@nest-idempotency/core';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
 import { AppConfig } from '../config/app-config';
-import { DatabaseService } from '../database/database.service';
 
-/** The store IDEMPOTENCY_STORE names: the app's own database (default), Redis (one URL or a Cluster), or memory. */
-export function createIdempotencyStore(config: AppConfig, db: DatabaseService): IdempotencyStore {
+/**
+ * The store IDEMPOTENCY_STORE names: the app's own database (default), Redis (one URL or a Cluster), or memory. On
+ * the app's database the transactional mode opens each request's transaction through `transactionHost`, so the
+ * services' `@Transactional()` methods run in it.
+ */
+export function createIdempotencyStore(
+  config: AppConfig,
+  dataSource: DataSource,
+  transactionHost: TransactionHost<TransactionalAdapterTypeOrm>,
+): IdempotencyStore {
   switch (config.idempotencyStore) {
     case 'memory':
       new Logger('Idempotency').warn(
@@ -34,6 +44,6 @@ export function createIdempotencyStore(config: AppConfig, db: DatabaseService): 
       return new RedisIdempotencyStore({ cluster: nodes, options: { redisOptions } });
     }
     case 'typeorm':
-      return new TypeOrmIdempotencyStore(db.dataSource);
+      return new TypeOrmIdempotencyStore(dataSource, { transactionHost });
   }
 }

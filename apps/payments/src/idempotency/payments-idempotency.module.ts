@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import { TransactionHost } from '@nestjs-cls/transactional';
+import { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
+import { DataSource } from 'typeorm';
 import { IdempotencyEvent, IdempotencyModule, supportsTransactions } from '@nest-idempotency/core';
 import { APP_CONFIG } from '../config/app-config.module';
 import { AppConfig } from '../config/app-config';
-import { DatabaseService } from '../database/database.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { createIdempotencyStore } from './idempotency-store.factory';
 
@@ -11,13 +14,18 @@ import { createIdempotencyStore } from './idempotency-store.factory';
   imports: [
     IdempotencyModule.forRootAsync({
       isGlobal: true,
-      inject: [APP_CONFIG, DatabaseService, MetricsService],
-      useFactory: (config: AppConfig, db: DatabaseService, metrics: MetricsService) => {
-        const store = createIdempotencyStore(config, db);
+      inject: [APP_CONFIG, getDataSourceToken(), TransactionHost, MetricsService],
+      useFactory: (
+        config: AppConfig,
+        dataSource: DataSource,
+        transactionHost: TransactionHost<TransactionalAdapterTypeOrm>,
+        metrics: MetricsService,
+      ) => {
+        const store = createIdempotencyStore(config, dataSource, transactionHost);
         // On the app's own database the record commits with the payment (exactly once); on Redis it cannot,
         // and the reference's UNIQUE constraint guards the remaining window (see README, Guarantees).
         const transactional = config.idempotencyStore === 'typeorm';
-        if (transactional && !(supportsTransactions(store) && store.sharesConnectionWith(db.dataSource))) {
+        if (transactional && !(supportsTransactions(store) && store.sharesConnectionWith(dataSource))) {
           throw new Error('IDEMPOTENCY_STORE=typeorm must run on the application DataSource to be transactional');
         }
         return {

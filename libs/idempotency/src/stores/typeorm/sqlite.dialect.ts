@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { IdempotencyAcquireResult, IdempotencyRecordId } from '../idempotency-store';
 import { blockingResult, existingRecord } from './record-rows';
 import { AcquireAttempt, qualifiedTable, SqlDialect } from './sql-dialect';
-import { sqliteConnectionMutex } from './sqlite-connection-mutex';
+import { runInSqliteTurn, sqliteConnectionMutex } from './sqlite-connection-mutex';
 
 // julianday() rather than unixepoch('subsec'), which needs SQLite 3.42. SQLite's clock is the host's, but SQLite
 // has only one host.
@@ -45,7 +45,7 @@ export class SqliteDialect implements SqlDialect {
   }
 
   exclusive<T>(work: () => Promise<T>): Promise<T> {
-    return this.mutex.runExclusive(work);
+    return runInSqliteTurn(this.dataSource, work);
   }
 
   acquire(id: IdempotencyRecordId, attempt: AcquireAttempt): IdempotencyAcquireResult | undefined {
