@@ -6,8 +6,8 @@ import { HttpIdempotencyTransport } from './http/http-idempotency.transport';
 import { IdempotencyTransport } from './idempotency-transport';
 
 /**
- * Applied by `@Idempotent()`: hands each call to the transport it came through. The start-up validator refuses
- * `@Idempotent()` on handlers of any other kind, so nothing reaches the pass-through at the end unprotected.
+ * Applied by `@Idempotent()`: hands each call to the transport it came through: HTTP routes, and message
+ * handlers (`@MessagePattern`, `@EventPattern`) of `@nestjs/microservices`. Any other kind passes through.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
@@ -17,8 +17,13 @@ export class IdempotencyInterceptor implements NestInterceptor {
    */
   private readonly taken = new WeakSet<ExecutionContext>();
   private readonly http: HttpIdempotencyTransport;
+  private rpc: IdempotencyTransport | undefined;
 
-  constructor(idempotency: IdempotencyService, reflector: Reflector, adapterHost: HttpAdapterHost) {
+  constructor(
+    private readonly idempotency: IdempotencyService,
+    reflector: Reflector,
+    adapterHost: HttpAdapterHost,
+  ) {
     this.http = new HttpIdempotencyTransport(idempotency, reflector, adapterHost);
   }
 
@@ -33,8 +38,22 @@ export class IdempotencyInterceptor implements NestInterceptor {
     switch (type) {
       case 'http':
         return this.http;
+      case 'rpc':
+        return (this.rpc ??= this.loadRpcTransport());
       default:
         return undefined;
     }
+  }
+
+  /**
+   * Required on the first message, not imported: `@nestjs/microservices` is an optional peer, and an app
+   * without message handlers must not need it installed.
+   */
+  private loadRpcTransport(): IdempotencyTransport {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { RpcIdempotencyTransport } = require('./microservices/rpc-idempotency.transport') as {
+      RpcIdempotencyTransport: new (idempotency: IdempotencyService) => IdempotencyTransport;
+    };
+    return new RpcIdempotencyTransport(this.idempotency);
   }
 }
