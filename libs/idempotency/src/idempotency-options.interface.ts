@@ -55,8 +55,8 @@ export interface IdempotentRouteOptions {
   retryAfter?: number;
   /**
    * Whose key it is. Default: the id (`id`, else `sub`) of `request.user` when there is one, else none, and
-   * then every such caller shares one key space (warned once per route). Two scopes never see each other's
-   * records; `sharedScope` declares one shared space on purpose.
+   * then every such caller shares one key space (warned once per route); for a message, none (no warning). Two
+   * scopes never see each other's records; `sharedScope` declares one shared space on purpose.
    */
   scope?: (context: ExecutionContext) => string | undefined | Promise<string | undefined>;
   /** Request headers (besides method, path and body) that make two requests different. Default none. */
