@@ -65,6 +65,13 @@ export class LedgerController {
     await this.apply(credit, context);
   }
 
+  /** One key space per account: the same key for two accounts is two messages. */
+  @EventPattern('ledger.credit-per-account')
+  @Idempotent({ scope: (context) => context.switchToRpc().getData<Credit>().account })
+  async creditPerAccount(@Payload() credit: Credit, @Ctx() context: unknown): Promise<void> {
+    await this.apply(credit, context);
+  }
+
   runsOf(ref: string): number {
     return this.runs.get(ref) ?? 0;
   }

@@ -89,6 +89,26 @@ describeWithServices(['nats'], '@Idempotent() message handlers on NATS', () => {
     expect(ledger.balances.get(message.account)).toBe(10);
   });
 
+  it("keeps the scope option's key spaces apart, and warns of no missing principal", async () => {
+    const route = 'event ledger.credit-per-account';
+    const key = randomUUID();
+    const first = credit({ ref: `${key}-a` });
+    const second = credit({ ref: `${key}-b` });
+    await emit('ledger.credit-per-account', first, key);
+    await recorder.settled(route, 1);
+    await emit('ledger.credit-per-account', second, key);
+    await recorder.settled(route, 2);
+    await emit('ledger.credit-per-account', first, key);
+    await recorder.settled(route, 3);
+    expect([ledger.runsOf(first.ref), ledger.runsOf(second.ref)]).toEqual([1, 1]);
+    expect(recorder.events.filter((event) => event.route === route).map((event) => event.scope)).toEqual([
+      first.account,
+      second.account,
+      first.account,
+    ]);
+    expect(recorder.warnings).toEqual([]);
+  });
+
   it('request-reply sent five times runs once, and every duplicate gets the stored reply', async () => {
     const message = credit();
     const replies = [];

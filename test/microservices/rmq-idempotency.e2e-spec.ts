@@ -127,6 +127,8 @@ describeWithServices(['rabbitmq'], '@Idempotent() message handlers on RabbitMQ, 
     expect(rmq.ledger.runsOf(message.ref)).toBe(1);
     expect(rmq.ledger.balances.get(message.account)).toBe(10);
     expect(recorder.count(CREDIT, 'replayed')).toBe(4);
+    // A message has no principal, and its default scope (none) says nothing about it.
+    expect(recorder.warnings).toEqual([]);
   });
 
   it('takes the key from the Idempotency-Key header when the message has no messageId', async () => {
