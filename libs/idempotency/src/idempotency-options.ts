@@ -14,13 +14,28 @@ import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotenc
 import { supportsTransactions } from './stores/idempotency-store';
 import { MemoryIdempotencyStore } from './stores/memory/memory-idempotency.store';
 
-/** Default scope: the authenticated principal's `id` (or `sub`) when a guard has set `request.user`. */
+/**
+ * Default scope: the authenticated principal's `id` (or `sub`) when a guard has set `request.user`, on an HTTP
+ * route or a GraphQL resolver (whose context's `req` is the HTTP request).
+ */
 export function principalScope(context: ExecutionContext): string | undefined {
-  if (context.getType() !== 'http') return undefined;
-  // The request is the first argument of an HTTP context; switchToHttp() would allocate three closures per call.
-  const user = context.getArgByIndex(0)?.user;
+  const request = httpRequestOf(context);
+  const user = request?.user;
   const id = user?.id ?? user?.sub;
   return id === undefined || id === null ? undefined : String(id);
+}
+
+/** The HTTP request behind a call: an HTTP route's own, or the `req` of a GraphQL resolver's context. */
+function httpRequestOf(context: ExecutionContext): any {
+  switch (context.getType<string>()) {
+    // The request is the first argument of an HTTP context; switchToHttp() would allocate three closures per call.
+    case 'http':
+      return context.getArgByIndex(0);
+    case 'graphql':
+      return context.getArgByIndex(2)?.req;
+    default:
+      return undefined;
+  }
 }
 
 /**

@@ -1,16 +1,35 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
+import { IdempotencyService } from './core/idempotency.service';
+import { IDEMPOTENCY_ROUTE_OPTIONS } from './idempotency.constants';
+import { HANDLER_METADATA_KEYS, HandlerKind, handlerKindOf, isProtectableHandler } from './idempotency-handler-kind';
 import { declaredRouteOptions } from './idempotency-options';
 import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
-import { IdempotencyService } from './core/idempotency.service';
 import { messageHandlerPatterns } from './microservices/message-handler-metadata';
 
+/** Why `@Idempotent()` cannot protect a handler of each kind it refuses, for the start-up error. */
+const UNPROTECTABLE: Record<Exclude<HandlerKind, 'http-route' | 'message-handler' | 'mutation'>, string> = {
+  query: 'a GraphQL query is a read, which needs no idempotency key; put @Idempotent() on mutations',
+  subscription: 'a GraphQL subscription cannot be replayed; put @Idempotent() on mutations',
+  'field-resolver':
+    'a GraphQL field resolver runs as part of another field; put @Idempotent() on the mutation it belongs to',
+  'gateway-message':
+    'a WebSocket gateway has no idempotency transport; protect the work inside it with IdempotencyService.run()',
+  none:
+    'it is not an HTTP route, a message handler or a GraphQL mutation, so @Idempotent() would never run; ' +
+    'protect other work with IdempotencyService.run()',
+};
+
 /**
- * Resolves every `@Idempotent()` route's options when the application starts, so a bad setting (a
- * transactional route on a store that cannot be transactional, a lease longer than the TTL, a `key` option on an
- * HTTP route, two event handlers that would share one key's record) stops start-up with the route's name
- * instead of failing its first request.
+ * Checks every `@Idempotent()` when the application starts, so that nothing passes through unprotected and a bad
+ * setting (a transactional route on a store that cannot be transactional, a lease longer than the TTL, a `key`
+ * option where no message carries the key, two event handlers that would share one key's record) stops start-up
+ * with the class and method named instead of failing its first call. It looks at controllers (HTTP
+ * routes, message handlers) and providers (GraphQL resolvers, WebSocket gateways, anything else) and refuses the
+ * decorator where it cannot protect: on a method that is not an HTTP route, a message handler or a mutation, and
+ * on a class that is not a controller or a resolver. On a controller or a resolver class it covers the routes,
+ * handlers and mutations; a resolver's queries and field resolvers are reads and run as they are.
  */
 @Injectable()
 export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
@@ -21,36 +40,63 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
   ) {}
 
   onApplicationBootstrap(): void {
-    /** `keyPrefix` and pattern of each idempotent event handler seen, to the handler's name. */
+    const classes = new Set<Function>();
+    for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
+      const classRef = classOf(wrapper);
+      if (classRef) classes.add(classRef);
+    }
+    /** Each idempotent event handler's `keyPrefix` and pattern, to the handler's name. */
     const eventHandlers = new Map<string, string>();
-    for (const wrapper of this.discovery.getControllers()) {
-      const controller = wrapper.metatype as Function | undefined;
-      if (!controller || !wrapper.instance) continue;
-      const prototype = Object.getPrototypeOf(wrapper.instance);
-      for (const method of this.scanner.getAllMethodNames(prototype)) {
-        const declared = declaredRouteOptions(controller, prototype[method]);
-        if (!declared) continue;
-        const name = `${controller.name}.${method}`;
-        try {
-          const resolved = this.idempotency.resolve(declared);
-          this.checkHandlerKind(prototype[method], declared, resolved, name, eventHandlers);
-        } catch (error) {
-          throw new Error(`@Idempotent() on ${name}: ${error instanceof Error ? error.message : String(error)}`);
-        }
+    for (const classRef of classes) this.check(classRef, eventHandlers);
+  }
+
+  private check(classRef: Function, eventHandlers: Map<string, string>): void {
+    const onClass = Reflect.getMetadata(IDEMPOTENCY_ROUTE_OPTIONS, classRef) !== undefined;
+    const prototype = classRef.prototype;
+    if (onClass && Reflect.getMetadata(HANDLER_METADATA_KEYS.gateway, classRef)) {
+      throw new Error(`@Idempotent() on ${classRef.name}: ${UNPROTECTABLE['gateway-message']}`);
+    }
+    let protectsAny = false;
+    for (const method of this.scanner.getAllMethodNames(prototype)) {
+      const handler = prototype[method];
+      const onMethod = Reflect.getMetadata(IDEMPOTENCY_ROUTE_OPTIONS, handler) !== undefined;
+      if (!onMethod && !onClass) continue;
+      const kind = handlerKindOf(classRef, handler);
+      if (!isProtectableHandler(kind)) {
+        // A class-wide decorator covers the class's handlers; its other methods are not its business.
+        if (!onMethod) continue;
+        throw new Error(
+          `@Idempotent() on ${classRef.name}.${method}: ${UNPROTECTABLE[kind as keyof typeof UNPROTECTABLE]}`,
+        );
       }
+      protectsAny = true;
+      const name = `${classRef.name}.${method}`;
+      try {
+        const declared = declaredRouteOptions(classRef, handler) ?? {};
+        this.checkMessageOptions(kind, handler, declared, this.idempotency.resolve(declared), name, eventHandlers);
+      } catch (error) {
+        throw new Error(`@Idempotent() on ${name}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    if (onClass && !protectsAny) {
+      throw new Error(
+        `@Idempotent() on ${classRef.name}: it has no HTTP route, message handler or GraphQL mutation to protect`,
+      );
     }
   }
 
-  private checkHandlerKind(
+  private checkMessageOptions(
+    kind: HandlerKind,
     handler: Function,
     declared: IdempotentRouteOptions,
     resolved: ResolvedIdempotencyOptions,
     name: string,
     eventHandlers: Map<string, string>,
   ): void {
-    if (declared.key !== undefined && Reflect.getMetadata(PATH_METADATA, handler) !== undefined) {
+    if (declared.key !== undefined && kind !== 'message-handler') {
+      const reader = kind === 'mutation' ? 'a GraphQL mutation' : 'an HTTP route';
       throw new Error(
-        `the "key" option is for message handlers; an HTTP route reads its key from the "${resolved.headerName}" header`,
+        `the "key" option is for message handlers; ${reader} reads its key from the "${resolved.headerName}" header`,
       );
     }
     const message = messageHandlerPatterns(handler);
@@ -69,4 +115,16 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
       eventHandlers.set(id, name);
     }
   }
+}
+
+/**
+ * The class a provider or controller is made of: a class provider's metatype (so a request-scoped one, which has
+ * no instance yet, is checked too), else the class of what a factory or a value provided.
+ */
+function classOf(wrapper: InstanceWrapper): Function | undefined {
+  if (!wrapper.isNotMetatype && typeof wrapper.metatype === 'function') return wrapper.metatype;
+  const instance: unknown = wrapper.instance;
+  if (typeof instance !== 'object' || instance === null) return undefined;
+  const classRef = instance.constructor;
+  return typeof classRef === 'function' && classRef !== Object ? classRef : undefined;
 }

@@ -2,22 +2,28 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { Observable } from 'rxjs';
 import { IdempotencyService } from './core/idempotency.service';
+import { loadGraphQLTransport } from './graphql/load-graphql-transport';
 import { HttpIdempotencyTransport } from './http/http-idempotency.transport';
 import { IdempotencyTransport } from './idempotency-transport';
+import { loadRpcTransport } from './microservices/load-rpc-transport';
 
 /**
- * Applied by `@Idempotent()`: hands each call to the transport it came through: HTTP routes, and message
- * handlers (`@MessagePattern`, `@EventPattern`) of `@nestjs/microservices`. Any other kind passes through.
+ * Marks a call a first registration has taken: with `@Idempotent()` on both class and method a call meets two of
+ * these interceptors (Nest hands both the same context), and only the first may acquire. A property on the context
+ * rather than a WeakSet entry: it dies with the context and costs the garbage collector nothing.
+ */
+const TAKEN = Symbol('idempotency:taken');
+
+/**
+ * Applied by `@Idempotent()`: hands each call to the transport it came through (HTTP routes, message handlers,
+ * GraphQL mutations). The start-up validator refuses `@Idempotent()` on handlers of any other kind, so nothing
+ * reaches the pass-through at the end unprotected.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  /**
-   * Calls a first registration has taken: with `@Idempotent()` on both class and method a call meets two of
-   * these interceptors (Nest gives both the same context), and only the first may acquire.
-   */
-  private readonly taken = new WeakSet<ExecutionContext>();
   private readonly http: HttpIdempotencyTransport;
-  private rpc: IdempotencyTransport | undefined;
+  private graphql?: IdempotencyTransport;
+  private rpc?: IdempotencyTransport;
 
   constructor(
     private readonly idempotency: IdempotencyService,
@@ -28,8 +34,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
-    if (this.taken.has(context)) return next.handle();
-    this.taken.add(context);
+    const marked = context as ExecutionContext & { [TAKEN]?: true };
+    if (marked[TAKEN]) return next.handle();
+    marked[TAKEN] = true;
     const transport = this.transportFor(context.getType<string>());
     return transport ? transport.intercept(context, next) : next.handle();
   }
@@ -38,22 +45,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
     switch (type) {
       case 'http':
         return this.http;
+      case 'graphql':
+        return (this.graphql ??= loadGraphQLTransport(this.idempotency));
       case 'rpc':
-        return (this.rpc ??= this.loadRpcTransport());
+        return (this.rpc ??= loadRpcTransport(this.idempotency));
       default:
         return undefined;
     }
-  }
-
-  /**
-   * Required on the first message, not imported: `@nestjs/microservices` is an optional peer, and an app
-   * without message handlers must not need it installed.
-   */
-  private loadRpcTransport(): IdempotencyTransport {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { RpcIdempotencyTransport } = require('./microservices/rpc-idempotency.transport') as {
-      RpcIdempotencyTransport: new (idempotency: IdempotencyService) => IdempotencyTransport;
-    };
-    return new RpcIdempotencyTransport(this.idempotency);
   }
 }

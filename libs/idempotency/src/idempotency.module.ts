@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
+// Loads no GraphQL: the Apollo driver, where there is one, finds it among the providers and registers it.
+import { IdempotencyApolloPlugin } from './graphql/idempotency-apollo.plugin';
 import { IdempotencyRoutesValidator } from './idempotency-routes.validator';
 import { ConfigurableIdempotencyModule } from './idempotency.module-definition';
 import { IdempotencyService } from './core/idempotency.service';
@@ -20,6 +22,7 @@ import { IdempotencyTransaction } from './stores/typeorm/idempotency-transaction
     IdempotencyInterceptor,
     IdempotencyRoutesValidator,
     IdempotencyTransaction,
+    IdempotencyApolloPlugin,
     {
       provide: IdempotencyStore,
       useFactory: (service: IdempotencyService) => service.defaults.store,

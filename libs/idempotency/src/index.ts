@@ -6,6 +6,7 @@
 export { IdempotencyModule } from './idempotency.module';
 export { Idempotent } from './idempotent.decorator';
 export { IdempotencyKey } from './http/idempotency-key.decorator';
+export { IdempotencyApolloPlugin } from './graphql/idempotency-apollo.plugin';
 export { IdempotencyInterceptor } from './idempotency.interceptor';
 export { IdempotencyService } from './core/idempotency.service';
 export type { IdempotentRunOptions } from './core/idempotency.service';

@@ -20,8 +20,8 @@ import {
   IdempotencyKeyMissingException,
   IdempotencyStoreUnavailableException,
 } from './idempotency.exceptions';
-import { parseIdempotencyKey, parseIdempotencyKeyHeader, ParsedIdempotencyKey } from '../core/idempotency-key';
 import { IDEMPOTENCY_KEY_ON_REQUEST } from './idempotency-key.decorator';
+import { readIdempotencyKeyHeader } from './idempotency-key-header';
 import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
 import { declaredRouteOptions, principalScope } from '../idempotency-options';
 import { IdempotencyService, IdempotentSettlement } from '../core/idempotency.service';
@@ -86,7 +86,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
     // Most scope functions answer at once: awaiting only a promise saves a turn of the microtask queue.
     const principal = isPromise(scoped) ? await scoped : scoped;
     const scope = principal ?? '';
-    const parsed = this.readKey(request, options.headerName);
+    const parsed = readIdempotencyKeyHeader(request, options.headerName);
     if (parsed.status === 'missing') {
       if (!options.required) return next.handle();
       this.idempotency.emit({ outcome: 'missing_key', route, scope });
@@ -212,27 +212,6 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
         `without one shares one key space and can be replayed another's response. Set the "scope" option to ` +
         `what identifies the caller, or to sharedScope to declare one shared space on purpose.`,
     );
-  }
-
-  /**
-   * The key, read from the raw header list so that a header sent twice is refused (the parsed headers would
-   * have joined or dropped one). One pass and no list of occurrences: the second one is all that matters.
-   */
-  private readKey(request: any, headerName: string): ParsedIdempotencyKey {
-    const raw: string[] | undefined = request.rawHeaders ?? request.raw?.rawHeaders;
-    const wanted = headerName.toLowerCase();
-    if (!raw) {
-      const value = request.headers?.[wanted];
-      return parseIdempotencyKeyHeader(value === undefined ? [] : Array.isArray(value) ? value : [value]);
-    }
-    let found: string | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i].length === wanted.length && raw[i].toLowerCase() === wanted) {
-        if (found !== undefined) return parseIdempotencyKeyHeader([found, raw[i + 1]]);
-        found = raw[i + 1];
-      }
-    }
-    return parseIdempotencyKey(found);
   }
 
   private async runHandler(

@@ -1,0 +1,248 @@
+import { CallHandler, ExecutionContext, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { GraphQLError, GraphQLResolveInfo } from 'graphql';
+import { lastValueFrom, Observable, of } from 'rxjs';
+import { fingerprintRequest } from '../core/fingerprint';
+import {
+  IdempotencyError,
+  IdempotencyKeyInvalidError,
+  IdempotencyKeyMismatchError,
+  IdempotencyKeyMissingError,
+} from '../core/idempotency.errors';
+import { IdempotencyService, IdempotentSettlement } from '../core/idempotency.service';
+import { IDEMPOTENCY_KEY_ON_REQUEST } from '../http/idempotency-key.decorator';
+import { readIdempotencyKeyHeader } from '../http/idempotency-key-header';
+import { IdempotencyTransport } from '../idempotency-transport';
+import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
+import { declaredRouteOptions, principalScope } from '../idempotency-options';
+import { IdempotencyRecordId } from '../stores/idempotency-store';
+import { GraphQLIdempotencyState, graphQLStateOf } from './graphql-request-state';
+import { graphQLErrorOf } from './graphql-refusals';
+
+/** A mutation's result as stored for replay. */
+export interface StoredGraphQLResult {
+  /** What the resolver returned, as JSON. */
+  value?: unknown;
+  /** The resolver threw an `HttpException` the storage policy keeps: a replay throws it again. */
+  error?: { status: number; response: string | object; message: string };
+}
+
+/** What the transport works out once per resolver method. */
+interface ResolverSettings {
+  options: ResolvedIdempotencyOptions;
+  /** Whether the field has been warned about running without a principal under the default scope. */
+  warnedNoPrincipal?: boolean;
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function';
+}
+
+/** A root field of a mutation operation: what `@Idempotent()` protects on a resolver. */
+function isRootMutationField(info: GraphQLResolveInfo | undefined): info is GraphQLResolveInfo {
+  return info?.operation?.operation === 'mutation' && info.path.prev === undefined;
+}
+
+/**
+ * Translates a GraphQL mutation to the idempotency protocol and back. The key comes from the HTTP request's
+ * header (the GraphQL context's `req`, Express's or Fastify's), the fingerprint from the field and its arguments,
+ * the scope as on HTTP. A replay returns the stored result (the `IdempotencyApolloPlugin` marks it in the
+ * response); refusals are `GraphQLError`s whose `extensions.code` is the protocol's code.
+ *
+ * One key guards one mutation field per HTTP request: a second guarded field under the same key is refused and
+ * does not run. Mutation fields run in series, so the first has run (or been replayed) by then, and a retry of
+ * the whole request gets the same answer: the first replayed, the second refused again.
+ */
+export class GraphQLIdempotencyTransport implements IdempotencyTransport {
+  private readonly resolverCache = new WeakMap<Function, ResolverSettings>();
+  private readonly logger = new Logger('Idempotency');
+  private warnedNoPlugin = false;
+
+  constructor(private readonly idempotency: IdempotencyService) {}
+
+  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    const info: GraphQLResolveInfo | undefined = context.getArgByIndex(3);
+    // Only a class-wide @Idempotent() reaches a query or a field resolver (the start-up validation refuses it on
+    // such a method): it covers the class's mutations, and reads run as they are.
+    if (!isRootMutationField(info)) return next.handle();
+    const graphQLContext: object = context.getArgByIndex(2) ?? {};
+    const request = (graphQLContext as { req?: any }).req;
+    const route = `${info.parentType.name}.${info.fieldName}`;
+
+    const settings = this.resolverSettings(context);
+    const { options } = settings;
+    const scoped = options.scope(context);
+    const principal = isPromise(scoped) ? await scoped : scoped;
+    const scope = principal ?? '';
+    const keyName = `${options.headerName} header`;
+    // A mutation that reached the resolver without an HTTP request (over a WebSocket) has no header to read.
+    const parsed = request ? readIdempotencyKeyHeader(request, options.headerName) : { status: 'missing' as const };
+    if (parsed.status === 'missing') {
+      if (!options.required) return next.handle();
+      this.idempotency.emit({ outcome: 'missing_key', route, scope });
+      throw graphQLErrorOf(new IdempotencyKeyMissingError(keyName));
+    }
+    if (parsed.status === 'invalid') {
+      this.idempotency.emit({ outcome: 'invalid_key', route, scope });
+      throw graphQLErrorOf(new IdempotencyKeyInvalidError(parsed.reason, keyName));
+    }
+    if (principal === undefined && options.scope === principalScope) this.warnNoPrincipal(settings, route);
+
+    const id: IdempotencyRecordId = { namespace: options.keyPrefix, scope, key: parsed.key };
+    const state = graphQLStateOf(graphQLContext);
+    this.claimField(state, id, String(info.path.key), route, keyName);
+    if (!state.pluginActive) this.warnNoPlugin();
+    request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
+
+    try {
+      const execution = await this.idempotency.execute({
+        id,
+        fingerprint: this.fingerprint(route, context.getArgByIndex(1), request, options),
+        route,
+        options,
+        work: () => this.runResolver(next, options),
+      });
+      if (execution.kind === 'replayed') {
+        state.replayedOperations.add(info.operation);
+        return this.replay(execution.stored as StoredGraphQLResult);
+      }
+      const { result } = execution.settlement;
+      if ('error' in result) throw result.error;
+      return of(result.value);
+    } catch (error) {
+      throw error instanceof IdempotencyError ? graphQLErrorOf(error) : error;
+    }
+  }
+
+  /**
+   * Gives the record to this field of the request, or refuses the field (before it runs) when another guarded
+   * field of the request already has it.
+   */
+  private claimField(
+    state: GraphQLIdempotencyState,
+    id: IdempotencyRecordId,
+    field: string,
+    route: string,
+    keyName: string,
+  ): void {
+    const record = JSON.stringify([id.namespace, id.scope, id.key]);
+    const guarded = state.fieldsByRecord.get(record);
+    if (guarded === undefined) {
+      state.fieldsByRecord.set(record, field);
+      return;
+    }
+    this.idempotency.emit({ outcome: 'mismatch', route, scope: id.scope, reason: `the key already guards ${guarded}` });
+    throw graphQLErrorOf(
+      new IdempotencyKeyMismatchError(),
+      `The ${keyName} already guards the mutation field "${guarded}" of this request, and one key guards one ` +
+        `mutation field: "${field}" was not run. Send each protected mutation with a key of its own.`,
+    );
+  }
+
+  /** The options `@Idempotent()` declared for the resolver method, resolved once per method. */
+  protected resolverSettings(context: ExecutionContext): ResolverSettings {
+    const handler = context.getHandler();
+    let settings = this.resolverCache.get(handler);
+    if (!settings) {
+      settings = { options: this.idempotency.resolve(declaredRouteOptions(context.getClass(), handler) ?? {}) };
+      this.resolverCache.set(handler, settings);
+    }
+    return settings;
+  }
+
+  /**
+   * SHA-256 of the field (as `Mutation.name`, whatever alias the client gave it), its canonical arguments (after
+   * GraphQL's own coercion: defaults filled in, variables substituted) and the configured request headers.
+   */
+  protected fingerprint(
+    route: string,
+    args: Record<string, unknown>,
+    request: any,
+    options: ResolvedIdempotencyOptions,
+  ): string {
+    let headers: Record<string, string | undefined> | undefined;
+    for (const name of options.fingerprintHeaders) {
+      const value = request.headers?.[name];
+      (headers ??= {})[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    try {
+      return fingerprintRequest({ method: 'GRAPHQL', path: route, body: args, headers });
+    } catch (error) {
+      if (error instanceof RangeError) {
+        throw new GraphQLError('The arguments are nested too deeply.', { extensions: { code: 'BAD_USER_INPUT' } });
+      }
+      throw error;
+    }
+  }
+
+  private async runResolver(next: CallHandler, options: ResolvedIdempotencyOptions): Promise<IdempotentSettlement> {
+    let value: unknown;
+    try {
+      value = await lastValueFrom(next.handle(), { defaultValue: undefined });
+    } catch (error) {
+      return this.settleError(error, options);
+    }
+    const result = { value };
+    if (!options.storeResponse({ status: HttpStatus.OK, isError: false })) {
+      return { result, keep: { release: 'released', reason: 'storage policy declined the result' } };
+    }
+    const stored: StoredGraphQLResult = { value };
+    return { result, keep: { store: stored } };
+  }
+
+  /**
+   * A thrown `HttpException` is a result, stored per `storeResponse` (by default below 500), except a 400: Nest
+   * does not tell a resolver's pipes rejecting its arguments (validation) from the resolver's own 400, and a
+   * corrected retry under the same key must run rather than meet a mismatch. Anything else releases the key.
+   */
+  private settleError(error: unknown, options: ResolvedIdempotencyOptions): IdempotentSettlement {
+    const result = { error };
+    if (!(error instanceof HttpException)) {
+      return { result, keep: { release: 'released', reason: error instanceof Error ? error.message : String(error) } };
+    }
+    const status = error.getStatus();
+    if (status === HttpStatus.BAD_REQUEST) {
+      return { result, keep: { release: 'released', reason: 'bad request (400): the client may correct it' } };
+    }
+    if (!options.storeResponse({ status, isError: true })) {
+      return { result, keep: { release: 'released', reason: `storage policy declined status ${status}` } };
+    }
+    const stored: StoredGraphQLResult = {
+      error: { status, response: error.getResponse(), message: error.message },
+    };
+    return { result, keep: { store: stored } };
+  }
+
+  private replay(stored: StoredGraphQLResult): Observable<unknown> {
+    if (stored.error) {
+      const { status, response, message } = stored.error;
+      const error = new HttpException(response, status);
+      error.message = message;
+      throw error;
+    }
+    return of(stored.value);
+  }
+
+  /**
+   * The default scope found no principal: every caller without one shares this mutation's key space, so one
+   * client's key can replay another's result. Said once per resolver method, not once per request.
+   */
+  private warnNoPrincipal(settings: ResolverSettings, route: string): void {
+    if (settings.warnedNoPrincipal) return;
+    settings.warnedNoPrincipal = true;
+    this.logger.warn(
+      `${route}: no principal on the request (request.user) for the default idempotency scope, so every caller ` +
+        `without one shares one key space and can be replayed another's result. Set the "scope" option to ` +
+        `what identifies the caller, or to sharedScope to declare one shared space on purpose.`,
+    );
+  }
+
+  private warnNoPlugin(): void {
+    if (this.warnedNoPlugin) return;
+    this.warnedNoPlugin = true;
+    this.logger.warn(
+      `GraphQL mutations are protected, but IdempotencyApolloPlugin is not among the GraphQL server's plugins, so ` +
+        `replays carry no extensions.idempotency marker. The Apollo driver registers it by itself; with a driver ` +
+        `that does not, list new IdempotencyApolloPlugin() in its "plugins".`,
+    );
+  }
+}

@@ -1,0 +1,23 @@
+import { parseIdempotencyKey, parseIdempotencyKeyHeader, ParsedIdempotencyKey } from '../core/idempotency-key';
+
+/**
+ * The key in an HTTP request's header (Express's or Fastify's request), read from the raw header list so that a
+ * header sent twice is refused (the parsed headers would have joined or dropped one). One pass and no list of
+ * occurrences: the second one is all that matters. Used by every transport that rides on an HTTP request.
+ */
+export function readIdempotencyKeyHeader(request: any, headerName: string): ParsedIdempotencyKey {
+  const raw: string[] | undefined = request.rawHeaders ?? request.raw?.rawHeaders;
+  const wanted = headerName.toLowerCase();
+  if (!raw) {
+    const value = request.headers?.[wanted];
+    return parseIdempotencyKeyHeader(value === undefined ? [] : Array.isArray(value) ? value : [value]);
+  }
+  let found: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === wanted.length && raw[i].toLowerCase() === wanted) {
+      if (found !== undefined) return parseIdempotencyKeyHeader([found, raw[i + 1]]);
+      found = raw[i + 1];
+    }
+  }
+  return parseIdempotencyKey(found);
+}
