@@ -25,7 +25,11 @@ function check(name, fn) {
     console.log(`ok   - ${name}`);
   } catch (error) {
     failed++;
-    console.log(`FAIL - ${name}\n       ${String((error && error.message) || error).split('\n').join('\n       ')}`);
+    console.log(
+      `FAIL - ${name}\n       ${String((error && error.message) || error)
+        .split('\n')
+        .join('\n       ')}`,
+    );
   }
 }
 
@@ -131,8 +135,12 @@ async function run() {
   await client.connect();
   const record = (payload, messageId) => new RmqRecordBuilder(payload).setOptions({ messageId }).build();
   try {
-    for (let i = 0; i < 3; i++) await lastValueFrom(client.emit('smoke.credit', record({ amount: 5 }, 'c1')), { defaultValue: undefined });
-    await waitFor('three settled credits', () => outcomes.filter((o) => /^event smoke\.credit:(executed|replayed)$/.test(o)).length === 3);
+    for (let i = 0; i < 3; i++)
+      await lastValueFrom(client.emit('smoke.credit', record({ amount: 5 }, 'c1')), { defaultValue: undefined });
+    await waitFor(
+      'three settled credits',
+      () => outcomes.filter((o) => /^event smoke\.credit:(executed|replayed)$/.test(o)).length === 3,
+    );
     check('an event published three times with one messageId ran once; the copies were replayed', () => {
       assert.equal(runs.credit, 1);
     });
