@@ -32,7 +32,8 @@ export interface IdempotentRouteOptions {
   /**
    * Message handlers (`@MessagePattern`, `@EventPattern`) only: where a message's key comes from, when not from
    * its AMQP `messageId`, its `Idempotency-Key` header (RabbitMQ, NATS) or on another transport. Undefined means
-   * no key. An HTTP route reads its key from the `headerName` header, and refuses this option at start-up.
+   * no key. HTTP routes and GraphQL mutations read theirs from the `headerName` header: set on one of them, this
+   * option stops start-up (set module-wide, it applies to message handlers only).
    */
   key?: (context: ExecutionContext) => string | undefined;
   /**
