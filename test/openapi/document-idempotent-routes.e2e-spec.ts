@@ -1,6 +1,14 @@
 import { Body, Controller, Get, HttpCode, INestApplication, Post } from '@nestjs/common';
+import { EventPattern } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import { ApiCreatedResponse, ApiProperty, ApiResponse, DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import {
+  ApiCreatedResponse,
+  ApiProperty,
+  ApiResponse,
+  DECORATORS,
+  DocumentBuilder,
+  SwaggerModule,
+} from '@nestjs/swagger';
 import request from 'supertest';
 import { Idempotent, IdempotencyModule, sharedScope } from '@nest-idempotency/core';
 import { documentIdempotentRoutes } from '@nest-idempotency/core/swagger';
@@ -31,6 +39,10 @@ class OrdersController {
   list() {
     return [];
   }
+
+  @EventPattern('order.cancelled')
+  @Idempotent()
+  cancelled() {}
 }
 
 @Controller('refunds')
@@ -135,5 +147,10 @@ describe('documentIdempotentRoutes (@nest-idempotency/core/swagger)', () => {
     expect(paths['/orders'].post.responses['400'].description).toMatch(
       /^Invalid body\n\nThe Idempotency-Key header is missing/,
     );
+  });
+
+  it('leaves message handlers alone: they have no HTTP operation', () => {
+    expect(Reflect.getMetadata(DECORATORS.API_HEADERS, OrdersController.prototype.cancelled)).toBeUndefined();
+    expect(Reflect.getMetadata(DECORATORS.API_RESPONSE, OrdersController.prototype.cancelled)).toBeUndefined();
   });
 });

@@ -6,7 +6,8 @@
 #
 # Steps: build and pack libs/idempotency with `npm run pack:lib`'s script into a temp dir ->
 # install NestJS 12 (package.json here, exact pins) plus that tarball into test/smoke-nest12/node_modules
-# -> run smoke.cjs. Exits non-zero on any failure. Run from anywhere: `bash test/smoke-nest12/run.sh`.
+# -> run smoke.cjs (HTTP), then smoke-microservices.cjs (RabbitMQ at TEST_RABBITMQ_URL). Exits non-zero on any
+# failure. Run from anywhere: `bash test/smoke-nest12/run.sh`.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -56,3 +57,7 @@ rm -rf "$HERE/node_modules/@nest-idempotency"
 STEP="run smoke.cjs"
 log "$STEP"
 (cd "$HERE" && timeout --kill-after=5 "$SMOKE_TIMEOUT_S" node smoke.cjs)
+
+STEP="run smoke-microservices.cjs (needs RabbitMQ)"
+log "$STEP"
+(cd "$HERE" && timeout --kill-after=5 "$SMOKE_TIMEOUT_S" node smoke-microservices.cjs)

@@ -1,7 +1,7 @@
 import { probeServices, publishAvailableServices, TEST_SERVICES, TestService } from './services';
 
 /**
- * Checks once, before any suite, that Redis, PostgreSQL and MariaDB answer. Under CI=true a missing
+ * Checks once, before any suite, that Redis, PostgreSQL, MariaDB, RabbitMQ and NATS answer. Under CI=true a missing
  * service fails the whole run loudly; elsewhere the suites that need it are skipped and say so.
  */
 export default async function globalSetup(): Promise<void> {

@@ -1,5 +1,7 @@
+import { connect as connectAmqp } from 'amqplib';
 import Redis from 'ioredis';
 import mysql from 'mysql2/promise';
+import { connect as connectNats } from 'nats';
 import { Client } from 'pg';
 
 /** The servers the suites talk to, and where (overridable, for a machine whose services sit elsewhere). */
@@ -7,6 +9,8 @@ export const TEST_SERVICES = {
   redis: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
   postgres: process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   mariadb: process.env.TEST_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/test',
+  rabbitmq: process.env.TEST_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+  nats: process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222',
 } as const;
 
 export type TestService = keyof typeof TEST_SERVICES;
@@ -38,6 +42,15 @@ export async function probeServices(): Promise<Record<TestService, string | null
     mariadb: async () => {
       const connection = await mysql.createConnection({ uri: TEST_SERVICES.mariadb, connectTimeout: 2000 });
       await connection.query('select 1').finally(() => connection.end());
+    },
+    rabbitmq: async () => {
+      const connection = await connectAmqp(TEST_SERVICES.rabbitmq, { timeout: 2000 });
+      await connection.close();
+    },
+    nats: async () => {
+      const connection = await connectNats({ servers: TEST_SERVICES.nats, timeout: 2000, reconnect: false });
+      await connection.flush();
+      await connection.close();
     },
   };
   const entries = await Promise.all(

@@ -1,12 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import * as graphqlConstants from '@nestjs/graphql/dist/graphql.constants';
+import * as microservicesConstants from '@nestjs/microservices/constants';
 import * as websocketsConstants from '@nestjs/websockets/constants';
 import { HANDLER_METADATA_KEYS } from './idempotency-handler-kind';
 
 describe('handler kinds', () => {
   it("reads the optional packages' metadata under their own keys", () => {
     expect(HANDLER_METADATA_KEYS).toMatchObject({
+      messagePattern: microservicesConstants.PATTERN_METADATA,
+      messageHandlerType: microservicesConstants.PATTERN_HANDLER_METADATA,
       gateway: websocketsConstants.GATEWAY_METADATA,
       gatewayMessage: websocketsConstants.MESSAGE_MAPPING_METADATA,
       resolverType: graphqlConstants.RESOLVER_TYPE_METADATA,

@@ -7,6 +7,7 @@ import { METHOD_METADATA } from '@nestjs/common/constants';
  */
 export const HANDLER_METADATA_KEYS = {
   messagePattern: 'microservices:pattern',
+  messageHandlerType: 'microservices:handler_type',
   gateway: 'websockets:is_gateway',
   gatewayMessage: 'websockets:message_mapping',
   resolverType: 'graphql:resolver_type',

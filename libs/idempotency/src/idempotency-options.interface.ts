@@ -14,12 +14,34 @@ export interface IdempotencyResponseInfo {
 /** What a request with a key still in flight gets: `'reject'` → 409 with `Retry-After`, or a bounded wait. */
 export type IdempotencyConflictStrategy = 'reject' | { wait: number };
 
+/** How the RabbitMQ transport acknowledges messages; see `IdempotentRouteOptions.rmq`. */
+export interface IdempotencyRmqOptions {
+  /** As in the microservice's RMQ options: `true` (Nest's default) for automatic acknowledgement. */
+  noAck?: boolean;
+}
+
 /** Settings that the module sets as defaults and `@Idempotent()` may override per route or controller. */
 export interface IdempotentRouteOptions {
   /** Where records live. Default: an in-process `MemoryIdempotencyStore`. */
   store?: IdempotencyStore;
-  /** Request header carrying the key. Default `Idempotency-Key`. */
+  /**
+   * Header carrying the key: the HTTP request header, and the message header read on RabbitMQ (when the message
+   * has no `messageId`) and NATS. Default `Idempotency-Key`.
+   */
   headerName?: string;
+  /**
+   * Message handlers (`@MessagePattern`, `@EventPattern`) only: where a message's key comes from, when not from
+   * its AMQP `messageId`, its `Idempotency-Key` header (RabbitMQ, NATS) or on another transport. Undefined means
+   * no key. HTTP routes and GraphQL mutations read theirs from the `headerName` header: set on one of them, this
+   * option stops start-up (set module-wide, it applies to message handlers only).
+   */
+  key?: (context: ExecutionContext) => string | undefined;
+  /**
+   * RabbitMQ consumers: `noAck` as the microservice's RMQ options set it (Nest's default `true`). With `false`
+   * (manual acknowledgement) the library acknowledges or rejects the messages whose handler it does not run,
+   * and holds the handler's own `ack`/`nack` of its message until the record is settled. Default `{ noAck: true }`.
+   */
+  rmq?: IdempotencyRmqOptions;
   /** Whether a request without a key is refused (400). When false it runs unprotected. Default true. */
   required?: boolean;
   /** How long a completed record is kept, in milliseconds. Default 24 h. */
@@ -34,8 +56,8 @@ export interface IdempotentRouteOptions {
   retryAfter?: number;
   /**
    * Whose key it is. Default: the id (`id`, else `sub`) of `request.user` when there is one, else none, and
-   * then every such caller shares one key space (warned once per route). Two scopes never see each other's
-   * records; `sharedScope` declares one shared space on purpose.
+   * then every such caller shares one key space (warned once per route); for a message, none (no warning). Two
+   * scopes never see each other's records; `sharedScope` declares one shared space on purpose.
    */
   scope?: (context: ExecutionContext) => string | undefined | Promise<string | undefined>;
   /** Request headers (besides method, path and body) that make two requests different. Default none. */
@@ -80,8 +102,11 @@ export interface IdempotencyModuleOptions extends IdempotentRouteOptions {
 
 /** Options with every default filled in; what the service works with. */
 export interface ResolvedIdempotencyOptions extends Required<
-  Omit<IdempotencyModuleOptions, 'events' | 'localCache' | 'fingerprint' | 'replayHeaders'>
+  Omit<IdempotencyModuleOptions, 'events' | 'localCache' | 'fingerprint' | 'replayHeaders' | 'key' | 'rmq'>
 > {
   fingerprintHeaders: string[];
   replayHeaders: string[];
+  /** Undefined: a message's key comes from where its transport carries one. */
+  key: ((context: ExecutionContext) => string | undefined) | undefined;
+  rmq: Required<IdempotencyRmqOptions>;
 }

@@ -69,9 +69,14 @@ export function resolveIdempotencyOptions(
   options: IdempotentRouteOptions,
   base?: ResolvedIdempotencyOptions,
 ): ResolvedIdempotencyOptions {
+  if (options.rmq !== undefined && (typeof options.rmq !== 'object' || options.rmq === null)) {
+    throw new Error(`Idempotency option "rmq" must be an object such as { noAck: false }, got ${String(options.rmq)}`);
+  }
   const resolved: ResolvedIdempotencyOptions = {
     store: options.store ?? base?.store ?? new MemoryIdempotencyStore(),
     headerName: options.headerName ?? base?.headerName ?? IDEMPOTENCY_DEFAULT_HEADER,
+    key: options.key ?? base?.key,
+    rmq: { noAck: options.rmq?.noAck ?? base?.rmq.noAck ?? true },
     required: options.required ?? base?.required ?? true,
     ttl: options.ttl ?? base?.ttl ?? IDEMPOTENCY_DEFAULT_TTL_MS,
     lockTimeout: options.lockTimeout ?? base?.lockTimeout ?? IDEMPOTENCY_DEFAULT_LOCK_TIMEOUT_MS,
@@ -124,6 +129,14 @@ function validate(options: ResolvedIdempotencyOptions): void {
   }
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(options.headerName)) {
     throw new Error(`Idempotency option "headerName" must be an HTTP header name, got "${options.headerName}"`);
+  }
+  if (options.key !== undefined && typeof options.key !== 'function') {
+    throw new Error(
+      `Idempotency option "key" must be a function of the execution context returning the key, got ${typeof options.key}`,
+    );
+  }
+  if (typeof options.rmq.noAck !== 'boolean') {
+    throw new Error(`Idempotency option "rmq.noAck" must be true or false, got ${JSON.stringify(options.rmq.noAck)}`);
   }
   if (options.transactional && !supportsTransactions(options.store)) {
     throw new Error(

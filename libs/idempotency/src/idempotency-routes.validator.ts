@@ -5,6 +5,8 @@ import { IdempotencyService } from './core/idempotency.service';
 import { IDEMPOTENCY_ROUTE_OPTIONS } from './idempotency.constants';
 import { HANDLER_METADATA_KEYS, HandlerKind, handlerKindOf, isProtectableHandler } from './idempotency-handler-kind';
 import { declaredRouteOptions } from './idempotency-options';
+import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
+import { messageHandlerPatterns } from './microservices/message-handler-metadata';
 
 /** Why `@Idempotent()` cannot protect a handler of each kind it refuses, for the start-up error. */
 const UNPROTECTABLE: Record<Exclude<HandlerKind, 'http-route' | 'message-handler' | 'mutation'>, string> = {
@@ -21,8 +23,9 @@ const UNPROTECTABLE: Record<Exclude<HandlerKind, 'http-route' | 'message-handler
 
 /**
  * Checks every `@Idempotent()` when the application starts, so that nothing passes through unprotected and a bad
- * setting (a transactional route on a store that cannot be transactional, a lease longer than the TTL) stops
- * start-up with the class and method named instead of failing its first call. It looks at controllers (HTTP
+ * setting (a transactional route on a store that cannot be transactional, a lease longer than the TTL, a `key`
+ * option where no message carries the key, two event handlers that would share one key's record) stops start-up
+ * with the class and method named instead of failing its first call. It looks at controllers (HTTP
  * routes, message handlers) and providers (GraphQL resolvers, WebSocket gateways, anything else) and refuses the
  * decorator where it cannot protect: on a method that is not an HTTP route, a message handler or a mutation, and
  * on a class that is not a controller or a resolver. On a controller or a resolver class it covers the routes,
@@ -42,10 +45,12 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
       const classRef = classOf(wrapper);
       if (classRef) classes.add(classRef);
     }
-    for (const classRef of classes) this.check(classRef);
+    /** Each idempotent event handler's `keyPrefix` and pattern, to the handler's name. */
+    const eventHandlers = new Map<string, string>();
+    for (const classRef of classes) this.check(classRef, eventHandlers);
   }
 
-  private check(classRef: Function): void {
+  private check(classRef: Function, eventHandlers: Map<string, string>): void {
     const onClass = Reflect.getMetadata(IDEMPOTENCY_ROUTE_OPTIONS, classRef) !== undefined;
     const prototype = classRef.prototype;
     if (onClass && Reflect.getMetadata(HANDLER_METADATA_KEYS.gateway, classRef)) {
@@ -65,18 +70,49 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
         );
       }
       protectsAny = true;
+      const name = `${classRef.name}.${method}`;
       try {
-        this.idempotency.resolve(declaredRouteOptions(classRef, handler));
+        const declared = declaredRouteOptions(classRef, handler) ?? {};
+        this.checkMessageOptions(kind, handler, declared, this.idempotency.resolve(declared), name, eventHandlers);
       } catch (error) {
-        throw new Error(
-          `@Idempotent() on ${classRef.name}.${method}: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        throw new Error(`@Idempotent() on ${name}: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
     if (onClass && !protectsAny) {
       throw new Error(
         `@Idempotent() on ${classRef.name}: it has no HTTP route, message handler or GraphQL mutation to protect`,
       );
+    }
+  }
+
+  private checkMessageOptions(
+    kind: HandlerKind,
+    handler: Function,
+    declared: IdempotentRouteOptions,
+    resolved: ResolvedIdempotencyOptions,
+    name: string,
+    eventHandlers: Map<string, string>,
+  ): void {
+    if (declared.key !== undefined && kind !== 'message-handler') {
+      const reader = kind === 'mutation' ? 'a GraphQL mutation' : 'an HTTP route';
+      throw new Error(
+        `the "key" option is for message handlers; ${reader} reads its key from the "${resolved.headerName}" header`,
+      );
+    }
+    const message = messageHandlerPatterns(handler);
+    if (!message?.isEvent) return;
+    // Nest hands one event to every handler of its pattern: under one keyPrefix the first would complete the
+    // key's record and every other would take the event for a duplicate and skip it.
+    for (const pattern of message.patterns) {
+      const id = JSON.stringify([resolved.keyPrefix, pattern]);
+      const other = eventHandlers.get(id);
+      if (other) {
+        throw new Error(
+          `it handles event ${JSON.stringify(pattern)} as ${other} does, under the same keyPrefix ` +
+            `"${resolved.keyPrefix}", so one would skip every event the other ran: give each its own keyPrefix`,
+        );
+      }
+      eventHandlers.set(id, name);
     }
   }
 }

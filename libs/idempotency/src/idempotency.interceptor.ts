@@ -5,6 +5,7 @@ import { IdempotencyService } from './core/idempotency.service';
 import { loadGraphQLTransport } from './graphql/load-graphql-transport';
 import { HttpIdempotencyTransport } from './http/http-idempotency.transport';
 import { IdempotencyTransport } from './idempotency-transport';
+import { loadRpcTransport } from './microservices/load-rpc-transport';
 
 /**
  * Marks a call a first registration has taken: with `@Idempotent()` on both class and method a call meets two of
@@ -14,13 +15,15 @@ import { IdempotencyTransport } from './idempotency-transport';
 const TAKEN = Symbol('idempotency:taken');
 
 /**
- * Applied by `@Idempotent()`: hands each call to the transport it came through. The start-up validator refuses
- * `@Idempotent()` on handlers of any other kind, so nothing reaches the pass-through at the end unprotected.
+ * Applied by `@Idempotent()`: hands each call to the transport it came through (HTTP routes, message handlers,
+ * GraphQL mutations). The start-up validator refuses `@Idempotent()` on handlers of any other kind, so nothing
+ * reaches the pass-through at the end unprotected.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
   private readonly http: HttpIdempotencyTransport;
   private graphql?: IdempotencyTransport;
+  private rpc?: IdempotencyTransport;
 
   constructor(
     private readonly idempotency: IdempotencyService,
@@ -44,6 +47,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
         return this.http;
       case 'graphql':
         return (this.graphql ??= loadGraphQLTransport(this.idempotency));
+      case 'rpc':
+        return (this.rpc ??= loadRpcTransport(this.idempotency));
       default:
         return undefined;
     }

@@ -1,6 +1,6 @@
 // The public API of `@nest-idempotency/core`, named one by one: what is not listed here (how the protocol
 // runs inside, the record's stored form) may change in any release. Stores of their own live in the
-// `/redis` and `/typeorm` entry points; OpenAPI in `/swagger`.
+// `/redis` and `/typeorm` entry points; OpenAPI in `/swagger`; the message handlers' refusal in `/microservices`.
 
 // Setting it up, and the routes.
 export { IdempotencyModule } from './idempotency.module';
@@ -16,6 +16,7 @@ export type {
   IdempotencyConflictStrategy,
   IdempotencyModuleOptions,
   IdempotencyResponseInfo,
+  IdempotencyRmqOptions,
   IdempotentRouteOptions,
   ResolvedIdempotencyOptions,
 } from './idempotency-options.interface';

@@ -1,4 +1,4 @@
-import { canonicalize, fingerprintRequest } from './fingerprint';
+import { canonicalize, fingerprintMessage, fingerprintRequest } from './fingerprint';
 
 describe('fingerprintRequest', () => {
   const base = { method: 'POST', path: '/payments', body: { amount: 100, meta: { b: 2, a: 1 } } };
@@ -30,6 +30,30 @@ describe('fingerprintRequest', () => {
   it('treats header names case-insensitively and in any order', () => {
     expect(fingerprintRequest({ ...base, headers: { 'X-A': '1', 'x-b': '2' } })).toBe(
       fingerprintRequest({ ...base, headers: { 'x-b': '2', 'x-a': '1' } }),
+    );
+  });
+});
+
+describe('fingerprintMessage', () => {
+  const payload = { orderId: 'o-1', lines: [{ sku: 'a', qty: 2 }] };
+
+  it('ignores object key order, as request bodies do', () => {
+    const fp = fingerprintMessage('orders.created', payload);
+    expect(fp).toMatch(/^[0-9a-f]{64}$/);
+    expect(fingerprintMessage('orders.created', { lines: [{ qty: 2, sku: 'a' }], orderId: 'o-1' })).toBe(fp);
+  });
+
+  it.each([
+    ['pattern', fingerprintMessage('orders.updated', payload)],
+    ['payload', fingerprintMessage('orders.created', { ...payload, orderId: 'o-2' })],
+    ['array order', fingerprintMessage('orders.created', { ...payload, lines: [...payload.lines, { sku: 'b' }] })],
+  ])('changes with the %s', (_part, other) => {
+    expect(other).not.toBe(fingerprintMessage('orders.created', payload));
+  });
+
+  it('never equals the fingerprint of a request with the same parts', () => {
+    expect(fingerprintMessage('/orders', payload)).not.toBe(
+      fingerprintRequest({ method: 'message', path: '/orders', body: payload }),
     );
   });
 });

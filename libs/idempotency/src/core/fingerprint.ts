@@ -34,6 +34,14 @@ export function fingerprintRequest(input: FingerprintInput): string {
   return hash('sha256', material, 'hex');
 }
 
+/**
+ * SHA-256 (hex) over a message's pattern (or subject) and its canonical payload, so the same key sent with
+ * another payload, or to another pattern, is another message. Tagged so no message hashes like a request.
+ */
+export function fingerprintMessage(pattern: string, payload: unknown): string {
+  return hash('sha256', JSON.stringify(['message', pattern, canonicalize(payload)]), 'hex');
+}
+
 const NO_HEADERS: never[] = [];
 
 function sortedHeaders(headers: Record<string, string | undefined>): Array<readonly [string, string | null]> {

@@ -8,6 +8,7 @@ import { ResolvedIdempotencyOptions } from '../../idempotency-options.interface'
 import { IdempotencyService } from '../../core/idempotency.service';
 import { PROBLEM_JSON_CONTENT_TYPE } from '../problem-details';
 import { IdempotencyErrorBody, IdempotencyProblemBody } from './idempotency-error-body';
+import { messageHandlerPatterns } from '../../microservices/message-handler-metadata';
 
 const RETRY_AFTER = {
   'Retry-After': {
@@ -52,7 +53,8 @@ export function documentIdempotentRoutes(app: INestApplicationContext): void {
     for (const name of scanner.getAllMethodNames(prototype)) {
       const handler = prototype[name];
       const declared = declaredRouteOptions(controller, handler);
-      if (!declared || documented.has(handler)) continue;
+      // Message handlers (@MessagePattern, @EventPattern) have no HTTP operation to document.
+      if (!declared || documented.has(handler) || messageHandlerPatterns(handler)) continue;
       documented.add(handler);
       document(prototype, name, handler, idempotency.resolve(declared));
     }

@@ -1,0 +1,81 @@
+import { ExecutionContext } from '@nestjs/common';
+import { NatsContext, RmqContext, TcpContext } from '@nestjs/microservices';
+import { headers as natsHeaders } from 'nats';
+import { resolveIdempotencyOptions } from '../idempotency-options';
+import { IdempotentRouteOptions } from '../idempotency-options.interface';
+import { readMessageKey } from './message-key';
+
+const context = {} as ExecutionContext;
+const read = (rpcContext: unknown, options: IdempotentRouteOptions = {}) =>
+  readMessageKey(context, rpcContext, resolveIdempotencyOptions(options)).parsed;
+const rmq = (properties: Record<string, unknown>) => new RmqContext([{ properties, fields: {} }, {}, 'orders']);
+const nats = (entries: Array<[string, string]>) => {
+  const headers = natsHeaders();
+  for (const [name, value] of entries) headers.append(name, value);
+  return new NatsContext(['orders', headers]);
+};
+
+describe('readMessageKey', () => {
+  it("reads RabbitMQ's messageId first, then the header in any case", () => {
+    expect(read(rmq({ messageId: 'm-1', headers: { 'Idempotency-Key': 'h-1' } }))).toEqual({
+      status: 'valid',
+      key: 'm-1',
+    });
+    expect(read(rmq({ headers: { 'idempotency-key': 'h-1' } }))).toEqual({ status: 'valid', key: 'h-1' });
+    expect(read(rmq({ headers: { 'X-Key': 'h-2' } }), { headerName: 'x-key' })).toEqual({
+      status: 'valid',
+      key: 'h-2',
+    });
+    expect(read(rmq({ headers: { 'idempotency-key': Buffer.from('h-3') } }))).toEqual({ status: 'valid', key: 'h-3' });
+    expect(read(rmq({}))).toEqual({ status: 'missing' });
+  });
+
+  it('refuses a RabbitMQ header present under two spellings, and a key that breaks the key rules', () => {
+    expect(read(rmq({ headers: { 'Idempotency-Key': 'a', 'idempotency-key': 'b' } }))).toEqual({
+      status: 'invalid',
+      reason: 'the header was sent more than once',
+    });
+    expect(read(rmq({ messageId: 'has space' }))).toMatchObject({ status: 'invalid' });
+    expect(read(rmq({ messageId: 'k'.repeat(256) }))).toMatchObject({ status: 'invalid' });
+  });
+
+  it('reads the NATS header in any case, once', () => {
+    expect(read(nats([['Idempotency-Key', 'n-1']]))).toEqual({ status: 'valid', key: 'n-1' });
+    expect(read(nats([['idempotency-key', 'n-2']]))).toEqual({ status: 'valid', key: 'n-2' });
+    expect(read(nats([]))).toEqual({ status: 'missing' });
+    expect(read(new NatsContext(['orders', undefined]))).toEqual({ status: 'missing' });
+    expect(
+      read(
+        nats([
+          ['Idempotency-Key', 'a'],
+          ['Idempotency-Key', 'b'],
+        ]),
+      ),
+    ).toMatchObject({ status: 'invalid' });
+  });
+
+  it('finds no key on a transport without one, and names the "key" option for it', () => {
+    const key = readMessageKey(context, new TcpContext([{} as never, 'orders']), resolveIdempotencyOptions({}));
+    expect(key.parsed).toEqual({ status: 'missing' });
+    expect(key.name).toContain('"key" option');
+  });
+
+  it('takes the "key" option over the transport, and refuses what it cannot use', () => {
+    expect(read(rmq({ messageId: 'm-1' }), { key: () => 'from-option' })).toEqual({
+      status: 'valid',
+      key: 'from-option',
+    });
+    expect(read(rmq({ messageId: 'm-1' }), { key: () => undefined })).toEqual({ status: 'missing' });
+    expect(read(undefined, { key: () => 42 as never })).toEqual({
+      status: 'invalid',
+      reason: 'the "key" option returned a number, not a string',
+    });
+    expect(
+      read(undefined, {
+        key: () => {
+          throw new Error('no payload');
+        },
+      }),
+    ).toEqual({ status: 'invalid', reason: 'the "key" option threw: no payload' });
+  });
+});

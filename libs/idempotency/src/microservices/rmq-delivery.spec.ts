@@ -1,0 +1,95 @@
+import { Logger } from '@nestjs/common';
+import { RmqContext } from '@nestjs/microservices';
+import { RmqDelivery } from './rmq-delivery';
+
+/** A channel that records the settlements it is asked for, as amqplib's would send them. */
+function recordingChannel() {
+  const sent: Array<[string, unknown, ...unknown[]]> = [];
+  const channel = {
+    ack: (message: unknown, ...args: unknown[]) => sent.push(['ack', message, ...args]),
+    nack: (message: unknown, ...args: unknown[]) => sent.push(['nack', message, ...args]),
+    reject: (message: unknown, ...args: unknown[]) => sent.push(['reject', message, ...args]),
+    prefetch: (count: number) => count,
+  };
+  return { channel, sent };
+}
+
+describe('RmqDelivery (manual acknowledgement)', () => {
+  const logger = new Logger('test');
+  let warnings: string[];
+  beforeEach(() => {
+    warnings = [];
+    jest.spyOn(logger, 'warn').mockImplementation((message) => void warnings.push(String(message)));
+  });
+
+  function deliver() {
+    const { channel, sent } = recordingChannel();
+    const message = { fields: { deliveryTag: 1 }, properties: {} };
+    const context = new RmqContext([message, channel, 'orders']);
+    return { delivery: new RmqDelivery(context, 'event orders', logger), context, message, sent, channel };
+  }
+
+  it("holds the handler's ack of its message until released; other calls and messages pass through", () => {
+    const { delivery, context, message, sent } = deliver();
+    const seen = context.getChannelRef();
+    const other = { fields: { deliveryTag: 2 } };
+    seen.ack(message);
+    seen.ack(other);
+    expect(seen.prefetch(5)).toBe(5);
+    expect(sent).toEqual([['ack', other]]);
+    delivery.releaseHandlerSettlement(false);
+    expect(sent).toEqual([
+      ['ack', other],
+      ['ack', message],
+    ]);
+    seen.nack(message, false, true); // after the release, the handler's own call is its own
+    expect(sent).toHaveLength(3);
+  });
+
+  it('requeues instead of acking when the work was rolled back, and keeps a nack as the handler made it', () => {
+    const acked = deliver();
+    acked.context.getChannelRef().ack(acked.message);
+    acked.delivery.releaseHandlerSettlement(true);
+    expect(acked.sent).toEqual([['nack', acked.message, false, true]]);
+
+    const nacked = deliver();
+    nacked.context.getChannelRef().nack(nacked.message, false, false);
+    nacked.delivery.releaseHandlerSettlement(true);
+    expect(nacked.sent).toEqual([['nack', nacked.message, false, false]]);
+  });
+
+  it('drops a second settlement of one message, which would close the channel, with a warning', () => {
+    const { delivery, context, message, sent } = deliver();
+    context.getChannelRef().ack(message);
+    context.getChannelRef().ack(message);
+    delivery.releaseHandlerSettlement(false);
+    expect(sent).toEqual([['ack', message]]);
+    expect(warnings).toEqual(['event orders: the handler settled its message twice; the second ack was dropped']);
+  });
+
+  it('settles a message whose handler never ran: ack, reject without requeue, or requeue after a delay', async () => {
+    const replayed = deliver();
+    replayed.delivery.ack();
+    replayed.delivery.ack();
+    expect(replayed.sent).toEqual([['ack', replayed.message]]);
+
+    const refused = deliver();
+    refused.delivery.reject();
+    expect(refused.sent).toEqual([['nack', refused.message, false, false]]);
+
+    const busy = deliver();
+    busy.delivery.requeueAfter(30);
+    expect(busy.sent).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(busy.sent).toEqual([['nack', busy.message, false, true]]);
+  });
+
+  it('logs a settlement the closed channel refused, rather than throwing', () => {
+    const { delivery, channel } = deliver();
+    channel.ack = () => {
+      throw new Error('Channel closed');
+    };
+    expect(() => delivery.ack()).not.toThrow();
+    expect(warnings[0]).toContain('could not ack the message (Channel closed)');
+  });
+});

@@ -1,0 +1,203 @@
+import { CallHandler, ExecutionContext, Logger } from '@nestjs/common';
+import { RmqContext, RpcException } from '@nestjs/microservices';
+import { EMPTY, from, lastValueFrom, Observable, of, toArray } from 'rxjs';
+import { fingerprintMessage } from '../core/fingerprint';
+import {
+  IdempotencyError,
+  IdempotencyInProgressError,
+  IdempotencyKeyInvalidError,
+  IdempotencyKeyMissingError,
+} from '../core/idempotency.errors';
+import { IdempotencyService, IdempotentSettlement } from '../core/idempotency.service';
+import { declaredRouteOptions } from '../idempotency-options';
+import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
+import { IdempotencyTransport } from '../idempotency-transport';
+import { IdempotencyRpcException } from './idempotency-rpc.exception';
+import { messageHandlerPatterns } from './message-handler-metadata';
+import { readMessageKey } from './message-key';
+import { RmqDelivery, watchForManualAck } from './rmq-delivery';
+
+/** A handler's reply as stored for replay: its one value, or `none` when it completed without one. */
+export type StoredRpcReply = { value: unknown } | { none: true };
+
+/** What the transport works out once per handler. */
+interface HandlerSettings {
+  options: ResolvedIdempotencyOptions;
+  /** `event <pattern>` or `message <pattern>`: the declared pattern, so metrics stay low-cardinality. */
+  route: string;
+  isEvent: boolean;
+  /** The declared pattern, fingerprinted when the transport does not say which one a message came by. */
+  pattern: string;
+  /** Whether the route has been warned that its consumer acknowledges by hand while `rmq.noAck` is true. */
+  warnedManualAck?: boolean;
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function';
+}
+
+/**
+ * Translates a message (`@MessagePattern`, `@EventPattern`) to the idempotency protocol and back: reads its key
+ * (AMQP `messageId`, an `Idempotency-Key` header, or the `key` option), fingerprints pattern and payload, runs
+ * the handler through `IdempotencyService`, replays a stored reply to a duplicate, and refuses with an
+ * `IdempotencyRpcException`. On RabbitMQ with manual acknowledgement it also settles the messages it does
+ * not run and holds the handler's own settlement until the record is settled (see `RmqDelivery`).
+ */
+export class RpcIdempotencyTransport implements IdempotencyTransport {
+  private readonly handlerCache = new WeakMap<Function, HandlerSettings>();
+  private readonly logger = new Logger('Idempotency');
+
+  constructor(private readonly idempotency: IdempotencyService) {}
+
+  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    const settings = this.handlerSettings(context);
+    const { options, route } = settings;
+    const payload = context.getArgByIndex(0);
+    const rpcContext = context.getArgByIndex(1);
+    const scoped = options.scope(context);
+    // The default scope reads request.user, which no message has: a message's scope is none unless configured.
+    const scope = (isPromise(scoped) ? await scoped : scoped) ?? '';
+
+    const { parsed, name } = readMessageKey(context, rpcContext, options);
+    if (parsed.status === 'missing' && !options.required) return next.handle();
+    const delivery = this.deliveryOf(rpcContext, settings);
+    if (parsed.status !== 'valid') {
+      this.idempotency.emit({ outcome: parsed.status === 'missing' ? 'missing_key' : 'invalid_key', route, scope });
+      throw this.refusal(
+        parsed.status === 'missing'
+          ? new IdempotencyKeyMissingError(name)
+          : new IdempotencyKeyInvalidError(parsed.reason, name),
+        settings,
+        delivery,
+      );
+    }
+
+    let fingerprint: string;
+    try {
+      fingerprint = fingerprintMessage(this.receivedPattern(rpcContext) ?? settings.pattern, payload);
+    } catch (error) {
+      // Only a payload nested thousands deep overflows the canonical form: the producer's fault, for good.
+      if (!(error instanceof RangeError)) throw error;
+      delivery?.reject();
+      this.logger.warn(`${route}: message refused, the handler did not run: its payload is nested too deeply`);
+      throw new RpcException({ message: 'The message payload is nested too deeply to fingerprint.', retryable: false });
+    }
+
+    let ownSettlement: IdempotentSettlement | undefined;
+    let execution;
+    try {
+      execution = await this.idempotency.execute({
+        id: { namespace: options.keyPrefix, scope, key: parsed.key },
+        fingerprint,
+        route,
+        options,
+        work: async () => (ownSettlement = await this.runHandler(next)),
+      });
+    } catch (error) {
+      throw this.refusal(error, settings, delivery);
+    }
+
+    if (execution.kind === 'replayed') {
+      delivery?.ack();
+      const stored = execution.stored as StoredRpcReply;
+      return 'value' in stored ? of(stored.value) : EMPTY;
+    }
+    const { result } = execution.settlement;
+    // The protocol answered for the handler: it succeeded, then its transaction failed to commit or its lease
+    // was taken over, so its writes were rolled back and its message must come back rather than be acked.
+    const rolledBack =
+      execution.settlement !== ownSettlement && ownSettlement !== undefined && 'value' in ownSettlement.result;
+    delivery?.releaseHandlerSettlement(rolledBack);
+    if ('error' in result) {
+      throw result.error instanceof IdempotencyError ? new IdempotencyRpcException(result.error) : result.error;
+    }
+    const values = result.value as unknown[];
+    return values.length === 1 ? of(values[0]) : from(values);
+  }
+
+  /**
+   * Runs the handler and keeps its reply: the one value it emitted (or none). A stream of several values is
+   * sent as it came but not stored, as HTTP streams are not: a replay could not tell them apart from one reply.
+   * A failure is not stored, so the key is released and a redelivery runs again.
+   */
+  private async runHandler(next: CallHandler): Promise<IdempotentSettlement> {
+    let values: unknown[];
+    try {
+      values = await lastValueFrom(next.handle().pipe(toArray()));
+    } catch (error) {
+      return {
+        result: { error },
+        keep: { release: 'released', reason: error instanceof Error ? error.message : String(error) },
+      };
+    }
+    const result = { value: values };
+    if (values.length > 1) {
+      return { result, keep: { release: 'not_stored', reason: `the handler emitted ${values.length} values` } };
+    }
+    const stored: StoredRpcReply = values.length === 1 ? { value: values[0] } : { none: true };
+    return { result, keep: { store: stored } };
+  }
+
+  /**
+   * One of the protocol's refusals as the message's sender sees it (an `IdempotencyRpcException` carrying
+   * `{ code, message, retryable }`), after settling the message under manual acknowledgement: back to the queue
+   * when it may succeed later, rejected (to a dead-letter exchange, if any) when it never can.
+   */
+  private refusal(refused: unknown, settings: HandlerSettings, delivery: RmqDelivery | undefined): unknown {
+    if (!(refused instanceof IdempotencyError)) return refused;
+    const { route, options, isEvent } = settings;
+    if (!refused.retryable) {
+      delivery?.reject();
+      this.logger.warn(`${route}: message refused, the handler did not run (${refused.code}): ${refused.message}`);
+    } else if (delivery) {
+      delivery.requeueAfter(options.retryAfter);
+    } else if (isEvent) {
+      // A request's sender gets the retryable code and may send again; an event's sender hears nothing.
+      const hint =
+        refused instanceof IdempotencyInProgressError
+          ? 'set onConflict: { wait } to wait for the first delivery instead'
+          : 'the idempotency store is unavailable';
+      this.logger.warn(
+        `${route}: event dropped (${refused.code}); nothing redelivers it without manual acknowledgement: ${hint}`,
+      );
+    }
+    return new IdempotencyRpcException(refused);
+  }
+
+  /** The delivery to settle under manual acknowledgement on RabbitMQ; none elsewhere (NATS has no acks). */
+  private deliveryOf(rpcContext: unknown, settings: HandlerSettings): RmqDelivery | undefined {
+    if (!(rpcContext instanceof RmqContext)) return undefined;
+    if (!settings.options.rmq.noAck) return new RmqDelivery(rpcContext, settings.route, this.logger);
+    if (!settings.warnedManualAck) {
+      watchForManualAck(rpcContext, () => {
+        if (settings.warnedManualAck) return;
+        settings.warnedManualAck = true;
+        this.logger.warn(
+          `${settings.route}: the handler acknowledged its message, so its RabbitMQ consumer acknowledges by hand ` +
+            `(noAck: false), but the idempotency option "rmq" says noAck: true: set rmq: { noAck: false }, or the ` +
+            `duplicates the library answers without running the handler stay unacknowledged`,
+        );
+      });
+    }
+    return undefined;
+  }
+
+  /** The pattern (or subject) a message came by, where the transport says: the same key sent elsewhere differs. */
+  private receivedPattern(rpcContext: any): string | undefined {
+    const pattern = rpcContext?.getPattern?.() ?? rpcContext?.getSubject?.();
+    return typeof pattern === 'string' ? pattern : undefined;
+  }
+
+  private handlerSettings(context: ExecutionContext): HandlerSettings {
+    const handler = context.getHandler();
+    let settings = this.handlerCache.get(handler);
+    if (!settings) {
+      const options = this.idempotency.resolve(declaredRouteOptions(context.getClass(), handler) ?? {});
+      const { patterns, isEvent } = messageHandlerPatterns(handler) ?? { patterns: [], isEvent: false };
+      const pattern = patterns.join(', ');
+      settings = { options, route: `${isEvent ? 'event' : 'message'} ${pattern}`, isEvent, pattern };
+      this.handlerCache.set(handler, settings);
+    }
+    return settings;
+  }
+}
