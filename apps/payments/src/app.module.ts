@@ -7,6 +7,7 @@ import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { PaymentsIdempotencyModule } from './idempotency/payments-idempotency.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { PaymentRequestsModule } from './payment-requests/payment-requests.module';
 import { PaymentsModule } from './payments/payments.module';
 
 /** The payments service (README, The payments app), built from a configuration loaded at start-up. */
@@ -24,6 +25,9 @@ export class AppModule {
         CustomersModule,
         PaymentsModule,
         HealthModule,
+        // The consumer's handler is registered only where messages come; without AMQP_URL no transport would
+        // reach it, and the HTTP app stays as it is.
+        ...(config.amqp ? [PaymentRequestsModule] : []),
       ],
     };
   }

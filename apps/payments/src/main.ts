@@ -5,6 +5,7 @@ import { AppModule } from './app.module';
 import { ConfigError, loadAppConfig } from './config/app-config';
 import { demoApiKey } from './config/demo-api-key';
 import { loadEnvFile } from './config/env-file';
+import { paymentRequestsTransport } from './payment-requests/payment-requests.transport';
 import { setupApp } from './setup-app';
 
 async function bootstrap(): Promise<void> {
@@ -22,6 +23,11 @@ async function bootstrap(): Promise<void> {
   }
   const app = await NestFactory.create(AppModule.forRoot(config));
   setupApp(app);
+  if (config.amqp) {
+    app.connectMicroservice(paymentRequestsTransport(config.amqp.url, config.amqp.queue));
+    await app.startAllMicroservices();
+    logger.log(`Consuming payment.requested messages from RabbitMQ queue "${config.amqp.queue}"`);
+  }
   await app.listen(config.port, process.env.HOST ?? '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
   logger.log(

@@ -31,6 +31,8 @@ describe('loadAppConfig', () => {
       IDEMPOTENCY_MEMORY_MAX_RECORDS: '5000',
       IDEMPOTENCY_MEMORY_MAX_RECORDS_PER_SCOPE: '500',
       API_KEYS: 'acme:s1,globex:s2',
+      AMQP_URL: 'amqp://u:p@mq:5672',
+      AMQP_QUEUE: 'payment-requests',
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -42,7 +44,10 @@ describe('loadAppConfig', () => {
       memoryStoreMaxRecords: 5_000,
       memoryStoreMaxRecordsPerScope: 500,
       demoMerchant: false,
+      amqp: { url: 'amqp://u:p@mq:5672', queue: 'payment-requests' },
     });
+    expect(load({ AMQP_URL: 'amqps://mq' }).amqp).toEqual({ url: 'amqps://mq', queue: 'payments' });
+    expect(load({}).amqp).toBeUndefined();
     expect([...config.apiKeys]).toEqual([
       ['acme', 's1'],
       ['globex', 's2'],
@@ -66,6 +71,8 @@ describe('loadAppConfig', () => {
     [{ DATABASE_POOL_SIZE: '0' }, 'Invalid DATABASE_POOL_SIZE: 0 is outside 1..1000'],
     [{ IDEMPOTENCY_STORE: 'mongo' }, 'Invalid IDEMPOTENCY_STORE: "mongo" is not one of typeorm, redis, memory'],
     [{ REDIS_URL: 'http://x' }, 'Invalid REDIS_URL'],
+    [{ AMQP_URL: 'http://mq' }, 'Invalid AMQP_URL: unsupported scheme "http:" (amqp:// or amqps://)'],
+    [{ AMQP_URL: 'not a url' }, 'Invalid AMQP_URL'],
     [{ IDEMPOTENCY_TTL_SECONDS: '0' }, 'Invalid IDEMPOTENCY_TTL_SECONDS'],
     [{ IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '1.5' }, 'Invalid IDEMPOTENCY_LOCK_TIMEOUT_SECONDS'],
     [

@@ -25,6 +25,8 @@ export interface AppConfig {
   apiKeys: Map<string, string>;
   /** True when API_KEYS was not set and a demo merchant was made up. */
   demoMerchant: boolean;
+  /** RabbitMQ to consume `payment.requested` messages from (AMQP_URL), and its queue; none: HTTP only. */
+  amqp?: { url: string; queue: string };
 }
 
 /** A configuration value the app refuses to start with; the message names the variable. */
@@ -79,6 +81,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv, generateSecret: () => stri
     memoryStoreMaxRecordsPerScope: memoryMaxPerScope,
     apiKeys: apiKeys ?? new Map([['demo', generateSecret()]]),
     demoMerchant,
+    amqp: parseAmqp(env.AMQP_URL, env.AMQP_QUEUE),
   };
 }
 
@@ -108,6 +111,22 @@ function parseDatabaseUrl(raw: string | undefined, poolSize: number): DatabaseCo
   if (url.protocol === 'mysql:' || url.protocol === 'mariadb:')
     return { type: 'mysql', url: raw.replace(/^mariadb:/, 'mysql:'), poolSize };
   throw new ConfigError('DATABASE_URL', `unsupported scheme "${url.protocol}" (postgres://, mysql:// or sqlite:)`);
+}
+
+function parseAmqp(url: string | undefined, queue: string | undefined): AppConfig['amqp'] {
+  if (url === undefined || url === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('AMQP_URL', `"${url}" is not a URL (amqp://user:password@host:5672)`);
+  }
+  if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
+    throw new ConfigError('AMQP_URL', `unsupported scheme "${parsed.protocol}" (amqp:// or amqps://)`);
+  }
+  const name = queue === undefined || queue === '' ? 'payments' : queue;
+  if (name.length > 255) throw new ConfigError('AMQP_QUEUE', 'a queue name has at most 255 bytes');
+  return { url, queue: name };
 }
 
 function parseStoreKind(raw: string | undefined): IdempotencyStoreKind {

@@ -3,5 +3,5 @@ import { PaymentsController } from './payments.controller';
 import { PaymentsService } from './payments.service';
 
 /** `POST /payments`, `GET /payments/:id`, `POST /payments/:id/refunds`. */
-@Module({ controllers: [PaymentsController], providers: [PaymentsService] })
+@Module({ controllers: [PaymentsController], providers: [PaymentsService], exports: [PaymentsService] })
 export class PaymentsModule {}

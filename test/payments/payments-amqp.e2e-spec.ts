@@ -1,0 +1,148 @@
+import { Channel, ChannelModel, connect } from 'amqplib';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describeWithServices, TEST_SERVICES } from '../support/services';
+import request from 'supertest';
+import { apiClient, createSqliteFile, PaymentsProcess, spawnPaymentsApp } from './payments-harness';
+
+/** The payments app as deployed with AMQP_URL: `payment.requested` messages from RabbitMQ, keyed by messageId. */
+const STORES = [{ IDEMPOTENCY_STORE: 'typeorm' }, { IDEMPOTENCY_STORE: 'redis' }];
+
+for (const store of STORES) {
+  describeWithServices(['rabbitmq', 'redis'], `payments from RabbitMQ (${store.IDEMPOTENCY_STORE} store)`, () => {
+    const queue = `payments-test-${randomUUID()}`;
+    let database: ReturnType<typeof createSqliteFile>;
+    let app: PaymentsProcess;
+    let broker: ChannelModel;
+    let channel: Channel;
+    let api: ReturnType<typeof apiClient>;
+
+    beforeAll(async () => {
+      database = createSqliteFile();
+      app = await spawnPaymentsApp({
+        ...store,
+        DATABASE_URL: database.url,
+        AMQP_URL: TEST_SERVICES.rabbitmq,
+        AMQP_QUEUE: queue,
+        IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '5',
+      });
+      api = apiClient(app.url);
+      broker = await connect(TEST_SERVICES.rabbitmq);
+      channel = await broker.createChannel();
+    }, 90_000);
+
+    afterAll(async () => {
+      await app?.close();
+      await channel?.deleteQueue(queue).catch(() => undefined);
+      await broker?.close();
+      database?.remove();
+    });
+
+    const publish = (messageId: string, data: object) =>
+      channel.sendToQueue(queue, Buffer.from(JSON.stringify({ pattern: 'payment.requested', data })), {
+        messageId,
+        persistent: true,
+        contentType: 'application/json',
+      });
+    const balanceOf = async (customerId: string) => (await api.get(`/customers/${customerId}`)).body.balance as number;
+    /** Waits until the queue holds nothing and nothing is in flight at its consumer, then a little longer. */
+    const drained = async () => {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const { messageCount } = await channel.checkQueue(queue);
+        if (messageCount === 0) break;
+        if (Date.now() > deadline) throw new Error(`queue ${queue} still holds ${messageCount} messages`);
+        await sleep(100);
+      }
+      await sleep(1_500);
+      expect((await channel.checkQueue(queue)).messageCount).toBe(0);
+    };
+    /** The app's count of `payment.requested` messages by idempotency outcome, from its /metrics. */
+    const outcomes = async () => {
+      const text = (await request(app.url).get('/metrics')).text;
+      const counts: Record<string, number> = {};
+      for (const match of text.matchAll(
+        /^idempotency_requests_total\{route="event payment\.requested",outcome="(\w+)"\} (\d+)$/gm,
+      )) {
+        counts[match[1]] = Number(match[2]);
+      }
+      return counts;
+    };
+    const since = async (before: Record<string, number>) => {
+      const after = await outcomes();
+      return Object.fromEntries(
+        Object.entries(after)
+          .map(([outcome, count]) => [outcome, count - (before[outcome] ?? 0)])
+          .filter(([, count]) => count !== 0),
+      );
+    };
+    const payment = (customerId: string, amount = 2_500) => ({
+      merchantId: 'm1',
+      customerId,
+      amount,
+      currency: 'EUR',
+      reference: `order-${randomUUID()}`,
+    });
+
+    it('charges once for a request published five times at once', async () => {
+      const customer = await api.createCustomer(10_000);
+      const messageId = randomUUID();
+      const request = payment(customer.id);
+      const before = await outcomes();
+      for (let i = 0; i < 5; i++) publish(messageId, request);
+      await drained();
+      expect(await balanceOf(customer.id)).toBe(7_500);
+      publish(messageId, request);
+      await drained();
+      expect(await balanceOf(customer.id)).toBe(7_500);
+      // Run once; the copies were replayed (acknowledged unrun), after requeues while the first one ran.
+      const seen = await since(before);
+      expect(seen.executed).toBe(1);
+      expect(seen.replayed).toBe(5);
+      expect(app.output()).not.toMatch(/ERROR/);
+    });
+
+    it('refuses another payment under a used messageId, and never runs it', async () => {
+      const customer = await api.createCustomer(10_000);
+      const messageId = randomUUID();
+      publish(messageId, payment(customer.id, 1_000));
+      await drained();
+      const before = await outcomes();
+      publish(messageId, payment(customer.id, 4_000));
+      await drained();
+      expect(await balanceOf(customer.id)).toBe(9_000);
+      expect(await since(before)).toEqual({ mismatch: 1 });
+    });
+
+    it('settles a business refusal once: acknowledged, stored, not retried', async () => {
+      const customer = await api.createCustomer(100);
+      const messageId = randomUUID();
+      const request = payment(customer.id, 5_000);
+      const before = await outcomes();
+      publish(messageId, request);
+      await drained();
+      // Redelivered, the refusal is not run again: its outcome is settled.
+      publish(messageId, request);
+      await drained();
+      expect(await balanceOf(customer.id)).toBe(100);
+      expect(await since(before)).toEqual({ executed: 1, replayed: 1 });
+    });
+
+    it('rejects a message that can never be valid (bad fields, unknown merchant, no messageId)', async () => {
+      const customer = await api.createCustomer(10_000);
+      publish(randomUUID(), { ...payment(customer.id), currency: 'euro' });
+      publish(randomUUID(), { ...payment(customer.id), merchantId: 'nobody' });
+      publish(randomUUID(), { ...payment(customer.id), extra: true });
+      channel.sendToQueue(
+        queue,
+        Buffer.from(JSON.stringify({ pattern: 'payment.requested', data: payment(customer.id) })),
+      );
+      await drained();
+      expect(await balanceOf(customer.id)).toBe(10_000);
+      // And the consumer still works.
+      publish(randomUUID(), payment(customer.id));
+      await drained();
+      expect(await balanceOf(customer.id)).toBe(7_500);
+    });
+  });
+}
