@@ -12,6 +12,7 @@ import { IdempotencyService, IdempotentSettlement } from '../core/idempotency.se
 import { IDEMPOTENCY_KEY_ON_REQUEST } from '../http/idempotency-key.decorator';
 import { readIdempotencyKeyHeader } from '../http/idempotency-key-header';
 import { IdempotencyTransport } from '../idempotency-transport';
+import { warnNoPrincipalOnce } from '../no-principal-warning';
 import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
 import { declaredRouteOptions, principalScope } from '../idempotency-options';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
@@ -85,7 +86,8 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
       this.idempotency.emit({ outcome: 'invalid_key', route, scope });
       throw graphQLErrorOf(new IdempotencyKeyInvalidError(parsed.reason, keyName));
     }
-    if (principal === undefined && options.scope === principalScope) this.warnNoPrincipal(settings, route);
+    if (principal === undefined && options.scope === principalScope)
+      warnNoPrincipalOnce(this.logger, settings, route, 'result');
 
     const id: IdempotencyRecordId = { namespace: options.keyPrefix, scope, key: parsed.key };
     const state = graphQLStateOf(graphQLContext);
@@ -220,20 +222,6 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
       throw error;
     }
     return of(stored.value);
-  }
-
-  /**
-   * The default scope found no principal: every caller without one shares this mutation's key space, so one
-   * client's key can replay another's result. Said once per resolver method, not once per request.
-   */
-  private warnNoPrincipal(settings: ResolverSettings, route: string): void {
-    if (settings.warnedNoPrincipal) return;
-    settings.warnedNoPrincipal = true;
-    this.logger.warn(
-      `${route}: no principal on the request (request.user) for the default idempotency scope, so every caller ` +
-        `without one shares one key space and can be replayed another's result. Set the "scope" option to ` +
-        `what identifies the caller, or to sharedScope to declare one shared space on purpose.`,
-    );
   }
 
   private warnNoPlugin(): void {

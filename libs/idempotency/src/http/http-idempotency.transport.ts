@@ -13,6 +13,7 @@ import { fingerprintRequest } from '../core/fingerprint';
 import { IDEMPOTENCY_REPLAYED_HEADER } from '../idempotency.constants';
 import { IdempotencyError } from '../core/idempotency.errors';
 import { IdempotencyTransport } from '../idempotency-transport';
+import { warnNoPrincipalOnce } from '../no-principal-warning';
 import {
   httpExceptionOf,
   IdempotencyConflictException,
@@ -101,7 +102,8 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
       );
     }
 
-    if (principal === undefined && options.scope === principalScope) this.warnNoPrincipal(settings, route);
+    if (principal === undefined && options.scope === principalScope)
+      warnNoPrincipalOnce(this.logger, settings, route, 'response');
     request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
     let stream: Observable<unknown> | undefined;
     const response = context.getArgByIndex(1);
@@ -198,20 +200,6 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
       if (error instanceof RangeError) throw new BadRequestException('The request body is nested too deeply.');
       throw error;
     }
-  }
-
-  /**
-   * The default scope found no principal: every caller without one shares this route's key space, so one
-   * client's key can replay another's response. Said once per route, not once per request.
-   */
-  private warnNoPrincipal(settings: RouteSettings, route: string): void {
-    if (settings.warnedNoPrincipal) return;
-    settings.warnedNoPrincipal = true;
-    this.logger.warn(
-      `${route}: no principal on the request (request.user) for the default idempotency scope, so every caller ` +
-        `without one shares one key space and can be replayed another's response. Set the "scope" option to ` +
-        `what identifies the caller, or to sharedScope to declare one shared space on purpose.`,
-    );
   }
 
   private async runHandler(
