@@ -1,5 +1,5 @@
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2';
-import { DataSource, QueryRunner, QueryRunnerAlreadyReleasedError } from 'typeorm';
+import { DataSource, QueryRunner } from 'typeorm';
 import { IdempotencyAcquireResult, IdempotencyRecordId } from '../idempotency-store';
 import { blockingResult, existingRecordLeft } from './record-rows';
 import { AcquireAttempt, qualifiedTable, SqlDialect, StoreCall } from './sql-dialect';
@@ -89,8 +89,6 @@ export class MysqlDialect implements SqlDialect {
     response: string,
     ttlMs: number,
   ): Promise<boolean> {
-    // A runner whose connection was lost has gone back to the pool: its connection may serve someone else by now.
-    if (runner.isReleased) throw new QueryRunnerAlreadyReleasedError();
     // The transaction's own connection, so the record commits with the handler's writes.
     const connection = (await runner.connect()) as Connection;
     const result = (await execute(

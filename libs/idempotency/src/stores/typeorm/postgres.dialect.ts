@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig, QueryResult } from 'pg';
-import { DataSource, QueryRunner, QueryRunnerAlreadyReleasedError } from 'typeorm';
+import { DataSource, QueryRunner } from 'typeorm';
 import { IdempotencyAcquireResult, IdempotencyRecordId } from '../idempotency-store';
 import { blockingResult, existingRecord, existingRecordLeft } from './record-rows';
 import { AcquireAttempt, qualifiedTable, SqlDialect, StoreCall } from './sql-dialect';
@@ -90,8 +90,6 @@ export class PostgresDialect implements SqlDialect {
     response: string,
     ttlMs: number,
   ): Promise<boolean> {
-    // A runner whose connection was lost has gone back to the pool: its client may serve someone else by now.
-    if (runner.isReleased) throw new QueryRunnerAlreadyReleasedError();
     // The transaction's own connection, so the record commits with the handler's writes; still a named statement.
     const client = (await runner.connect()) as PoolClient;
     const { rowCount } = await client.query(

@@ -1,5 +1,5 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import {
   IdempotencyAcquireRequest,
   IdempotencyAcquireResult,
@@ -224,7 +224,11 @@ export class TypeOrmIdempotencyStore
   ): Promise<boolean> {
     checkRecordId(id);
     checkLength('token', token);
-    return this.dialect.completeIn(manager.queryRunner!, id, token, response, durationMs('ttlMs', ttlMs));
+    const runner = manager.queryRunner!;
+    // A runner whose connection was lost has gone back to the pool: its connection may serve someone else by now,
+    // and the record must not commit outside the handler's transaction.
+    if (runner.isReleased) throw new QueryRunnerAlreadyReleasedError();
+    return this.dialect.completeIn(runner, id, token, response, durationMs('ttlMs', ttlMs));
   }
 
   /** One acquire decision, and another while the record keeps changing under them (see MAX_ACQUIRE_ROUNDS). */
