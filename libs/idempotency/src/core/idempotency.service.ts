@@ -23,6 +23,7 @@ import {
 } from '../idempotency-options.interface';
 import { resolveIdempotencyOptions } from '../idempotency-options';
 import {
+  IdempotencyAcquireRequest,
   IdempotencyAcquireResult,
   IdempotencyRecordId,
   IdempotencyStore,
@@ -162,7 +163,13 @@ export class IdempotencyService implements OnModuleDestroy {
       const cached = this.localCaches.of(options.store).get(cacheKey);
       if (cached) return this.answerFromCache(call, cached);
     }
-    const request = { fingerprint, token: randomUUID(), leaseMs: options.lockTimeout, ttlMs: options.ttl };
+    const request: IdempotencyAcquireRequest = {
+      fingerprint,
+      token: randomUUID(),
+      leaseMs: options.lockTimeout,
+      ttlMs: options.ttl,
+      durableWithWork: options.transactional,
+    };
     const waitUntil = options.onConflict === 'reject' ? 0 : Date.now() + options.onConflict.wait;
     let pollMs = FIRST_POLL_MS;
     let acquireMs: number | undefined;

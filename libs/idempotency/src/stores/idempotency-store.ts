@@ -21,6 +21,14 @@ export interface IdempotencyAcquireRequest {
   leaseMs: number;
   /** How long the record lives in all (in flight or completed) before it counts as absent. */
   ttlMs: number;
+  /**
+   * Set in the transactional mode, where the work commits in a transaction of the store's own database: the new
+   * record then needs to survive a crash only once that transaction commits. A database whose log is written in
+   * order makes it durable with that commit, so its store may let the acquire commit without waiting for a flush
+   * of its own (one disk flush per request instead of two). If the database crashes before the work commits, the
+   * record and the work are lost together, and the retry runs the work for the first time. Stores may ignore it.
+   */
+  durableWithWork?: boolean;
 }
 
 /** The answer of `acquire`: this attempt owns the record now, or the record that was there. */

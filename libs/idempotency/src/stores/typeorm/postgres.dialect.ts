@@ -8,6 +8,10 @@ import { AcquireAttempt, qualifiedTable, SqlDialect, StoreCall } from './sql-dia
 // statement_timestamp(), not now(): it stays right inside the transactional mode's longer transaction.
 const NOW = 'floor(extract(epoch FROM statement_timestamp()) * 1000)::bigint';
 
+// Inside a statement, set_config(..., true) lasts until the statement's own transaction commits, and
+// synchronous_commit is read at that commit: the statement commits without waiting for its WAL to reach disk.
+const NO_FLUSH_WAIT = "SELECT set_config('synchronous_commit', 'off', true)";
+
 // A statement the database aborted as a deadlock victim changed nothing, so it is safe to run again.
 const MAX_DEADLOCK_RETRIES = 5;
 
@@ -17,10 +21,20 @@ interface NamedStatement {
   text: string;
 }
 
-interface Statements {
+/** The two statements of an acquire: the insert of a fresh key, and the full decision. */
+interface AcquireStatements {
   /** Inserts a record for a key that has none, and does nothing otherwise: most keys are fresh. */
   insertFresh: NamedStatement;
-  acquire: NamedStatement;
+  decide: NamedStatement;
+}
+
+interface Statements {
+  acquire: AcquireStatements;
+  /**
+   * The same, committed without waiting for the WAL flush (`durableWithWork`): the work's transaction commits
+   * later on the same server, and its flush carries every WAL record written before it, this one included.
+   */
+  acquireDurableWithWork: AcquireStatements;
   /** Reads the row an acquire lost to, with its lease and TTL left. */
   readExisting: NamedStatement;
   complete: NamedStatement;
@@ -48,12 +62,13 @@ export class PostgresDialect implements SqlDialect {
     attempt: AcquireAttempt,
     call: StoreCall,
   ): Promise<IdempotencyAcquireResult | undefined> {
-    const { insertFresh, acquire } = this.sql();
+    const statements = this.sql();
+    const { insertFresh, decide } = attempt.durableWithWork ? statements.acquireDurableWithWork : statements.acquire;
     const values = [id.namespace, id.scope, id.key, attempt.fingerprint, attempt.token, attempt.leaseMs, attempt.ttlMs];
     // A fresh key takes one plain insert, which the server runs at a fraction of the cost of the full decision
     // below; the insert alone decides (a concurrent insert of the same key makes it wait, then do nothing).
     if ((await this.run(call, insertFresh, values)).rowCount === 1) return { state: 'acquired', takenOver: false };
-    const { rows } = await this.run(call, acquire, values);
+    const { rows } = await this.run(call, decide, values);
     const row = rows[0] as Record<string, unknown>;
     // `prev` is the current row, locked before the insert ran, so it is exactly what the insert decided on.
     const prev = existingRecord(row, Number(row.now));
@@ -151,43 +166,9 @@ export class PostgresDialect implements SqlDialect {
 
 function buildStatements(table: string): Statements {
   const byId = (first: number) => `namespace = $${first} AND scope = $${first + 1} AND "key" = $${first + 2}`;
-  const columns = 'namespace, scope, "key", fingerprint, token, lease_until, expires_at, response';
   return {
-    insertFresh: statement(
-      'insert',
-      `INSERT INTO ${table} (${columns})
-       VALUES ($1, $2, $3, $4, $5, ${NOW} + $6::bigint, ${NOW} + $7::bigint, NULL)
-       ON CONFLICT (namespace, scope, "key") DO NOTHING`,
-    ),
-    // One statement. `prev` locks the current row (FOR UPDATE waits for, then sees, a concurrent writer's commit),
-    // so the insert's guard and the reported row are the same version; `won` says whether the insert (or the
-    // guarded update of an expired / taken-over row) happened.
-    acquire: statement(
-      'acquire',
-      `WITH clock AS (
-         SELECT ${NOW} AS now
-       ), prev AS (
-         SELECT r.fingerprint, r.response, r.lease_until, r.expires_at
-         FROM ${table} AS r
-         WHERE r.namespace = $1::varchar AND r.scope = $2::varchar AND r."key" = $3::varchar
-         FOR UPDATE
-       ), upsert AS (
-         INSERT INTO ${table} AS r (${columns})
-         SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::varchar,
-                clock.now + $6::bigint, clock.now + $7::bigint, NULL
-         FROM clock LEFT JOIN prev ON true
-         ON CONFLICT (namespace, scope, "key") DO UPDATE
-         SET fingerprint = EXCLUDED.fingerprint, token = EXCLUDED.token, lease_until = EXCLUDED.lease_until,
-             expires_at = EXCLUDED.expires_at, response = NULL
-         WHERE r.expires_at <= (SELECT now FROM clock)
-            OR (r.response IS NULL AND r.lease_until <= (SELECT now FROM clock)
-                AND r.fingerprint = EXCLUDED.fingerprint)
-         RETURNING 1
-       )
-       SELECT (SELECT count(*) FROM upsert) AS won, clock.now,
-              prev.fingerprint, prev.response, prev.lease_until, prev.expires_at
-       FROM clock LEFT JOIN prev ON true`,
-    ),
+    acquire: acquireStatements(table, ''),
+    acquireDurableWithWork: acquireStatements(table, NO_FLUSH_WAIT),
     readExisting: statement(
       'read',
       `SELECT fingerprint, response, lease_until - ${NOW} AS lease_left, expires_at - ${NOW} AS ttl_left
@@ -215,6 +196,50 @@ function buildStatements(table: string): Statements {
        ) AS expired
        WHERE r.namespace = expired.namespace AND r.scope = expired.scope AND r."key" = expired."key"
          AND r.expires_at <= ${NOW}`,
+    ),
+  };
+}
+
+/** The acquire statements; `first`, when given, is a query run before each one's write, as its first CTE. */
+function acquireStatements(table: string, first: string): AcquireStatements {
+  const columns = 'namespace, scope, "key", fingerprint, token, lease_until, expires_at, response';
+  const purpose = first ? 'deferred' : 'plain';
+  return {
+    insertFresh: statement(
+      `insert_${purpose}`,
+      `${first ? `WITH first AS (${first}) ` : ''}INSERT INTO ${table} (${columns})
+       SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::varchar,
+              ${NOW} + $6::bigint, ${NOW} + $7::bigint, NULL${first ? ' FROM first' : ''}
+       ON CONFLICT (namespace, scope, "key") DO NOTHING`,
+    ),
+    // One statement. `prev` locks the current row (FOR UPDATE waits for, then sees, a concurrent writer's commit),
+    // so the insert's guard and the reported row are the same version; `won` says whether the insert (or the
+    // guarded update of an expired / taken-over row) happened.
+    decide: statement(
+      `acquire_${purpose}`,
+      `WITH ${first ? `first AS (${first}), ` : ''}clock AS (
+         SELECT ${NOW} AS now${first ? ' FROM first' : ''}
+       ), prev AS (
+         SELECT r.fingerprint, r.response, r.lease_until, r.expires_at
+         FROM ${table} AS r
+         WHERE r.namespace = $1::varchar AND r.scope = $2::varchar AND r."key" = $3::varchar
+         FOR UPDATE
+       ), upsert AS (
+         INSERT INTO ${table} AS r (${columns})
+         SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::varchar,
+                clock.now + $6::bigint, clock.now + $7::bigint, NULL
+         FROM clock LEFT JOIN prev ON true
+         ON CONFLICT (namespace, scope, "key") DO UPDATE
+         SET fingerprint = EXCLUDED.fingerprint, token = EXCLUDED.token, lease_until = EXCLUDED.lease_until,
+             expires_at = EXCLUDED.expires_at, response = NULL
+         WHERE r.expires_at <= (SELECT now FROM clock)
+            OR (r.response IS NULL AND r.lease_until <= (SELECT now FROM clock)
+                AND r.fingerprint = EXCLUDED.fingerprint)
+         RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM upsert) AS won, clock.now,
+              prev.fingerprint, prev.response, prev.lease_until, prev.expires_at
+       FROM clock LEFT JOIN prev ON true`,
     ),
   };
 }

@@ -12,6 +12,8 @@ export interface AcquireAttempt {
   token: string;
   leaseMs: number;
   ttlMs: number;
+  /** `IdempotencyAcquireRequest.durableWithWork`: the acquire may commit without a flush of its own. */
+  durableWithWork: boolean;
 }
 
 /** A value, or the promise of one: better-sqlite3 answers at once, and a promise round trip would only cost. */

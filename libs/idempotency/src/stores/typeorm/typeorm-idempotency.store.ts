@@ -129,6 +129,7 @@ export class TypeOrmIdempotencyStore
         token: request.token,
         leaseMs: durationMs('leaseMs', request.leaseMs),
         ttlMs: durationMs('ttlMs', request.ttlMs),
+        durableWithWork: request.durableWithWork === true,
       };
     } catch (error) {
       return Promise.reject(error);
