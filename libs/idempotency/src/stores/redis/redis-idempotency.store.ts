@@ -6,6 +6,7 @@ import {
   IdempotencyRecordId,
   IdempotencyStore,
 } from '../idempotency-store';
+import { CallDeadlines } from '../call-deadlines';
 import { reportOwnedConnection } from './redis-idempotency.connection-report';
 import { watchEvictionPolicy } from './redis-idempotency.eviction-policy';
 import {
@@ -76,6 +77,7 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
   protected readonly client: Redis | Cluster;
   private readonly ownsClient: boolean;
   private readonly commandTimeout: number;
+  private readonly deadlines: CallDeadlines;
   private readonly stopWatchingEvictionPolicy: () => void;
   private readonly stopReportingConnection: () => void;
   private ready: Promise<void> | undefined;
@@ -90,6 +92,7 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
         `RedisIdempotencyStore: commandTimeout must be a positive whole number, got ${options.commandTimeout}`,
       );
     }
+    this.deadlines = new CallDeadlines(this.commandTimeout);
     this.ownsClient = !isClient(connection);
     this.client = isClient(connection) ? connection : this.createClient(connection);
     // A client the store created has no other listener: without one, ioredis logs every failed reconnection.
@@ -163,31 +166,23 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
    * `commandTimeout`. It waits for the connection itself rather than queueing, so a call that timed out is
    * never sent later.
    */
-  private async call(
-    operation: string,
-    name: string,
-    args: [string, ...(string | Buffer | number)[]],
-  ): Promise<unknown> {
-    let timer: NodeJS.Timeout | undefined;
+  private call(operation: string, name: string, args: [string, ...(string | Buffer | number)[]]): Promise<unknown> {
     let expired = false;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        expired = true;
-        reject(
-          new Error(
-            `RedisIdempotencyStore: ${operation} got no answer from Redis within ${this.commandTimeout} ms (connection ${this.client.status})`,
-          ),
-        );
-      }, this.commandTimeout);
-    });
-    try {
-      const status = this.client.status;
-      // 'end' (closed for good) is left to the client, which rejects at once.
-      if (status !== 'ready' && status !== 'end') await Promise.race([this.whenReady(), timeout]);
-      return await Promise.race([this.send(name, args, () => expired), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const isExpired = () => expired;
+    const status = this.client.status;
+    // 'end' (closed for good) is left to the client, which rejects at once.
+    const work =
+      status !== 'ready' && status !== 'end'
+        ? this.whenReady().then(() => (expired ? undefined : this.send(name, args, isExpired)))
+        : this.send(name, args, isExpired);
+    return this.deadlines.bound(
+      work,
+      () =>
+        new Error(
+          `RedisIdempotencyStore: ${operation} got no answer from Redis within ${this.commandTimeout} ms (connection ${this.client.status})`,
+        ),
+      () => (expired = true),
+    );
   }
 
   /**
@@ -295,9 +290,17 @@ function escapeKeyPart(part: string): string {
 }
 
 function encodeFingerprint(fingerprint: string): Buffer {
-  return HEX_FINGERPRINT.test(fingerprint)
-    ? Buffer.concat([Buffer.of(BINARY), Buffer.from(fingerprint, 'hex')])
-    : Buffer.concat([Buffer.of(TEXT), Buffer.from(fingerprint, 'utf8')]);
+  // One allocation, written in place: this runs on every acquire.
+  if (HEX_FINGERPRINT.test(fingerprint)) {
+    const encoded = Buffer.allocUnsafe(1 + fingerprint.length / 2);
+    encoded[0] = BINARY;
+    encoded.write(fingerprint, 1, 'hex');
+    return encoded;
+  }
+  const encoded = Buffer.allocUnsafe(1 + Buffer.byteLength(fingerprint, 'utf8'));
+  encoded[0] = TEXT;
+  encoded.write(fingerprint, 1, 'utf8');
+  return encoded;
 }
 
 function decodeFingerprint(encoded: Buffer): string {
