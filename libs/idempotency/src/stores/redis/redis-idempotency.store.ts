@@ -35,7 +35,8 @@ export type RedisIdempotencyConnection = Redis | Cluster | RedisOptions | string
 export interface RedisIdempotencyStoreOptions {
   /**
    * Longest time, in milliseconds, one store call may take, waiting for a lost connection included, before
-   * it rejects (the library then answers 503). Applies to clients passed in as well. Default 1000.
+   * it rejects (the library then answers 503); the rejection comes within a tenth of it after. Applies to clients
+   * passed in as well. Default 1000.
    */
   commandTimeout?: number;
 }
@@ -70,7 +71,7 @@ const TEXT = 0;
  * it creates gets `enableOfflineQueue: false`, `maxRetriesPerRequest: 0` (commands caught by a dropped
  * connection fail at once) and `autoResendUnfulfilledCommands: false` (none is re-sent after its caller was
  * answered), and reconnects by itself. Give a client you pass in the last two as well (for a `Cluster`,
- * in `redisOptions`); whatever its settings, no store call outlives `commandTimeout`.
+ * in `redisOptions`); whatever its settings, no store call outlives 1.1 × `commandTimeout`.
  */
 export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleDestroy {
   /** The connection, for subclasses (a health check, say). */
