@@ -1,6 +1,7 @@
 /*
- * Summarises a V8 `.cpuprofile` (as written by `node --cpu-prof`, e.g. by `BENCH_PROFILE=<variant> npm run bench`):
- * self time by function and by package/file, and the inclusive time of chosen functions.
+ * Summarises a V8 `.cpuprofile` (as `BENCH_PROFILE=<app> npm run bench` or `node --cpu-prof` write them):
+ * self time by function and by package/file, and the inclusive time of chosen functions, as shares of the time the
+ * process was busy (idle samples left out).
  *
  *   npx ts-node --transpile-only bench/profile-summary.ts <file.cpuprofile> [top=40] [function names to total...]
  */
@@ -44,10 +45,16 @@ function main(): void {
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
 
+  // Shares are of the busy time: a bench profile spans the rounds, and the app idles while other variants run.
   const self = new Map<number, number>();
   let total = 0;
+  let idle = 0;
   profile.samples.forEach((id, i) => {
     const dt = profile.timeDeltas[i] ?? 0;
+    if (byId.get(id)?.callFrame.functionName === '(idle)') {
+      idle += dt;
+      return;
+    }
     self.set(id, (self.get(id) ?? 0) + dt);
     total += dt;
   });
@@ -79,7 +86,7 @@ function main(): void {
     for (const [name, time] of [...map].sort((a, b) => b[1] - a[1]).slice(0, limit))
       console.log(`${pct(time)}  ${name}`);
   };
-  console.log(`total sampled: ${(total / 1e6).toFixed(2)} s`);
+  console.log(`busy: ${(total / 1e6).toFixed(2)} s (shares below are of this); idle: ${(idle / 1e6).toFixed(2)} s`);
   print('self time by package / file', byPlace, 25);
   print('self time by function', byFunction, top);
   if (focus.length) print('inclusive time', inclusive, focus.length);

@@ -11,7 +11,7 @@
  *
  * Settings (environment): BENCH_ROUNDS (3), BENCH_DURATION seconds per measurement (5), BENCH_WARMUP seconds (3),
  * BENCH_CONNECTIONS (50), BENCH_ONLY=variant,... (baselines, floors and the peer its targets need are added),
- * BENCH_PROFILE=app,... (node --cpu-prof on those app processes; see bench/profile-summary.ts),
+ * BENCH_PROFILE=app,... (V8's CPU profile of those apps over the measured rounds; see bench/profile-summary.ts),
  * BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test),
  * BENCH_REDIS_URL (default: a dedicated redis-server the bench starts), BENCH_STRICT=1 (exit 2 when a speed target
  * is missed; bench/lib/targets.ts), BENCH_RENDER_ONLY=1 (rewrite the docs from the local bench/last-run.json).
@@ -490,6 +490,8 @@ async function main(): Promise<number> {
     await app.settle();
     await assertClean(variant, result, app);
   }
+  // Profiles cover the measured rounds only: start-up and warm-up are over by now.
+  for (const app of apps.values()) await app.startProfile();
   const measurements: Measurement[] = [];
   for (let round = 0; round < settings.rounds; round++) {
     // Rotated, and reversed every other round, so that each variant runs both before and after its baseline.
@@ -523,6 +525,7 @@ async function main(): Promise<number> {
       );
     }
   }
+  for (const app of apps.values()) await app.stopProfile();
 
   // --- Acquire latency of the Redis store under light load, where it is the round trip rather than the queue.
   const unsaturated: AppStats[] = [];

@@ -1,9 +1,12 @@
 /*
  * The child side of the bench: every app under test runs in its own process, forked by the harness with an
- * IPC channel. This file has no dependency (the peer app, on Nest 10, uses it too): it records the library's
+ * IPC channel. This file depends on nothing but Node.js (the peer app, on Nest 10, uses it too): it records the library's
  * acquire latencies and outcomes, answers the harness's messages, and stops the app when told to (or when
  * the harness goes away), so no app outlives a bench run.
  */
+
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 
 /** Acquire latency and outcomes an app saw since the last reset. */
 export interface AppStats {
@@ -19,13 +22,21 @@ export interface AppStats {
 }
 
 /** Messages from the harness to an app. */
-export type HarnessMessage = { type: 'reset' } | { type: 'stats'; id: number } | { type: 'stop' };
+export type HarnessMessage =
+  | { type: 'reset' }
+  | { type: 'stats'; id: number }
+  | { type: 'stop' }
+  /** Starts V8's CPU profiler (`BENCH_PROFILE`): after start-up and warm-up, so neither is in the profile. */
+  | { type: 'profile-start' }
+  /** Stops it and writes the profile to `file` (Chrome DevTools' `.cpuprofile` format). */
+  | { type: 'profile-stop'; file: string };
 
 /** Messages from an app to the harness. */
 export type AppMessage =
   | { type: 'ready'; url: string; pid: number }
   | { type: 'stats'; id: number; stats: AppStats }
-  | { type: 'failed'; message: string };
+  | { type: 'failed'; message: string }
+  | { type: 'profile'; state: 'started' | 'written'; error?: string };
 
 /** The fields of an idempotency event the recorder reads (kept structural, so the peer app needs no import). */
 interface EventLike {
@@ -76,6 +87,40 @@ export class AcquireRecorder {
   }
 }
 
+/**
+ * V8's CPU profiler driven over the inspector protocol from inside the app, so that a profile covers only the
+ * measured rounds: `--cpu-prof` would also record start-up (ts-node compiling the app) and the warm-up. Between
+ * this app's own measurements it is idle, which the profile shows as `(idle)` and no function's time.
+ */
+class WindowedProfiler {
+  private session: Session | undefined;
+
+  start(done: (error?: string) => void): void {
+    const session = (this.session ??= new Session());
+    session.connect();
+    session.post('Profiler.enable', () =>
+      session.post('Profiler.start', (error) => done(error ? String(error.message) : undefined)),
+    );
+  }
+
+  stop(file: string, done: (error?: string) => void): void {
+    const session = this.session;
+    if (!session) return done('the profiler was not started');
+    session.post('Profiler.stop', (error, result) => {
+      if (error) return done(String(error.message));
+      try {
+        writeFileSync(file, JSON.stringify(result.profile));
+        done();
+      } catch (writeError) {
+        done(writeError instanceof Error ? writeError.message : String(writeError));
+      } finally {
+        session.disconnect();
+        this.session = undefined;
+      }
+    });
+  }
+}
+
 /** A started app: where it listens and how to close it. */
 export interface RunningBenchApp {
   url: string;
@@ -104,10 +149,15 @@ export function serveBenchApp(start: () => Promise<RunningBenchApp>, recorder = 
     process.exit(code);
   };
 
+  const profiler = new WindowedProfiler();
   process.on('message', (message: HarnessMessage) => {
     if (message.type === 'reset') recorder.reset();
     else if (message.type === 'stats') send({ type: 'stats', id: message.id, stats: recorder.stats() });
     else if (message.type === 'stop') void stop(0);
+    else if (message.type === 'profile-start')
+      profiler.start((error) => send({ type: 'profile', state: 'started', error }));
+    else if (message.type === 'profile-stop')
+      profiler.stop(message.file, (error) => send({ type: 'profile', state: 'written', error }));
   });
   process.on('disconnect', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));

@@ -58,6 +58,7 @@ export class AppProcess {
     private readonly options: {
       env?: Record<string, string>;
       tsProject?: string;
+      /** Where `stopProfile` writes this app's CPU profile (`<name>.cpuprofile`); unset: never profiled. */
       cpuProfileDir?: string;
       cwd?: string;
       /** A compiled .js entry run with plain node (the Nest 12 apps), rather than a .ts one through ts-node. */
@@ -70,12 +71,6 @@ export class AppProcess {
     const execArgv = this.options.plainNode
       ? []
       : ['-r', require.resolve('ts-node/register/transpile-only'), '-r', require.resolve('tsconfig-paths/register')];
-    if (this.options.cpuProfileDir)
-      execArgv.push(
-        '--cpu-prof',
-        `--cpu-prof-dir=${this.options.cpuProfileDir}`,
-        `--cpu-prof-name=${this.name}.cpuprofile`,
-      );
     const child = fork(this.entry, [], {
       cwd: this.options.cwd ?? REPO_ROOT,
       execArgv,
@@ -175,6 +170,37 @@ export class AppProcess {
         else resolveStats(stats);
       });
       this.child.send({ type: 'stats', id } satisfies HarnessMessage);
+    });
+  }
+
+  /** Starts the app's CPU profiler, if it is to be profiled; resolves once it runs. */
+  startProfile(): Promise<void> {
+    return this.profileStep({ type: 'profile-start' }, 'started');
+  }
+
+  /** Stops the app's CPU profiler and resolves with the profile's path once written (undefined: not profiled). */
+  async stopProfile(): Promise<string | undefined> {
+    if (!this.options.cpuProfileDir) return undefined;
+    const file = join(this.options.cpuProfileDir, `${this.name}.cpuprofile`);
+    await this.profileStep({ type: 'profile-stop', file }, 'written');
+    return file;
+  }
+
+  private profileStep(message: HarnessMessage, state: 'started' | 'written', timeoutMs = 60_000): Promise<void> {
+    if (!this.options.cpuProfileDir) return Promise.resolve();
+    this.assertAlive();
+    const child = this.child;
+    return new Promise((done, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: the profiler did not answer`)), timeoutMs);
+      const listen = (reply: AppMessage) => {
+        if (reply.type !== 'profile' || reply.state !== state) return;
+        clearTimeout(timer);
+        child.off('message', listen);
+        if (reply.error) reject(new Error(`${this.name}: profiling failed: ${reply.error}`));
+        else done();
+      };
+      child.on('message', listen);
+      child.send(message);
     });
   }
 

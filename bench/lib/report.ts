@@ -418,7 +418,7 @@ ${replayParagraph(v)}
 - The load generator, the app, Redis and PostgreSQL share the machine's ${machine.cores} cores, and other work on the
   machine may run at the same time: absolute req/s move from run to run, and so, less, do the ratios (the whiskers);
   the PostgreSQL-bound payments pair moves most. Compare ratios within one run, and runs with one another only loosely.
-- Profiling: \`BENCH_PROFILE=lib-redis,lib-interceptor npm run bench\` runs those apps under \`node --cpu-prof\`;
+- Profiling: \`BENCH_PROFILE=lib-redis,lib-interceptor npm run bench\` profiles those apps over the measured rounds only;
   \`npx ts-node --transpile-only bench/profile-summary.ts <file>.cpuprofile\` summarises a profile.
   \`npx ts-node -r tsconfig-paths/register --transpile-only bench/micro.ts\` repeats the micro-measurements quoted above.
 
