@@ -178,14 +178,14 @@ export class AppProcess {
     return this.profileStep({ type: 'profile-start' }, 'started');
   }
 
-  /** Stops the app's CPU profiler and resolves with the profile's path once written (undefined: not profiled). */
-  async stopProfile(): Promise<string | undefined> {
-    if (!this.options.cpuProfileDir) return undefined;
-    const file = join(this.options.cpuProfileDir, `${this.name}.cpuprofile`);
-    await this.profileStep({ type: 'profile-stop', file }, 'written');
-    return file;
+  /** Stops the app's CPU profiler and resolves once `<cpuProfileDir>/<name>.cpuprofile` is written. */
+  stopProfile(): Promise<void> {
+    const dir = this.options.cpuProfileDir;
+    if (!dir) return Promise.resolve();
+    return this.profileStep({ type: 'profile-stop', file: join(dir, `${this.name}.cpuprofile`) }, 'written');
   }
 
+  /** Sends one profiler message to an app that is to be profiled, and waits for its acknowledgement. */
   private profileStep(message: HarnessMessage, state: 'started' | 'written', timeoutMs = 60_000): Promise<void> {
     if (!this.options.cpuProfileDir) return Promise.resolve();
     this.assertAlive();

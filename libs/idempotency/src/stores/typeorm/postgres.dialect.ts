@@ -167,8 +167,8 @@ export class PostgresDialect implements SqlDialect {
 function buildStatements(table: string): Statements {
   const byId = (first: number) => `namespace = $${first} AND scope = $${first + 1} AND "key" = $${first + 2}`;
   return {
-    acquire: acquireStatements(table, ''),
-    acquireDurableWithWork: acquireStatements(table, NO_FLUSH_WAIT),
+    acquire: acquireStatements(table, false),
+    acquireDurableWithWork: acquireStatements(table, true),
     readExisting: statement(
       'read',
       `SELECT fingerprint, response, lease_until - ${NOW} AS lease_left, expires_at - ${NOW} AS ttl_left
@@ -200,16 +200,21 @@ function buildStatements(table: string): Statements {
   };
 }
 
-/** The acquire statements; `first`, when given, is a query run before each one's write, as its first CTE. */
-function acquireStatements(table: string, first: string): AcquireStatements {
+/**
+ * The acquire statements. With `deferFlush`, each one's first CTE turns the flush wait of its own commit off; the
+ * rows it writes are selected FROM that CTE, so PostgreSQL cannot leave it out.
+ */
+function acquireStatements(table: string, deferFlush: boolean): AcquireStatements {
   const columns = 'namespace, scope, "key", fingerprint, token, lease_until, expires_at, response';
-  const purpose = first ? 'deferred' : 'plain';
+  const noFlushWait = deferFlush ? `no_flush_wait AS (${NO_FLUSH_WAIT})` : '';
+  const fromNoFlushWait = deferFlush ? ' FROM no_flush_wait' : '';
+  const purpose = deferFlush ? 'deferred' : 'plain';
   return {
     insertFresh: statement(
       `insert_${purpose}`,
-      `${first ? `WITH first AS (${first}) ` : ''}INSERT INTO ${table} (${columns})
+      `${deferFlush ? `WITH ${noFlushWait} ` : ''}INSERT INTO ${table} (${columns})
        SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::varchar,
-              ${NOW} + $6::bigint, ${NOW} + $7::bigint, NULL${first ? ' FROM first' : ''}
+              ${NOW} + $6::bigint, ${NOW} + $7::bigint, NULL${fromNoFlushWait}
        ON CONFLICT (namespace, scope, "key") DO NOTHING`,
     ),
     // One statement. `prev` locks the current row (FOR UPDATE waits for, then sees, a concurrent writer's commit),
@@ -217,8 +222,8 @@ function acquireStatements(table: string, first: string): AcquireStatements {
     // guarded update of an expired / taken-over row) happened.
     decide: statement(
       `acquire_${purpose}`,
-      `WITH ${first ? `first AS (${first}), ` : ''}clock AS (
-         SELECT ${NOW} AS now${first ? ' FROM first' : ''}
+      `WITH ${deferFlush ? `${noFlushWait}, ` : ''}clock AS (
+         SELECT ${NOW} AS now${fromNoFlushWait}
        ), prev AS (
          SELECT r.fingerprint, r.response, r.lease_until, r.expires_at
          FROM ${table} AS r
