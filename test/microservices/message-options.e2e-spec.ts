@@ -32,6 +32,20 @@ describe('message handler options, checked at start-up', () => {
     );
   });
 
+  it('refuses the message-only options on an HTTP route, where they would do nothing', async () => {
+    @Controller('refunds')
+    class RefundsController {
+      @Post()
+      @Idempotent({ messageKeySpace: 'shared' })
+      create() {
+        return {};
+      }
+    }
+    await expect(boot([RefundsController])).rejects.toThrow(
+      '@Idempotent() on RefundsController.create: the "messageKeySpace" option is for message handlers; it does nothing on an HTTP route',
+    );
+  });
+
   it('refuses two idempotent handlers of one event under one keyPrefix, and accepts them apart', async () => {
     @Controller()
     class Billing {
@@ -65,6 +79,11 @@ describe('message handler options, checked at start-up', () => {
     ],
     [{ rmq: true }, 'Idempotency option "rmq" must be an object such as { noAck: false }, got true'],
     [{ rmq: { noAck: 'no' } }, 'Idempotency option "rmq.noAck" must be true or false, got "no"'],
+    [{ maxMessageBytes: 0 }, 'Idempotency option "maxMessageBytes" must be a positive whole number, got 0'],
+    [
+      { messageKeySpace: 'everywhere' },
+      `Idempotency option "messageKeySpace" must be 'separate' or 'shared', got "everywhere"`,
+    ],
   ])('refuses %j', async (options, message) => {
     await expect(boot([], options as unknown as IdempotentRouteOptions)).rejects.toThrow(message);
   });

@@ -14,6 +14,9 @@ export interface IdempotencyResponseInfo {
 /** What a request with a key still in flight gets: `'reject'` → 409 with `Retry-After`, or a bounded wait. */
 export type IdempotencyConflictStrategy = 'reject' | { wait: number };
 
+/** Where message handlers keep their records; see `IdempotentRouteOptions.messageKeySpace`. */
+export type IdempotencyMessageKeySpace = 'separate' | 'shared';
+
 /** How the RabbitMQ transport acknowledges messages; see `IdempotentRouteOptions.rmq`. */
 export interface IdempotencyRmqOptions {
   /** As in the microservice's RMQ options: `true` (Nest's default) for automatic acknowledgement. */
@@ -35,7 +38,20 @@ export interface IdempotentRouteOptions {
    * no key. HTTP routes and GraphQL mutations read theirs from the `headerName` header: set on one of them, this
    * option stops start-up (set module-wide, it applies to message handlers only).
    */
-  key?: (context: ExecutionContext) => string | undefined;
+  key?: (context: ExecutionContext) => string | undefined | Promise<string | undefined>;
+  /**
+   * Message handlers only: whose records a message's key meets. `'separate'` (default): message handlers keep
+   * their records under `<keyPrefix>:messages`, apart from HTTP routes and GraphQL mutations, so whoever may
+   * publish cannot use up (or replay) the HTTP keys of the same scope. `'shared'`: under `keyPrefix` itself, so
+   * a message id and an HTTP key of one scope are one key, for an app that sends one operation both ways.
+   */
+  messageKeySpace?: IdempotencyMessageKeySpace;
+  /**
+   * Message handlers only: the largest message fingerprinted, in bytes (RabbitMQ: the raw content; elsewhere the
+   * payload's size, counted up to this bound). A larger one is refused without running the handler
+   * (`IDEMPOTENCY_PAYLOAD_TOO_LARGE`; rejected under manual acknowledgement). Default 1 MiB.
+   */
+  maxMessageBytes?: number;
   /**
    * RabbitMQ consumers: `noAck` as the microservice's RMQ options set it (Nest's default `true`). With `false`
    * (manual acknowledgement) the library acknowledges or rejects the messages whose handler it does not run,
@@ -107,6 +123,6 @@ export interface ResolvedIdempotencyOptions extends Required<
   fingerprintHeaders: string[];
   replayHeaders: string[];
   /** Undefined: a message's key comes from where its transport carries one. */
-  key: ((context: ExecutionContext) => string | undefined) | undefined;
+  key: IdempotentRouteOptions['key'];
   rmq: Required<IdempotencyRmqOptions>;
 }

@@ -4,6 +4,7 @@ import {
   IDEMPOTENCY_DEFAULT_HEADER,
   IDEMPOTENCY_DEFAULT_KEY_PREFIX,
   IDEMPOTENCY_DEFAULT_LOCK_TIMEOUT_MS,
+  IDEMPOTENCY_DEFAULT_MAX_MESSAGE_BYTES,
   IDEMPOTENCY_DEFAULT_MAX_RESPONSE_BYTES,
   IDEMPOTENCY_DEFAULT_RETRY_AFTER_MS,
   IDEMPOTENCY_DEFAULT_TTL_MS,
@@ -77,6 +78,8 @@ export function resolveIdempotencyOptions(
     headerName: options.headerName ?? base?.headerName ?? IDEMPOTENCY_DEFAULT_HEADER,
     key: options.key ?? base?.key,
     rmq: { noAck: options.rmq?.noAck ?? base?.rmq.noAck ?? true },
+    messageKeySpace: options.messageKeySpace ?? base?.messageKeySpace ?? 'separate',
+    maxMessageBytes: options.maxMessageBytes ?? base?.maxMessageBytes ?? IDEMPOTENCY_DEFAULT_MAX_MESSAGE_BYTES,
     required: options.required ?? base?.required ?? true,
     ttl: options.ttl ?? base?.ttl ?? IDEMPOTENCY_DEFAULT_TTL_MS,
     lockTimeout: options.lockTimeout ?? base?.lockTimeout ?? IDEMPOTENCY_DEFAULT_LOCK_TIMEOUT_MS,
@@ -122,6 +125,12 @@ function validate(options: ResolvedIdempotencyOptions): void {
   positiveInteger('lockTimeout', options.lockTimeout);
   positiveInteger('retryAfter', options.retryAfter);
   positiveInteger('maxResponseBytes', options.maxResponseBytes);
+  positiveInteger('maxMessageBytes', options.maxMessageBytes);
+  if (options.messageKeySpace !== 'separate' && options.messageKeySpace !== 'shared') {
+    throw new Error(
+      `Idempotency option "messageKeySpace" must be 'separate' or 'shared', got ${JSON.stringify(options.messageKeySpace)}`,
+    );
+  }
   if (options.lockTimeout > options.ttl) {
     throw new Error(
       `Idempotency option "lockTimeout" (${options.lockTimeout} ms) must not exceed "ttl" (${options.ttl} ms)`,

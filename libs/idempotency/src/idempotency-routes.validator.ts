@@ -93,11 +93,19 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
     name: string,
     eventHandlers: Map<string, string>,
   ): void {
-    if (declared.key !== undefined && kind !== 'message-handler') {
+    if (kind !== 'message-handler') {
       const reader = kind === 'mutation' ? 'a GraphQL mutation' : 'an HTTP route';
-      throw new Error(
-        `the "key" option is for message handlers; ${reader} reads its key from the "${resolved.headerName}" header`,
-      );
+      if (declared.key !== undefined) {
+        throw new Error(
+          `the "key" option is for message handlers; ${reader} reads its key from the "${resolved.headerName}" header`,
+        );
+      }
+      // Set module-wide they apply to message handlers only; on one route they would be silently ignored.
+      for (const option of ['messageKeySpace', 'maxMessageBytes'] as const) {
+        if (declared[option] !== undefined) {
+          throw new Error(`the "${option}" option is for message handlers; it does nothing on ${reader}`);
+        }
+      }
     }
     const message = messageHandlerPatterns(handler);
     if (!message?.isEvent) return;

@@ -19,6 +19,12 @@ export const IDEMPOTENCY_DEFAULT_RETRY_AFTER_MS = 1000;
 /** Largest serialised response stored by default (1 MiB). */
 export const IDEMPOTENCY_DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
+/** Largest message a message handler fingerprints by default (1 MiB): canonicalising and hashing block the loop. */
+export const IDEMPOTENCY_DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/** What a message handler's namespace adds to `keyPrefix`, unless `messageKeySpace: 'shared'`. */
+export const IDEMPOTENCY_MESSAGE_NAMESPACE_SUFFIX = ':messages';
+
 /** Namespace that prefixes every record by default. */
 export const IDEMPOTENCY_DEFAULT_KEY_PREFIX = 'idempotency';
 

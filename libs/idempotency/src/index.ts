@@ -14,6 +14,7 @@ export type { IdempotentRunOptions } from './core/idempotency.service';
 // Options.
 export type {
   IdempotencyConflictStrategy,
+  IdempotencyMessageKeySpace,
   IdempotencyModuleOptions,
   IdempotencyResponseInfo,
   IdempotencyRmqOptions,
@@ -26,6 +27,7 @@ export {
   IDEMPOTENCY_DEFAULT_HEADER,
   IDEMPOTENCY_DEFAULT_KEY_PREFIX,
   IDEMPOTENCY_DEFAULT_LOCK_TIMEOUT_MS,
+  IDEMPOTENCY_DEFAULT_MAX_MESSAGE_BYTES,
   IDEMPOTENCY_DEFAULT_MAX_RESPONSE_BYTES,
   IDEMPOTENCY_DEFAULT_RETRY_AFTER_MS,
   IDEMPOTENCY_DEFAULT_TTL_MS,
@@ -40,6 +42,8 @@ export {
   IdempotencyKeyInvalidError,
   IdempotencyKeyMismatchError,
   IdempotencyKeyMissingError,
+  IdempotencyOptionError,
+  IdempotencyPayloadError,
   IdempotencyStoreUnavailableError,
 } from './core/idempotency.errors';
 export type { IdempotencyErrorCode } from './core/idempotency.errors';

@@ -7,7 +7,10 @@ export type IdempotencyErrorCode =
   | 'IDEMPOTENCY_KEY_INVALID'
   | 'IDEMPOTENCY_KEY_MISMATCH'
   | 'IDEMPOTENCY_IN_PROGRESS'
-  | 'IDEMPOTENCY_STORE_UNAVAILABLE';
+  | 'IDEMPOTENCY_STORE_UNAVAILABLE'
+  | 'IDEMPOTENCY_OPTION_FAILED'
+  | 'IDEMPOTENCY_PAYLOAD_TOO_LARGE'
+  | 'IDEMPOTENCY_PAYLOAD_UNREADABLE';
 
 /** A refusal of the idempotency protocol: the work did not run. */
 export abstract class IdempotencyError extends Error {
@@ -66,5 +69,36 @@ export class IdempotencyStoreUnavailableError extends IdempotencyError {
   constructor(readonly retryAfterSeconds = 1) {
     super('The idempotency store is unavailable; the request was not processed. Retry with the same key.');
     this.name = 'IdempotencyStoreUnavailableError';
+  }
+}
+
+/**
+ * An option callback (`scope`, `key`) threw, rejected or returned something that is not a key or a scope: the
+ * call cannot be identified, so it is refused for good (a message is rejected to its dead-letter exchange).
+ */
+export class IdempotencyOptionError extends IdempotencyError {
+  readonly code = 'IDEMPOTENCY_OPTION_FAILED';
+  readonly retryable = false;
+  constructor(
+    readonly option: string,
+    readonly reason: string,
+  ) {
+    super(`The "${option}" option failed on this call: ${reason}.`);
+    this.name = 'IdempotencyOptionError';
+  }
+}
+
+/**
+ * A payload that cannot be fingerprinted: larger than the handler's `maxMessageBytes`, or one the canonical
+ * form cannot hold (nested thousands deep). The same payload always fails, so it is refused for good.
+ */
+export class IdempotencyPayloadError extends IdempotencyError {
+  readonly retryable = false;
+  constructor(
+    readonly code: 'IDEMPOTENCY_PAYLOAD_TOO_LARGE' | 'IDEMPOTENCY_PAYLOAD_UNREADABLE',
+    reason: string,
+  ) {
+    super(`The payload cannot be fingerprinted: ${reason}.`);
+    this.name = 'IdempotencyPayloadError';
   }
 }
