@@ -37,9 +37,10 @@ export interface IdempotentSettlement {
   /**
    * `store`: the JSON-serialisable form a replay is built from. `release`: the work failed (5xx, non-HTTP
    * error), so the record is deleted and a retry runs again. `not_stored`: the result cannot be replayed
-   * (a stream, ...), so the record is released and a warning logged.
+   * (a stream, ...), so the record is released and a warning logged. `rollBack`: the work did not happen after
+   * all (a message its handler rejected or requeued), so the transactional mode rolls its writes back too.
    */
-  keep: { store: unknown } | { release: 'released' | 'not_stored'; reason: string };
+  keep: { store: unknown } | { release: 'released' | 'not_stored'; reason: string; rollBack?: boolean };
 }
 
 /** One protected call, as the interceptor or `run()` describes it to the protocol. */
@@ -274,7 +275,7 @@ export class IdempotencyService implements OnModuleDestroy {
       await store.runInTransaction(async (transaction) => {
         settlement = await this.settle(call);
         const { result, keep } = settlement;
-        if ('error' in result) throw ROLLBACK;
+        if ('error' in result || ('rollBack' in keep && keep.rollBack)) throw ROLLBACK;
         if (!('store' in keep)) {
           // A success that cannot be replayed (a stream) still commits; only its record is released.
           [outcome, reason] = ['not_stored', keep.reason];

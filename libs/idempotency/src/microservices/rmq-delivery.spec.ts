@@ -58,6 +58,21 @@ describe('RmqDelivery (manual acknowledgement)', () => {
     expect(nacked.sent).toEqual([['nack', nacked.message, false, false]]);
   });
 
+  it("names the handler's rejection of its message, requeued or not; an ack or nothing is none", () => {
+    const settled = (settle: (channel: any, message: unknown) => void) => {
+      const { delivery, context, message } = deliver();
+      settle(context.getChannelRef(), message);
+      return delivery.handlerRejection();
+    };
+    expect(settled((channel, message) => channel.nack(message, false, false))).toBe('nack without requeue');
+    expect(settled((channel, message) => channel.nack(message, false, true))).toBe('nack with requeue');
+    expect(settled((channel, message) => channel.nack(message))).toBe('nack with requeue');
+    expect(settled((channel, message) => channel.reject(message, false))).toBe('reject without requeue');
+    expect(settled((channel, message) => channel.reject(message))).toBe('reject with requeue');
+    expect(settled((channel, message) => channel.ack(message))).toBeUndefined();
+    expect(settled(() => undefined)).toBeUndefined();
+  });
+
   it('drops a second settlement of one message, which would close the channel, with a warning', () => {
     const { delivery, context, message, sent } = deliver();
     context.getChannelRef().ack(message);

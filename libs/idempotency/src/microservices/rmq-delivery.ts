@@ -66,6 +66,18 @@ export class RmqDelivery {
     else this.send(held.method, held.args);
   }
 
+  /**
+   * How the handler turned its message away (`nack without requeue`, `reject with requeue`, ...), if it did:
+   * the message is not done, whether it goes to a dead-letter exchange or back to the queue.
+   */
+  handlerRejection(): string | undefined {
+    const held = this.held;
+    if (!held || held.method === 'ack') return undefined;
+    // amqplib: nack(message, allUpTo, requeue), reject(message, requeue); requeue defaults to true.
+    const requeue = held.method === 'nack' ? held.args[1] : held.args[0];
+    return `${held.method} ${requeue === false ? 'without' : 'with'} requeue`;
+  }
+
   private settle(method: SettleMethod, args: unknown[]): void {
     this.holding = false;
     if (this.settled) return;
