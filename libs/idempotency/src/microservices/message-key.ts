@@ -14,18 +14,18 @@ export interface MessageKey {
  * `headerName` header; on NATS the `headerName` header. Other transports carry no key of their own, so their
  * handlers need the `key` option (or `required: false`).
  */
-export function readMessageKey(
+export async function readMessageKey(
   context: ExecutionContext,
   rpcContext: unknown,
   options: ResolvedIdempotencyOptions,
-): MessageKey {
+): Promise<MessageKey> {
   if (options.key) return fromKeyOption(context, options.key);
   if (rpcContext instanceof RmqContext) {
     const name = `idempotency key (the AMQP messageId property or the ${options.headerName} header)`;
     const properties = rpcContext.getMessage().properties ?? {};
     const messageId: unknown = properties.messageId;
     if (messageId !== undefined && messageId !== null && messageId !== '') {
-      return { parsed: parseIdempotencyKey(headerText(messageId)), name };
+      return { parsed: keyOfValue(messageId, 'messageId property'), name };
     }
     return { parsed: fromHeaderTable(properties.headers, options.headerName), name };
   }
@@ -38,11 +38,14 @@ export function readMessageKey(
   return { parsed: { status: 'missing' }, name: 'idempotency key (set the "key" option for this transport)' };
 }
 
-function fromKeyOption(context: ExecutionContext, key: NonNullable<ResolvedIdempotencyOptions['key']>): MessageKey {
+async function fromKeyOption(
+  context: ExecutionContext,
+  key: NonNullable<ResolvedIdempotencyOptions['key']>,
+): Promise<MessageKey> {
   const name = 'idempotency key';
   let value: unknown;
   try {
-    value = key(context);
+    value = await key(context);
   } catch (error) {
     return { parsed: { status: 'invalid', reason: `the "key" option threw: ${describe(error)}` }, name };
   }
@@ -56,11 +59,13 @@ function fromKeyOption(context: ExecutionContext, key: NonNullable<ResolvedIdemp
 function fromHeaderTable(headers: Record<string, unknown> | undefined, headerName: string): ParsedIdempotencyKey {
   if (!headers) return { status: 'missing' };
   const wanted = headerName.toLowerCase();
-  const values: string[] = [];
+  const values: unknown[] = [];
   for (const name of Object.keys(headers)) {
-    if (name.toLowerCase() === wanted) values.push(headerText(headers[name]));
+    if (name.toLowerCase() === wanted) values.push(headers[name]);
   }
-  return parseIdempotencyKeyHeader(values);
+  // Counted before the type check: a header sent twice is refused as such, whatever its values' types.
+  if (values.length > 1) return { status: 'invalid', reason: 'the header was sent more than once' };
+  return values.length === 0 ? { status: 'missing' } : keyOfValue(values[0], 'header');
 }
 
 /** NATS headers (`MsgHdrs`): every value of every spelling of the name, so one sent twice is refused. */
@@ -75,13 +80,15 @@ function fromNatsHeaders(headers: any, headerName: string): ParsedIdempotencyKey
 }
 
 /**
- * AMQP carries strings as strings, but a producer may send bytes or a number; those are read as text so the
- * key's own rules (visible ASCII, 1-255 characters) decide, rather than a type check with a vaguer message.
+ * A key as AMQP carried it: a string, or bytes (a byte-array header) read as UTF-8 text. Anything else (a
+ * number, a boolean, a table, a timestamp) is refused rather than turned into text: `42` and `"42"` would
+ * otherwise be one key, and a table's text (`[object Object]`) would make every such message one key.
  */
-function headerText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
-  return String(value);
+function keyOfValue(value: unknown, what: string): ParsedIdempotencyKey {
+  if (typeof value === 'string') return parseIdempotencyKey(value);
+  if (Buffer.isBuffer(value)) return parseIdempotencyKey(value.toString('utf8'));
+  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  return { status: 'invalid', reason: `the ${what} is a ${type}, not a string` };
 }
 
 function describe(error: unknown): string {

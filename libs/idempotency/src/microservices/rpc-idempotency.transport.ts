@@ -1,20 +1,14 @@
 import { CallHandler, ExecutionContext, Logger } from '@nestjs/common';
-import { RmqContext, RpcException } from '@nestjs/microservices';
+import { RmqContext } from '@nestjs/microservices';
 import { EMPTY, from, lastValueFrom, Observable, of, toArray } from 'rxjs';
-import { fingerprintMessage } from '../core/fingerprint';
-import {
-  IdempotencyError,
-  IdempotencyInProgressError,
-  IdempotencyKeyInvalidError,
-  IdempotencyKeyMissingError,
-} from '../core/idempotency.errors';
+import { IdempotencyError, IdempotencyInProgressError } from '../core/idempotency.errors';
 import { IdempotencyService, IdempotentSettlement } from '../core/idempotency.service';
 import { declaredRouteOptions } from '../idempotency-options';
 import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
 import { IdempotencyTransport } from '../idempotency-transport';
 import { IdempotencyRpcException } from './idempotency-rpc.exception';
 import { messageHandlerPatterns } from './message-handler-metadata';
-import { readMessageKey } from './message-key';
+import { identifyMessage } from './message-identity';
 import { RmqDelivery, watchForManualAck } from './rmq-delivery';
 
 /** A handler's reply as stored for replay: its one value, or `none` when it completed without one. */
@@ -25,15 +19,13 @@ interface HandlerSettings {
   options: ResolvedIdempotencyOptions;
   /** `event <pattern>` or `message <pattern>`: the declared pattern, so metrics stay low-cardinality. */
   route: string;
+  /** `Class.method`, named when a message is refused, so a failing option callback is found at once. */
+  handlerName: string;
   isEvent: boolean;
   /** The declared pattern, fingerprinted when the transport does not say which one a message came by. */
   pattern: string;
   /** Whether the route has been warned that its consumer acknowledges by hand while `rmq.noAck` is true. */
   warnedManualAck?: boolean;
-}
-
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function';
 }
 
 /**
@@ -52,46 +44,29 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     const settings = this.handlerSettings(context);
     const { options, route } = settings;
-    const payload = context.getArgByIndex(0);
-    const rpcContext = context.getArgByIndex(1);
-    const scoped = options.scope(context);
-    // The default scope reads request.user, which no message has: a message's scope is none unless configured.
-    const scope = (isPromise(scoped) ? await scoped : scoped) ?? '';
-
-    const { parsed, name } = readMessageKey(context, rpcContext, options);
-    if (parsed.status === 'missing' && !options.required) return next.handle();
-    const delivery = this.deliveryOf(rpcContext, settings);
-    if (parsed.status !== 'valid') {
-      this.idempotency.emit({ outcome: parsed.status === 'missing' ? 'missing_key' : 'invalid_key', route, scope });
-      throw this.refusal(
-        parsed.status === 'missing'
-          ? new IdempotencyKeyMissingError(name)
-          : new IdempotencyKeyInvalidError(parsed.reason, name),
-        settings,
-        delivery,
-      );
+    // Made before any option callback runs, so a message whose key, scope or fingerprint cannot be worked out is
+    // still settled (rejected), rather than left unacknowledged in a prefetch slot until its channel closes.
+    const delivery = this.deliveryOf(context.getArgByIndex(1), settings);
+    const identity = await identifyMessage(context, options, settings.pattern);
+    if (identity.status === 'unkeyed') {
+      // Runs unprotected: the handler's own settlement goes straight to the broker.
+      delivery?.releaseHandlerSettlement(false);
+      return next.handle();
     }
-
-    let fingerprint: string;
-    try {
-      fingerprint = fingerprintMessage(this.receivedPattern(rpcContext) ?? settings.pattern, payload);
-    } catch (error) {
-      // Only a payload nested thousands deep overflows the canonical form: the producer's fault, for good.
-      if (!(error instanceof RangeError)) throw error;
-      delivery?.reject();
-      this.logger.warn(`${route}: message refused, the handler did not run: its payload is nested too deeply`);
-      throw new RpcException({ message: 'The message payload is nested too deeply to fingerprint.', retryable: false });
+    if (identity.status === 'refused') {
+      if (identity.outcome) this.idempotency.emit({ outcome: identity.outcome, route, scope: identity.scope });
+      throw this.refusal(identity.refusal, settings, delivery);
     }
 
     let ownSettlement: IdempotentSettlement | undefined;
     let execution;
     try {
       execution = await this.idempotency.execute({
-        id: { namespace: options.keyPrefix, scope, key: parsed.key },
-        fingerprint,
+        id: identity.id,
+        fingerprint: identity.fingerprint,
         route,
         options,
-        work: async () => (ownSettlement = await this.runHandler(next)),
+        work: async () => (ownSettlement = await this.runHandler(next, delivery)),
       });
     } catch (error) {
       throw this.refusal(error, settings, delivery);
@@ -120,7 +95,7 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
    * sent as it came but not stored, as HTTP streams are not: a replay could not tell them apart from one reply.
    * A failure is not stored, so the key is released and a redelivery runs again.
    */
-  private async runHandler(next: CallHandler): Promise<IdempotentSettlement> {
+  private async runHandler(next: CallHandler, delivery: RmqDelivery | undefined): Promise<IdempotentSettlement> {
     let values: unknown[];
     try {
       values = await lastValueFrom(next.handle().pipe(toArray()));
@@ -131,6 +106,16 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
       };
     }
     const result = { value: values };
+    // A message its handler turned away (rejected for now, or requeued) is not done: a completed record would
+    // have every later copy acked unrun, so one republished from the dead-letter queue, once its cause is fixed,
+    // would be dropped. Its record is released (and, in the transactional mode, its writes rolled back).
+    const rejection = delivery?.handlerRejection();
+    if (rejection) {
+      return {
+        result,
+        keep: { release: 'released', reason: `the handler settled its message by ${rejection}`, rollBack: true },
+      };
+    }
     if (values.length > 1) {
       return { result, keep: { release: 'not_stored', reason: `the handler emitted ${values.length} values` } };
     }
@@ -148,7 +133,9 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
     const { route, options, isEvent } = settings;
     if (!refused.retryable) {
       delivery?.reject();
-      this.logger.warn(`${route}: message refused, the handler did not run (${refused.code}): ${refused.message}`);
+      this.logger.warn(
+        `${route}: message refused, the handler did not run (${refused.code}): ${refused.message} [${settings.handlerName}]`,
+      );
     } else if (delivery) {
       delivery.requeueAfter(options.retryAfter);
     } else if (isEvent) {
@@ -182,12 +169,6 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
     return undefined;
   }
 
-  /** The pattern (or subject) a message came by, where the transport says: the same key sent elsewhere differs. */
-  private receivedPattern(rpcContext: any): string | undefined {
-    const pattern = rpcContext?.getPattern?.() ?? rpcContext?.getSubject?.();
-    return typeof pattern === 'string' ? pattern : undefined;
-  }
-
   private handlerSettings(context: ExecutionContext): HandlerSettings {
     const handler = context.getHandler();
     let settings = this.handlerCache.get(handler);
@@ -195,7 +176,8 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
       const options = this.idempotency.resolve(declaredRouteOptions(context.getClass(), handler) ?? {});
       const { patterns, isEvent } = messageHandlerPatterns(handler) ?? { patterns: [], isEvent: false };
       const pattern = patterns.join(', ');
-      settings = { options, route: `${isEvent ? 'event' : 'message'} ${pattern}`, isEvent, pattern };
+      const handlerName = `${context.getClass().name}.${handler.name}`;
+      settings = { options, route: `${isEvent ? 'event' : 'message'} ${pattern}`, handlerName, isEvent, pattern };
       this.handlerCache.set(handler, settings);
     }
     return settings;
