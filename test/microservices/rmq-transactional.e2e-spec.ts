@@ -24,6 +24,8 @@ interface PaymentMessage {
   amount: number;
   /** The first run takes this long: past its lease, so a copy published meanwhile takes the key over. */
   firstRunMs?: number;
+  /** The first run writes, then sends its message back to the queue (nack, requeue) and returns normally. */
+  requeueFirstRun?: boolean;
 }
 
 /** Writes through the idempotency transaction, and acks its message by hand. */
@@ -45,6 +47,10 @@ class TransactionalPaymentsConsumer {
     if (!manager) throw new Error('not in the idempotency transaction');
     await manager.update(Account, { id: 1 }, { balance: () => `balance - ${Number(payment.amount)}` });
     await manager.insert(Payment, { reference: payment.reference, amount: payment.amount });
+    if (run === 1 && payment.requeueFirstRun) {
+      context.getChannelRef().nack(context.getMessage(), false, true);
+      return;
+    }
     context.getChannelRef().ack(context.getMessage());
     if (run === 1 && payment.firstRunMs) await sleep(payment.firstRunMs);
   }
@@ -145,6 +151,16 @@ describeWithServices(
       expect(await state(payment.reference)).toEqual({ payments: 1, balance: balance - 100 });
       expect(recorder.count(PAY, 'executed')).toBe(1);
       expect(recorder.count(PAY, 'replayed')).toBe(1);
+    });
+
+    it('a message its handler requeues is not done: its writes are rolled back and the redelivery runs', async () => {
+      const payment = { reference: randomUUID(), amount: 100, requeueFirstRun: true };
+      const { balance } = await state('none');
+      publish(payment);
+      await recorder.settled(PAY, 1);
+      expect(consumer.runs.get(payment.reference)).toBe(2);
+      expect(await state(payment.reference)).toEqual({ payments: 1, balance: balance - 100 });
+      expect(recorder.count(PAY, 'released')).toBe(1);
     });
 
     it('leaves no message in the queue once the consumer stops', async () => {

@@ -3,10 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeWithServices, TEST_SERVICES } from '../support/services';
 import request from 'supertest';
-import { apiClient, createSqliteFile, PaymentsProcess, spawnPaymentsApp } from './payments-harness';
+import { API_KEYS, apiClient, createSqliteFile, PaymentsProcess, spawnPaymentsApp } from './payments-harness';
 
 /** The payments app as deployed with AMQP_URL: `payment.requested` messages from RabbitMQ, keyed by messageId. */
 const STORES = [{ IDEMPOTENCY_STORE: 'typeorm' }, { IDEMPOTENCY_STORE: 'redis' }];
+
+/** A merchant the app knows only when a test says so: onboarded while messages for it were under way. */
+const LATE_MERCHANT = { id: 'm3', secret: 'sk_test_merchant_three' };
 
 for (const store of STORES) {
   describeWithServices(['rabbitmq', 'redis'], `payments from RabbitMQ (${store.IDEMPOTENCY_STORE} store)`, () => {
@@ -17,16 +20,23 @@ for (const store of STORES) {
     let channel: Channel;
     let api: ReturnType<typeof apiClient>;
 
-    beforeAll(async () => {
-      database = createSqliteFile();
+    /** (Re)starts the app on the same database, store and queue, knowing the late merchant or not. */
+    const start = async (knowsLateMerchant: boolean) => {
+      await app?.close();
       app = await spawnPaymentsApp({
         ...store,
         DATABASE_URL: database.url,
         AMQP_URL: TEST_SERVICES.rabbitmq,
         AMQP_QUEUE: queue,
         IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '5',
+        API_KEYS: knowsLateMerchant ? `${API_KEYS},${LATE_MERCHANT.id}:${LATE_MERCHANT.secret}` : API_KEYS,
       });
       api = apiClient(app.url);
+    };
+
+    beforeAll(async () => {
+      database = createSqliteFile();
+      await start(true);
       broker = await connect(TEST_SERVICES.rabbitmq);
       channel = await broker.createChannel();
     }, 90_000);
@@ -83,6 +93,11 @@ for (const store of STORES) {
       currency: 'EUR',
       reference: `order-${randomUUID()}`,
     });
+    /** The same payment as `POST /payments` takes it: the merchant is the API key's. */
+    const paymentBody = (customerId: string, amount: number) => {
+      const { merchantId: _merchant, ...body } = payment(customerId, amount);
+      return body;
+    };
 
     it('charges once for a request published five times at once', async () => {
       const customer = await api.createCustomer(10_000);
@@ -144,5 +159,55 @@ for (const store of STORES) {
       await drained();
       expect(await balanceOf(customer.id)).toBe(7_500);
     });
+
+    it('HTTP keys and message ids of one merchant do not meet: the same id on both sides runs both', async () => {
+      const customer = await api.createCustomer(10_000);
+      const messageFirst = `shared-${randomUUID()}`;
+      publish(messageFirst, payment(customer.id, 1_000));
+      await drained();
+      const http = await api.post('/payments', paymentBody(customer.id, 2_000), messageFirst);
+      expect(http.status).toBe(201);
+
+      const httpFirst = `shared-${randomUUID()}`;
+      expect((await api.post('/payments', paymentBody(customer.id, 3_000), httpFirst)).status).toBe(201);
+      const before = await outcomes();
+      publish(httpFirst, payment(customer.id, 4_000));
+      await drained();
+      expect(await since(before)).toEqual({ executed: 1 });
+      expect(await balanceOf(customer.id)).toBe(0);
+    });
+
+    it('a message rejected for an unknown merchant leaves no record: republished once the merchant is known, it runs once', async () => {
+      // The merchant and its customer exist (an instance that knows it made them) ...
+      const late = request(app.url);
+      const auth = { Authorization: `Bearer ${LATE_MERCHANT.secret}` };
+      const created = await late
+        .post('/customers')
+        .set(auth)
+        .set('Idempotency-Key', randomUUID())
+        .send({ name: 'Late', balance: 10_000 });
+      expect(created.status).toBe(201);
+      const message = { ...payment(created.body.id, 2_500), merchantId: LATE_MERCHANT.id };
+      const messageId = randomUUID();
+
+      // ... but the instance that takes the message does not know it yet: rejected, not charged.
+      await start(false);
+      let before = await outcomes();
+      publish(messageId, message);
+      await drained();
+      expect(await since(before)).toEqual({ released: 1 });
+      expect(app.output()).toContain(`payment request ${messageId} rejected: unknown merchant "m3"`);
+
+      // Once it is known, the same message republished (from the dead-letter queue, say) is charged, once.
+      await start(true);
+      before = await outcomes();
+      publish(messageId, message);
+      await drained();
+      publish(messageId, message);
+      await drained();
+      expect(await since(before)).toEqual({ executed: 1, replayed: 1 });
+      const balance = await request(app.url).get(`/customers/${created.body.id}`).set(auth);
+      expect(balance.body.balance).toBe(7_500);
+    }, 120_000);
   });
 }
