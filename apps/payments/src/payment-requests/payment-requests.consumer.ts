@@ -24,8 +24,10 @@ const REQUEUE_DELAY_MS = 1_000;
 /**
  * `payment.requested` from RabbitMQ: the AMQP `messageId` is the idempotency key, so a redelivered or republished
  * request is charged once. A business refusal (unknown customer, balance too low, reference taken) is an outcome,
- * stored and acknowledged like a payment; a message that can never be valid is rejected (to a dead-letter
- * exchange, if the queue has one); a passing failure goes back to the queue and runs again.
+ * stored and acknowledged like a payment; a message that is not valid here is rejected (to a dead-letter
+ * exchange, if the queue has one) and leaves no record, so once its cause is fixed (the merchant onboarded, a rule
+ * relaxed) the same message republished runs; a passing failure goes back to the queue and runs again. Its message
+ * ids live apart from the merchant's HTTP keys (the library's default `messageKeySpace: 'separate'`).
  */
 @Controller()
 @UseGuards(ClsGuard) // @Transactional() needs a CLS context; HTTP gets it from middleware, messages from here
