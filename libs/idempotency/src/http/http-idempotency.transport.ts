@@ -23,6 +23,7 @@ import {
 } from './idempotency.exceptions';
 import { IDEMPOTENCY_KEY_ON_REQUEST } from './idempotency-key.decorator';
 import { readIdempotencyKeyHeader } from './idempotency-key-header';
+import { SAFE_HTTP_METHODS } from './safe-methods';
 import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
 import { declaredRouteOptions, principalScope } from '../idempotency-options';
 import { IdempotencyService, IdempotentSettlement } from '../core/idempotency.service';
@@ -79,6 +80,9 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     // getArgByIndex rather than switchToHttp(), which assigns three new closures to the context on every call.
     const request = context.getArgByIndex(0);
+    // Only a class-wide @Idempotent() (or one on an @All() route) reaches a read: the start-up validation refuses
+    // it on a GET, HEAD or OPTIONS route. A read changes nothing, so it runs as it is, without a key or a record.
+    if (SAFE_HTTP_METHODS.has(request.method)) return next.handle();
 
     const settings = this.routeSettings(context);
     const { options, isSse } = settings;
