@@ -49,9 +49,10 @@ function isRootMutationField(info: GraphQLResolveInfo | undefined): info is Grap
  * the scope as on HTTP. A replay returns the stored result (the `IdempotencyApolloPlugin` marks it in the
  * response); refusals are `GraphQLError`s whose `extensions.code` is the protocol's code.
  *
- * One key guards one mutation field per HTTP request: a second guarded field under the same key is refused and
- * does not run. Mutation fields run in series, so the first has run (or been replayed) by then, and a retry of
- * the whole request gets the same answer: the first replayed, the second refused again.
+ * One key guards one mutation field per HTTP request, the operations of a batch included: a second guarded field
+ * under the same key is refused and does not run. Within an operation mutation fields run in series, so the first
+ * has run (or been replayed) by then, and a retry of the whole request gets the same answer: the first replayed, the
+ * second refused again. The operations of a batch run concurrently: the field that claims the key first runs.
  */
 export class GraphQLIdempotencyTransport implements IdempotencyTransport {
   private readonly resolverCache = new WeakMap<Function, ResolverSettings>();
@@ -69,6 +70,9 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     const request = (graphQLContext as { req?: any }).req;
     const route = `${info.parentType.name}.${info.fieldName}`;
 
+    const state = graphQLStateOf(graphQLContext);
+    // A guarded field of this operation; replayed or not is known once it has been answered.
+    if (!state.replayedByOperation.has(graphQLContext)) state.replayedByOperation.set(graphQLContext, false);
     const settings = this.resolverSettings(context);
     const { options } = settings;
     const scoped = options.scope(context);
@@ -90,7 +94,6 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
       warnNoPrincipalOnce(this.logger, settings, route, 'result');
 
     const id: IdempotencyRecordId = { namespace: options.keyPrefix, scope, key: parsed.key };
-    const state = graphQLStateOf(graphQLContext);
     this.claimField(state, id, String(info.path.key), route, keyName);
     if (!state.pluginActive) this.warnNoPlugin();
     request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
@@ -104,7 +107,7 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
         work: () => this.runResolver(next, options),
       });
       if (execution.kind === 'replayed') {
-        state.replayedOperations.add(info.operation);
+        state.replayedByOperation.set(graphQLContext, true);
         return this.replay(execution.stored as StoredGraphQLResult);
       }
       const { result } = execution.settlement;
