@@ -9,6 +9,8 @@ import {
   IdempotencyKeyMissingError,
 } from '../core/idempotency.errors';
 import { IdempotencyService, IdempotentSettlement } from '../core/idempotency.service';
+import { declinedByStoragePolicy, IdempotencyOptionError, scopeOf } from '../core/option-callbacks';
+import { optionFailureException } from '../http/idempotency-option-failure';
 import { IDEMPOTENCY_KEY_ON_REQUEST } from '../http/idempotency-key.decorator';
 import { readIdempotencyKeyHeader } from '../http/idempotency-key-header';
 import { IdempotencyTransport } from '../idempotency-transport';
@@ -32,10 +34,6 @@ interface ResolverSettings {
   options: ResolvedIdempotencyOptions;
   /** Whether the field has been warned about running without a principal under the default scope. */
   warnedNoPrincipal?: boolean;
-}
-
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function';
 }
 
 /** A root field of a mutation operation: what `@Idempotent()` protects on a resolver. */
@@ -75,8 +73,13 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     if (!state.replayedByOperation.has(graphQLContext)) state.replayedByOperation.set(graphQLContext, false);
     const settings = this.resolverSettings(context);
     const { options } = settings;
-    const scoped = options.scope(context);
-    const principal = isPromise(scoped) ? await scoped : scoped;
+    let principal: string | undefined;
+    try {
+      const scoped = scopeOf(options.scope, context, route);
+      principal = typeof scoped === 'object' ? await scoped : scoped;
+    } catch (error) {
+      throw error instanceof IdempotencyOptionError ? optionFailureException(error, this.logger) : error;
+    }
     const scope = principal ?? '';
     const keyName = `${options.headerName} header`;
     // A mutation that reached the resolver without an HTTP request (over a WebSocket) has no header to read.
@@ -104,7 +107,7 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
         fingerprint: this.fingerprint(route, context.getArgByIndex(1), request, options),
         route,
         options,
-        work: () => this.runResolver(next, options),
+        work: () => this.runResolver(next, options, route),
       });
       if (execution.kind === 'replayed') {
         state.replayedByOperation.set(graphQLContext, true);
@@ -179,17 +182,20 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     }
   }
 
-  private async runResolver(next: CallHandler, options: ResolvedIdempotencyOptions): Promise<IdempotentSettlement> {
+  private async runResolver(
+    next: CallHandler,
+    options: ResolvedIdempotencyOptions,
+    route: string,
+  ): Promise<IdempotentSettlement> {
     let value: unknown;
     try {
       value = await lastValueFrom(next.handle(), { defaultValue: undefined });
     } catch (error) {
-      return this.settleError(error, options);
+      return this.settleError(error, options, route);
     }
     const result = { value };
-    if (!options.storeResponse({ status: HttpStatus.OK, isError: false })) {
-      return { result, keep: { release: 'released', reason: 'storage policy declined the result' } };
-    }
+    const declined = declinedByStoragePolicy(options, { status: HttpStatus.OK, isError: false }, route, this.logger);
+    if (declined) return { result, keep: { release: 'released', reason: declined } };
     const stored: StoredGraphQLResult = { value };
     return { result, keep: { store: stored } };
   }
@@ -199,7 +205,7 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
    * does not tell a resolver's pipes rejecting its arguments (validation) from the resolver's own 400, and a
    * corrected retry under the same key must run rather than meet a mismatch. Anything else releases the key.
    */
-  private settleError(error: unknown, options: ResolvedIdempotencyOptions): IdempotentSettlement {
+  private settleError(error: unknown, options: ResolvedIdempotencyOptions, route: string): IdempotentSettlement {
     const result = { error };
     if (!(error instanceof HttpException)) {
       return { result, keep: { release: 'released', reason: error instanceof Error ? error.message : String(error) } };
@@ -208,9 +214,8 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     if (status === HttpStatus.BAD_REQUEST) {
       return { result, keep: { release: 'released', reason: 'bad request (400): the client may correct it' } };
     }
-    if (!options.storeResponse({ status, isError: true })) {
-      return { result, keep: { release: 'released', reason: `storage policy declined status ${status}` } };
-    }
+    const declined = declinedByStoragePolicy(options, { status, isError: true }, route, this.logger);
+    if (declined) return { result, keep: { release: 'released', reason: declined } };
     const stored: StoredGraphQLResult = {
       error: { status, response: error.getResponse(), message: error.message },
     };

@@ -12,6 +12,8 @@ import { lastValueFrom, Observable, of } from 'rxjs';
 import { fingerprintRequest } from '../core/fingerprint';
 import { IDEMPOTENCY_REPLAYED_HEADER } from '../idempotency.constants';
 import { IdempotencyError } from '../core/idempotency.errors';
+import { declinedByStoragePolicy, IdempotencyOptionError, scopeOf } from '../core/option-callbacks';
+import { optionFailureException } from './idempotency-option-failure';
 import { IdempotencyTransport } from '../idempotency-transport';
 import { warnNoPrincipalOnce } from '../no-principal-warning';
 import {
@@ -58,10 +60,6 @@ const SSE_SETTLEMENT: IdempotentSettlement = {
   keep: { release: 'not_stored', reason: 'server-sent events' },
 };
 
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function';
-}
-
 /**
  * Translates HTTP to the idempotency protocol and back: reads and checks the key, fingerprints the request,
  * hands the handler to `IdempotencyService`, and turns its answer into a response, a replay or one of the
@@ -87,9 +85,13 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
     const settings = this.routeSettings(context);
     const { options, isSse } = settings;
     const route = this.routeName(settings, request.method);
-    const scoped = options.scope(context);
-    // Most scope functions answer at once: awaiting only a promise saves a turn of the microtask queue.
-    const principal = isPromise(scoped) ? await scoped : scoped;
+    let principal: string | undefined;
+    try {
+      const scoped = scopeOf(options.scope, context, route);
+      principal = typeof scoped === 'object' ? await scoped : scoped;
+    } catch (error) {
+      throw this.refusal(error, context.getArgByIndex(1), options);
+    }
     const scope = principal ?? '';
     const parsed = readIdempotencyKeyHeader(request, options.headerName);
     if (parsed.status === 'missing') {
@@ -123,7 +125,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
               stream = next.handle();
               return SSE_SETTLEMENT;
             }
-          : () => this.runHandler(next, request, response, options),
+          : () => this.runHandler(next, request, response, options, route),
       });
       if (execution.kind === 'replayed') return this.replay(execution.stored as StoredHttpResponse, response);
       if (stream) return stream;
@@ -140,6 +142,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
    * 9457 problem details when `errorFormat` asks for them. Any other error passes through unchanged.
    */
   protected refusal(refused: unknown, response: unknown, options: ResolvedIdempotencyOptions): unknown {
+    if (refused instanceof IdempotencyOptionError) return optionFailureException(refused, this.logger);
     const error = refused instanceof IdempotencyError ? httpExceptionOf(refused, options.headerName) : refused;
     if (error instanceof IdempotencyConflictException || error instanceof IdempotencyStoreUnavailableException) {
       this.adapter.setHeader(response, 'Retry-After', String(error.retryAfterSeconds));
@@ -211,12 +214,13 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
     request: any,
     response: any,
     options: ResolvedIdempotencyOptions,
+    route: string,
   ): Promise<IdempotentSettlement> {
     let value: unknown;
     try {
       value = await lastValueFrom(next.handle(), { defaultValue: undefined });
     } catch (error) {
-      return this.settleError(error, request, response, options);
+      return this.settleError(error, request, response, options, route);
     }
     const status: number = response.statusCode;
     const result = { value };
@@ -229,9 +233,8 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
     if (value instanceof Uint8Array) {
       return { result, keep: { release: 'not_stored', reason: 'binary body' } };
     }
-    if (!options.storeResponse({ status, isError: false })) {
-      return { result, keep: { release: 'released', reason: `storage policy declined status ${status}` } };
-    }
+    const declined = declinedByStoragePolicy(options, { status, isError: false }, route, this.logger);
+    if (declined) return { result, keep: { release: 'released', reason: declined } };
     const stored: StoredHttpResponse = { status, headers: this.replayableHeaders(response, options), body: value };
     return { result, keep: { store: stored } };
   }
@@ -241,6 +244,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
     request: any,
     response: any,
     options: ResolvedIdempotencyOptions,
+    route: string,
   ): IdempotentSettlement {
     const result = { error };
     // Validation failures are not results: storing them would turn the client's corrected retry into a 422.
@@ -251,9 +255,8 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
       return { result, keep: { release: 'released', reason: error instanceof Error ? error.message : String(error) } };
     }
     const status = error.getStatus();
-    if (!options.storeResponse({ status, isError: true })) {
-      return { result, keep: { release: 'released', reason: `storage policy declined status ${status}` } };
-    }
+    const declined = declinedByStoragePolicy(options, { status, isError: true }, route, this.logger);
+    if (declined) return { result, keep: { release: 'released', reason: declined } };
     const stored: StoredHttpResponse = {
       status,
       headers: this.replayableHeaders(response, options),
