@@ -1,6 +1,6 @@
-import { LoggerService } from '@nestjs/common';
 import { Args, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { IdempotencyModule, Idempotent, sharedScope } from '@nest-idempotency/core';
+import { captureLogs } from '../support/captured-logs';
 import { HTTP_ADAPTERS, RunningApp } from '../support/http-app';
 import { graphqlRequest, startGraphQLApp } from './graphql-app';
 import { calls, Payment } from './graphql-fixture.resolver';
@@ -40,14 +40,8 @@ class OptionCallbacksResolver {
 
 describe.each(HTTP_ADAPTERS)('option callbacks that fail, on GraphQL (%s)', (_platform, adapter) => {
   let running: RunningApp;
-  const errors: string[] = [];
-  const logger: LoggerService = {
-    log() {},
-    error: (message) => errors.push(String(message)),
-    warn() {},
-    debug() {},
-    verbose() {},
-  };
+  const logs = captureLogs();
+  const { errors } = logs;
   let keySeq = 0;
   const newKey = () => `gql-cb-${Date.now()}-${++keySeq}`;
 
@@ -56,12 +50,12 @@ describe.each(HTTP_ADAPTERS)('option callbacks that fail, on GraphQL (%s)', (_pl
       { imports: [IdempotencyModule.forRoot({})], providers: [OptionCallbacksResolver] },
       adapter,
     );
-    running.app.useLogger(logger);
+    running.app.useLogger(logs.logger);
   });
   afterAll(() => running.close());
   beforeEach(() => {
     calls.reset();
-    errors.length = 0;
+    logs.clear();
   });
 
   it('answers a scope that throws with a clean INTERNAL_SERVER_ERROR, logged, and keeps no record', async () => {

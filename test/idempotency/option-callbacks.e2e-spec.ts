@@ -1,6 +1,7 @@
-import { BadRequestException, Controller, ExecutionContext, LoggerService, Post } from '@nestjs/common';
+import { BadRequestException, Controller, ExecutionContext, Post } from '@nestjs/common';
 import request from 'supertest';
 import { IdempotencyEvent, IdempotencyModule, Idempotent, sharedScope } from '@nest-idempotency/core';
+import { captureLogs } from '../support/captured-logs';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
 import { CallCounter } from './fixture.controller';
 
@@ -51,15 +52,9 @@ class OptionCallbacksController {
 
 describe.each(HTTP_ADAPTERS)('option callbacks that fail, on HTTP (%s)', (_platform, adapter) => {
   let running: RunningApp;
-  const errors: string[] = [];
+  const logs = captureLogs();
+  const { errors } = logs;
   const events: IdempotencyEvent[] = [];
-  const logger: LoggerService = {
-    log() {},
-    error: (message) => errors.push(String(message)),
-    warn() {},
-    debug() {},
-    verbose() {},
-  };
   let keySeq = 0;
   const newKey = () => `cb-${Date.now()}-${++keySeq}`;
 
@@ -71,12 +66,12 @@ describe.each(HTTP_ADAPTERS)('option callbacks that fail, on HTTP (%s)', (_platf
       },
       adapter,
     );
-    running.app.useLogger(logger);
+    running.app.useLogger(logs.logger);
   });
   afterAll(() => running.close());
   beforeEach(() => {
     calls.reset();
-    errors.length = 0;
+    logs.clear();
     events.length = 0;
   });
 

@@ -1,6 +1,6 @@
-import { Controller, Injectable, Module, ModuleMetadata, Post } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Controller, Injectable, Module, Post } from '@nestjs/common';
 import { IdempotencyModule, Idempotent, IdempotentRouteOptions } from '@nest-idempotency/core';
+import { bootAndClose } from '../support/http-app';
 
 /**
  * A configuration of the wrong type (a store named as a string, a number read from the environment as a string,
@@ -37,21 +37,11 @@ class EnvConfig {
 @Module({ providers: [EnvConfig], exports: [EnvConfig] })
 class EnvConfigModule {}
 
-async function start(metadata: ModuleMetadata): Promise<void> {
-  const moduleRef = await Test.createTestingModule(metadata).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  try {
-    await app.init();
-  } finally {
-    await app.close();
-  }
-}
-
 describe('start-up checks of option types', () => {
   it('refuses a store given as a string in forRoot (plain JavaScript, or any)', async () => {
     const store: any = 'redis';
     await expect(
-      start({ imports: [IdempotencyModule.forRoot({ store })], controllers: [OrdersController] }),
+      bootAndClose({ imports: [IdempotencyModule.forRoot({ store })], controllers: [OrdersController] }),
     ).rejects.toThrow(
       'Idempotency option "store" must be an IdempotencyStore (an object with acquire, complete and release functions), got the string "redis"',
     );
@@ -65,14 +55,14 @@ describe('start-up checks of option types', () => {
         useFactory: (config: EnvConfig) => ({ ttl: config.get('IDEMPOTENCY_TTL_MS') as any }),
       }),
     ];
-    await expect(start({ imports, controllers: [OrdersController] })).rejects.toThrow(
+    await expect(bootAndClose({ imports, controllers: [OrdersController] })).rejects.toThrow(
       'Idempotency option "ttl" must be a positive whole number, got the string "60000"',
     );
   });
 
   it('refuses a misspelt option on a route, naming the route and the option it resembles', async () => {
     await expect(
-      start({ imports: [IdempotencyModule.forRoot({})], controllers: [MisspeltController] }),
+      bootAndClose({ imports: [IdempotencyModule.forRoot({})], controllers: [MisspeltController] }),
     ).rejects.toThrow(
       '@Idempotent() on MisspeltController.create: Unknown idempotency option "lockTimout" (did you mean "lockTimeout"?)',
     );

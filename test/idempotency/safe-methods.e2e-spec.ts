@@ -1,8 +1,7 @@
 import { All, Controller, Get, Head, Post, Type } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { IdempotencyEvent, IdempotencyModule, Idempotent, sharedScope } from '@nest-idempotency/core';
-import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
+import { bootAndClose, HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
 import { CallCounter } from './fixture.controller';
 
 /**
@@ -104,23 +103,12 @@ describe.each(HTTP_ADAPTERS)('safe methods under a controller-wide @Idempotent()
 });
 
 describe('@Idempotent() on a safe method', () => {
-  async function start(controller: Type): Promise<void> {
-    const moduleRef = await Test.createTestingModule({
-      imports: [IdempotencyModule.forRoot({})],
-      controllers: [controller],
-    }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
-    try {
-      await app.init();
-    } finally {
-      await app.close();
-    }
-  }
-
   it.each<[string, Type, string]>([
     ['a GET route', BalancesController, '@Idempotent() on BalancesController.show: GET is a safe method'],
     ['a HEAD route, under a controller-wide one too', HeadBalancesController, 'HeadBalancesController.check: HEAD'],
   ])('stops start-up on %s, naming it', async (_case, controller, message) => {
-    await expect(start(controller)).rejects.toThrow(message);
+    await expect(bootAndClose({ imports: [IdempotencyModule.forRoot({})], controllers: [controller] })).rejects.toThrow(
+      message,
+    );
   });
 });
