@@ -113,7 +113,7 @@ function unknownOption(name: string, level: IdempotencyOptionsLevel): string {
 }
 
 /** A value as a start-up error shows it: its type named, so the string "60000" is not read as the number. */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return `the array ${safeJson(value)}`;
