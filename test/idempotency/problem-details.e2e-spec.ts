@@ -114,7 +114,7 @@ describe('errorFormat', () => {
       HTTP_ADAPTERS[0][1],
     );
     await expect(starting).rejects.toThrow(
-      `Idempotency option "errorFormat" must be 'nest' or 'problem+json', got "xml"`,
+      `Idempotency option "errorFormat" must be 'nest' or 'problem+json', got the string "xml"`,
     );
   });
 });

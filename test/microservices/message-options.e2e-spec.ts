@@ -75,14 +75,14 @@ describe('message handler options, checked at start-up', () => {
   it.each([
     [
       { key: 'messageId' },
-      'Idempotency option "key" must be a function of the execution context returning the key, got string',
+      'Idempotency option "key" must be a function of the execution context returning the key, got the string "messageId"',
     ],
     [{ rmq: true }, 'Idempotency option "rmq" must be an object such as { noAck: false }, got true'],
-    [{ rmq: { noAck: 'no' } }, 'Idempotency option "rmq.noAck" must be true or false, got "no"'],
+    [{ rmq: { noAck: 'no' } }, 'Idempotency option "rmq.noAck" must be true or false, got the string "no"'],
     [{ maxMessageBytes: 0 }, 'Idempotency option "maxMessageBytes" must be a positive whole number, got 0'],
     [
       { messageKeySpace: 'everywhere' },
-      `Idempotency option "messageKeySpace" must be 'separate' or 'shared', got "everywhere"`,
+      `Idempotency option "messageKeySpace" must be 'separate' or 'shared', got the string "everywhere"`,
     ],
   ])('refuses %j', async (options, message) => {
     await expect(boot([], options as unknown as IdempotentRouteOptions)).rejects.toThrow(message);

@@ -97,7 +97,7 @@ describeWithServices(['rabbitmq'], 'messages the library refuses on RabbitMQ (ma
     expect(refusals).toHaveLength(2);
     expect(refusals.join('\n')).toContain('[RefusingConsumer.scoped]');
     expect(refusals.join('\n')).toContain('[RefusingConsumer.scopedAsync]');
-    expect(refusals.join('\n')).toContain('The "scope" option failed on this call: it threw: Cannot read properties');
+    expect(refusals.join('\n')).toContain('the idempotency option "scope" threw: Cannot read properties');
   });
 
   it('refuses a message over maxMessageBytes without running it: dead-lettered, a request told why', async () => {

@@ -61,6 +61,12 @@ class CapturesController {
   capture() {
     return {};
   }
+
+  /** A read: the controller-wide decorator does not guard it, so it documents no key. */
+  @Get()
+  list() {
+    return [];
+  }
 }
 
 type Operation = {
@@ -108,6 +114,8 @@ describe('documentIdempotentRoutes (@nest-idempotency/core/swagger)', () => {
     ]);
     expect(header(paths['/captures'].post, 'Idempotency-Key')).toHaveLength(1);
     expect(paths['/orders'].get.parameters ?? []).toEqual([]);
+    expect(paths['/captures'].get.parameters ?? []).toEqual([]);
+    expect(paths['/captures'].get.responses['409']).toBeUndefined();
   });
 
   it('documents the 400, 409, 422 and 503 answers with their body schema, and Retry-After on 409 and 503', () => {

@@ -26,3 +26,14 @@ export async function startHttpApp(metadata: ModuleMetadata, adapter: AdapterFac
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return { app, url, close: () => app.close() };
 }
+
+/** Compiles `metadata` and initialises the app (so the start-up checks run), then closes it; rejects as start-up does. */
+export async function bootAndClose(metadata: ModuleMetadata): Promise<void> {
+  const moduleRef = await Test.createTestingModule(metadata).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  try {
+    await app.init();
+  } finally {
+    await app.close();
+  }
+}

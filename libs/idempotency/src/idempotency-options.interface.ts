@@ -73,14 +73,18 @@ export interface IdempotentRouteOptions {
   /**
    * Whose key it is. Default: the id (`id`, else `sub`) of `request.user` when there is one, else none, and
    * then every such caller shares one key space (warned once per route); for a message, none (no warning). Two
-   * scopes never see each other's records; `sharedScope` declares one shared space on purpose.
+   * scopes never see each other's records; `sharedScope` declares one shared space on purpose. One that throws or
+   * rejects is a configuration fault: a logged 500 and no record (an `HttpException` it throws is answered as is).
    */
   scope?: (context: ExecutionContext) => string | undefined | Promise<string | undefined>;
   /** Request headers (besides method, path and body) that make two requests different. Default none. */
   fingerprint?: { headers?: string[] };
   /** Response headers replayed besides `content-type` and `location`. `set-cookie` is never replayed. */
   replayHeaders?: string[];
-  /** Which finished requests are stored and replayed. Default: status < 500, thrown `HttpException`s included. */
+  /**
+   * Which finished requests are stored and replayed. Default: status < 500, thrown `HttpException`s included. One
+   * that throws is logged, and the answer sent but not stored.
+   */
   storeResponse?: (response: IdempotencyResponseInfo) => boolean;
   /** What a concurrent duplicate gets. Default `'reject'`. */
   onConflict?: IdempotencyConflictStrategy;

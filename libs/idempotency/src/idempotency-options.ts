@@ -12,6 +12,7 @@ import {
   IDEMPOTENCY_ROUTE_OPTIONS,
 } from './idempotency.constants';
 import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
+import { checkIdempotencyOptions } from './idempotency-options.check';
 import { supportsTransactions } from './stores/idempotency-store';
 import { MemoryIdempotencyStore } from './stores/memory/memory-idempotency.store';
 
@@ -70,9 +71,8 @@ export function resolveIdempotencyOptions(
   options: IdempotentRouteOptions,
   base?: ResolvedIdempotencyOptions,
 ): ResolvedIdempotencyOptions {
-  if (options.rmq !== undefined && (typeof options.rmq !== 'object' || options.rmq === null)) {
-    throw new Error(`Idempotency option "rmq" must be an object such as { noAck: false }, got ${String(options.rmq)}`);
-  }
+  // Without a base these are the module's options; with one, a route's (or a run's) overrides.
+  checkIdempotencyOptions(options, base ? 'route' : 'module');
   const resolved: ResolvedIdempotencyOptions = {
     store: options.store ?? base?.store ?? new MemoryIdempotencyStore(),
     headerName: options.headerName ?? base?.headerName ?? IDEMPOTENCY_DEFAULT_HEADER,
@@ -115,55 +115,17 @@ function replayableHeaders(extra: string[]): string[] {
   return [...names];
 }
 
+/** The rules between options, once each has been checked on its own and the defaults filled in. */
 function validate(options: ResolvedIdempotencyOptions): void {
-  const positiveInteger = (name: string, value: number) => {
-    if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new Error(`Idempotency option "${name}" must be a positive whole number, got ${value}`);
-    }
-  };
-  positiveInteger('ttl', options.ttl);
-  positiveInteger('lockTimeout', options.lockTimeout);
-  positiveInteger('retryAfter', options.retryAfter);
-  positiveInteger('maxResponseBytes', options.maxResponseBytes);
-  positiveInteger('maxMessageBytes', options.maxMessageBytes);
-  if (options.messageKeySpace !== 'separate' && options.messageKeySpace !== 'shared') {
-    throw new Error(
-      `Idempotency option "messageKeySpace" must be 'separate' or 'shared', got ${JSON.stringify(options.messageKeySpace)}`,
-    );
-  }
   if (options.lockTimeout > options.ttl) {
     throw new Error(
       `Idempotency option "lockTimeout" (${options.lockTimeout} ms) must not exceed "ttl" (${options.ttl} ms)`,
     );
-  }
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(options.headerName)) {
-    throw new Error(`Idempotency option "headerName" must be an HTTP header name, got "${options.headerName}"`);
-  }
-  if (options.key !== undefined && typeof options.key !== 'function') {
-    throw new Error(
-      `Idempotency option "key" must be a function of the execution context returning the key, got ${typeof options.key}`,
-    );
-  }
-  if (typeof options.rmq.noAck !== 'boolean') {
-    throw new Error(`Idempotency option "rmq.noAck" must be true or false, got ${JSON.stringify(options.rmq.noAck)}`);
   }
   if (options.transactional && !supportsTransactions(options.store)) {
     throw new Error(
       `Idempotency option "transactional" needs a store that shares the business database (TypeOrmIdempotencyStore); ` +
         `${options.store.constructor.name} cannot commit a record with the handler's writes`,
     );
-  }
-  if (options.errorFormat !== 'nest' && options.errorFormat !== 'problem+json') {
-    throw new Error(
-      `Idempotency option "errorFormat" must be 'nest' or 'problem+json', got ${JSON.stringify(options.errorFormat)}`,
-    );
-  }
-  if (options.onConflict !== 'reject') {
-    const wait = options.onConflict?.wait;
-    if (!Number.isSafeInteger(wait) || wait < 0) {
-      throw new Error(
-        `Idempotency option "onConflict" must be 'reject' or { wait: ms >= 0 }, got ${JSON.stringify(options.onConflict)}`,
-      );
-    }
   }
 }

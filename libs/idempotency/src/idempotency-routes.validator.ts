@@ -7,6 +7,7 @@ import { HANDLER_METADATA_KEYS, HandlerKind, handlerKindOf, isProtectableHandler
 import { declaredRouteOptions } from './idempotency-options';
 import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
 import { messageHandlerPatterns } from './microservices/message-handler-metadata';
+import { safeRouteMethod } from './http/safe-methods';
 
 /** Why `@Idempotent()` cannot protect a handler of each kind it refuses, for the start-up error. */
 const UNPROTECTABLE: Record<Exclude<HandlerKind, 'http-route' | 'message-handler' | 'mutation'>, string> = {
@@ -28,8 +29,9 @@ const UNPROTECTABLE: Record<Exclude<HandlerKind, 'http-route' | 'message-handler
  * with the class and method named instead of failing its first call. It looks at controllers (HTTP
  * routes, message handlers) and providers (GraphQL resolvers, WebSocket gateways, anything else) and refuses the
  * decorator where it cannot protect: on a method that is not an HTTP route, a message handler or a mutation, and
- * on a class that is not a controller or a resolver. On a controller or a resolver class it covers the routes,
- * handlers and mutations; a resolver's queries and field resolvers are reads and run as they are.
+ * on a class that is not a controller or a resolver, and on a GET, HEAD or OPTIONS route. On a controller or a
+ * resolver class it covers the routes of the unsafe methods, the handlers and the mutations; a controller's GET,
+ * HEAD and OPTIONS routes and a resolver's queries and field resolvers are reads and run as they are.
  */
 @Injectable()
 export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
@@ -69,8 +71,17 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
           `@Idempotent() on ${classRef.name}.${method}: ${UNPROTECTABLE[kind as keyof typeof UNPROTECTABLE]}`,
         );
       }
-      protectsAny = true;
       const name = `${classRef.name}.${method}`;
+      const safeMethod = kind === 'http-route' ? safeRouteMethod(handler) : undefined;
+      if (safeMethod !== undefined) {
+        // A class-wide decorator guards the controller's unsafe routes; its reads run as they are.
+        if (!onMethod) continue;
+        throw new Error(
+          `@Idempotent() on ${name}: ${safeMethod} is a safe method, which only reads and needs no idempotency key; ` +
+            `put @Idempotent() on the routes that change something (POST, PUT, PATCH, DELETE)`,
+        );
+      }
+      protectsAny = true;
       try {
         const declared = declaredRouteOptions(classRef, handler) ?? {};
         this.checkMessageOptions(kind, handler, declared, this.idempotency.resolve(declared), name, eventHandlers);
@@ -80,7 +91,8 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
     }
     if (onClass && !protectsAny) {
       throw new Error(
-        `@Idempotent() on ${classRef.name}: it has no HTTP route, message handler or GraphQL mutation to protect`,
+        `@Idempotent() on ${classRef.name}: it has no HTTP route, message handler or GraphQL mutation to protect ` +
+          `(its GET, HEAD and OPTIONS routes are reads, which it does not guard)`,
       );
     }
   }

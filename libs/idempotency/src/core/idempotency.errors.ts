@@ -73,17 +73,22 @@ export class IdempotencyStoreUnavailableError extends IdempotencyError {
 }
 
 /**
- * An option callback (`scope`, `key`) threw, rejected or returned something that is not a key or a scope: the
- * call cannot be identified, so it is refused for good (a message is rejected to its dead-letter exchange).
+ * One of the application's option callbacks (`scope`, `key`, ...) threw, rejected, or answered with a value of the
+ * wrong type: a fault of the server's configuration, not of the call. Raised before any record is taken, so nothing
+ * blocks the call once the callback is fixed. HTTP and GraphQL answer it as a server error (or with the
+ * `HttpException` the callback threw); a message is refused for good (rejected to its dead-letter exchange).
  */
 export class IdempotencyOptionError extends IdempotencyError {
   readonly code = 'IDEMPOTENCY_OPTION_FAILED';
   readonly retryable = false;
   constructor(
+    /** The option's name, as in the options: `scope`. */
     readonly option: string,
-    readonly reason: string,
+    /** What the callback threw; undefined when it answered with the wrong type. */
+    readonly thrown: unknown,
+    problem = `threw: ${thrown instanceof Error ? thrown.message : String(thrown)}`,
   ) {
-    super(`The "${option}" option failed on this call: ${reason}.`);
+    super(`the idempotency option "${option}" ${problem}`);
     this.name = 'IdempotencyOptionError';
   }
 }

@@ -7,8 +7,11 @@ import {
   IdempotencyKeyInvalidError,
   IdempotencyKeyMismatchError,
   IdempotencyKeyMissingError,
+  IdempotencyOptionError,
 } from '../core/idempotency.errors';
 import { IdempotencyService, IdempotentSettlement } from '../core/idempotency.service';
+import { declinedByStoragePolicy, scopeOf } from '../core/option-callbacks';
+import { optionFailureException } from '../http/idempotency-option-failure';
 import { IDEMPOTENCY_KEY_ON_REQUEST } from '../http/idempotency-key.decorator';
 import { readIdempotencyKeyHeader } from '../http/idempotency-key-header';
 import { IdempotencyTransport } from '../idempotency-transport';
@@ -34,10 +37,6 @@ interface ResolverSettings {
   warnedNoPrincipal?: boolean;
 }
 
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function';
-}
-
 /** A root field of a mutation operation: what `@Idempotent()` protects on a resolver. */
 function isRootMutationField(info: GraphQLResolveInfo | undefined): info is GraphQLResolveInfo {
   return info?.operation?.operation === 'mutation' && info.path.prev === undefined;
@@ -49,9 +48,10 @@ function isRootMutationField(info: GraphQLResolveInfo | undefined): info is Grap
  * the scope as on HTTP. A replay returns the stored result (the `IdempotencyApolloPlugin` marks it in the
  * response); refusals are `GraphQLError`s whose `extensions.code` is the protocol's code.
  *
- * One key guards one mutation field per HTTP request: a second guarded field under the same key is refused and
- * does not run. Mutation fields run in series, so the first has run (or been replayed) by then, and a retry of
- * the whole request gets the same answer: the first replayed, the second refused again.
+ * One key guards one mutation field per HTTP request, the operations of a batch included: a second guarded field
+ * under the same key is refused and does not run. Within an operation mutation fields run in series, so the first
+ * has run (or been replayed) by then, and a retry of the whole request gets the same answer: the first replayed, the
+ * second refused again. The operations of a batch run concurrently: the field that claims the key first runs.
  */
 export class GraphQLIdempotencyTransport implements IdempotencyTransport {
   private readonly resolverCache = new WeakMap<Function, ResolverSettings>();
@@ -69,10 +69,18 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     const request = (graphQLContext as { req?: any }).req;
     const route = `${info.parentType.name}.${info.fieldName}`;
 
+    const state = graphQLStateOf(graphQLContext);
+    // A guarded field of this operation; replayed or not is known once it has been answered.
+    if (!state.replayedByOperation.has(graphQLContext)) state.replayedByOperation.set(graphQLContext, false);
     const settings = this.resolverSettings(context);
     const { options } = settings;
-    const scoped = options.scope(context);
-    const principal = isPromise(scoped) ? await scoped : scoped;
+    let principal: string | undefined;
+    try {
+      const scoped = scopeOf(options.scope, context);
+      principal = typeof scoped === 'object' ? await scoped : scoped;
+    } catch (error) {
+      throw error instanceof IdempotencyOptionError ? optionFailureException(error, route, this.logger) : error;
+    }
     const scope = principal ?? '';
     const keyName = `${options.headerName} header`;
     // A mutation that reached the resolver without an HTTP request (over a WebSocket) has no header to read.
@@ -90,7 +98,6 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
       warnNoPrincipalOnce(this.logger, settings, route, 'result');
 
     const id: IdempotencyRecordId = { namespace: options.keyPrefix, scope, key: parsed.key };
-    const state = graphQLStateOf(graphQLContext);
     this.claimField(state, id, String(info.path.key), route, keyName);
     if (!state.pluginActive) this.warnNoPlugin();
     request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
@@ -101,10 +108,10 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
         fingerprint: this.fingerprint(route, context.getArgByIndex(1), request, options),
         route,
         options,
-        work: () => this.runResolver(next, options),
+        work: () => this.runResolver(next, options, route),
       });
       if (execution.kind === 'replayed') {
-        state.replayedOperations.add(info.operation);
+        state.replayedByOperation.set(graphQLContext, true);
         return this.replay(execution.stored as StoredGraphQLResult);
       }
       const { result } = execution.settlement;
@@ -176,17 +183,20 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     }
   }
 
-  private async runResolver(next: CallHandler, options: ResolvedIdempotencyOptions): Promise<IdempotentSettlement> {
+  private async runResolver(
+    next: CallHandler,
+    options: ResolvedIdempotencyOptions,
+    route: string,
+  ): Promise<IdempotentSettlement> {
     let value: unknown;
     try {
       value = await lastValueFrom(next.handle(), { defaultValue: undefined });
     } catch (error) {
-      return this.settleError(error, options);
+      return this.settleError(error, options, route);
     }
     const result = { value };
-    if (!options.storeResponse({ status: HttpStatus.OK, isError: false })) {
-      return { result, keep: { release: 'released', reason: 'storage policy declined the result' } };
-    }
+    const declined = declinedByStoragePolicy(options, { status: HttpStatus.OK, isError: false }, route, this.logger);
+    if (declined) return { result, keep: { release: 'released', reason: declined } };
     const stored: StoredGraphQLResult = { value };
     return { result, keep: { store: stored } };
   }
@@ -196,7 +206,7 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
    * does not tell a resolver's pipes rejecting its arguments (validation) from the resolver's own 400, and a
    * corrected retry under the same key must run rather than meet a mismatch. Anything else releases the key.
    */
-  private settleError(error: unknown, options: ResolvedIdempotencyOptions): IdempotentSettlement {
+  private settleError(error: unknown, options: ResolvedIdempotencyOptions, route: string): IdempotentSettlement {
     const result = { error };
     if (!(error instanceof HttpException)) {
       return { result, keep: { release: 'released', reason: error instanceof Error ? error.message : String(error) } };
@@ -205,9 +215,8 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     if (status === HttpStatus.BAD_REQUEST) {
       return { result, keep: { release: 'released', reason: 'bad request (400): the client may correct it' } };
     }
-    if (!options.storeResponse({ status, isError: true })) {
-      return { result, keep: { release: 'released', reason: `storage policy declined status ${status}` } };
-    }
+    const declined = declinedByStoragePolicy(options, { status, isError: true }, route, this.logger);
+    if (declined) return { result, keep: { release: 'released', reason: declined } };
     const stored: StoredGraphQLResult = {
       error: { status, response: error.getResponse(), message: error.message },
     };

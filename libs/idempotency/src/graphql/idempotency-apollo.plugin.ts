@@ -1,6 +1,8 @@
 import { Injectable, SetMetadata } from '@nestjs/common';
 import { IDEMPOTENCY_REPLAYED_HEADER } from '../idempotency.constants';
-import { graphQLStateOf } from './graphql-request-state';
+import { graphQLStateOf, isWholeRequestReplayed } from './graphql-request-state';
+
+const REPLAYED_HEADER = IDEMPOTENCY_REPLAYED_HEADER.toLowerCase();
 
 /**
  * `@nestjs/apollo`'s `@Plugin()` marker, written as its string: its driver registers every provider that carries
@@ -11,7 +13,6 @@ const APOLLO_PLUGIN_METADATA = 'graphql:plugin';
 /** What the plugin reads of Apollo Server's request context: only these fields, so no Apollo types are needed. */
 interface ApolloRequestContext {
   contextValue: unknown;
-  operation?: unknown;
   response: {
     http: { headers: Map<string, string> };
     body:
@@ -21,8 +22,9 @@ interface ApolloRequestContext {
 }
 
 /**
- * Marks a replayed mutation in the response: `extensions.idempotency.replayed: true` and the
- * `Idempotent-Replayed: true` header, as an HTTP replay has. `IdempotencyModule` provides it, and the Apollo driver
+ * Marks a replayed mutation in the response: `extensions.idempotency.replayed: true` on each operation answered from
+ * a stored result, and the `Idempotent-Replayed: true` header, as an HTTP replay has, when every guarded operation of
+ * the HTTP request (one, or a batch's) was. `IdempotencyModule` provides it, and the Apollo driver
  * registers it by itself: it collects the plugins among the providers of every module (or of the modules its
  * `include` reaches, which import `IdempotencyModule` wherever `@Idempotent()` is used). A driver that does not
  * collect them needs `new IdempotencyApolloPlugin()` in its `plugins`.
@@ -35,12 +37,18 @@ export class IdempotencyApolloPlugin {
     const state = graphQLStateOf(contextValue);
     state.pluginActive = true;
     return {
-      async willSendResponse({ operation, response }: ApolloRequestContext): Promise<void> {
-        if (!state.replayedOperations.has(operation)) return;
-        const { body } = response;
-        const result = body.kind === 'single' ? body.singleResult : body.initialResult;
-        result.extensions = { ...result.extensions, idempotency: { replayed: true } };
-        response.http.headers.set(IDEMPOTENCY_REPLAYED_HEADER.toLowerCase(), 'true');
+      async willSendResponse({ response }: ApolloRequestContext): Promise<void> {
+        const replayed = state.replayedByOperation.get(contextValue);
+        if (replayed === undefined) return;
+        if (replayed) {
+          const { body } = response;
+          const result = body.kind === 'single' ? body.singleResult : body.initialResult;
+          result.extensions = { ...result.extensions, idempotency: { replayed: true } };
+        }
+        // A batch's operations share the headers and finish in any order: each one decides by all it has seen, so
+        // the header stays only if the last to finish finds every guarded operation replayed.
+        if (isWholeRequestReplayed(state)) response.http.headers.set(REPLAYED_HEADER, 'true');
+        else response.http.headers.delete(REPLAYED_HEADER);
       },
     };
   }

@@ -11,7 +11,9 @@ import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { lastValueFrom, Observable, of } from 'rxjs';
 import { fingerprintRequest } from '../core/fingerprint';
 import { IDEMPOTENCY_REPLAYED_HEADER } from '../idempotency.constants';
-import { IdempotencyError } from '../core/idempotency.errors';
+import { IdempotencyError, IdempotencyOptionError } from '../core/idempotency.errors';
+import { declinedByStoragePolicy, scopeOf } from '../core/option-callbacks';
+import { optionFailureException } from './idempotency-option-failure';
 import { IdempotencyTransport } from '../idempotency-transport';
 import { warnNoPrincipalOnce } from '../no-principal-warning';
 import {
@@ -23,6 +25,7 @@ import {
 } from './idempotency.exceptions';
 import { IDEMPOTENCY_KEY_ON_REQUEST } from './idempotency-key.decorator';
 import { readIdempotencyKeyHeader } from './idempotency-key-header';
+import { SAFE_HTTP_METHODS } from './safe-methods';
 import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
 import { declaredRouteOptions, principalScope } from '../idempotency-options';
 import { IdempotencyService, IdempotentSettlement } from '../core/idempotency.service';
@@ -57,10 +60,6 @@ const SSE_SETTLEMENT: IdempotentSettlement = {
   keep: { release: 'not_stored', reason: 'server-sent events' },
 };
 
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function';
-}
-
 /**
  * Translates HTTP to the idempotency protocol and back: reads and checks the key, fingerprints the request,
  * hands the handler to `IdempotencyService`, and turns its answer into a response, a replay or one of the
@@ -79,13 +78,20 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     // getArgByIndex rather than switchToHttp(), which assigns three new closures to the context on every call.
     const request = context.getArgByIndex(0);
+    // Only a class-wide @Idempotent() (or one on an @All() route) reaches a read: the start-up validation refuses
+    // it on a GET, HEAD or OPTIONS route. A read changes nothing, so it runs as it is, without a key or a record.
+    if (SAFE_HTTP_METHODS.has(request.method)) return next.handle();
 
     const settings = this.routeSettings(context);
     const { options, isSse } = settings;
     const route = this.routeName(settings, request.method);
-    const scoped = options.scope(context);
-    // Most scope functions answer at once: awaiting only a promise saves a turn of the microtask queue.
-    const principal = isPromise(scoped) ? await scoped : scoped;
+    let principal: string | undefined;
+    try {
+      const scoped = scopeOf(options.scope, context);
+      principal = typeof scoped === 'object' ? await scoped : scoped;
+    } catch (error) {
+      throw error instanceof IdempotencyOptionError ? optionFailureException(error, route, this.logger) : error;
+    }
     const scope = principal ?? '';
     const parsed = readIdempotencyKeyHeader(request, options.headerName);
     if (parsed.status === 'missing') {
@@ -119,7 +125,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
               stream = next.handle();
               return SSE_SETTLEMENT;
             }
-          : () => this.runHandler(next, request, response, options),
+          : () => this.runHandler(next, request, response, options, route),
       });
       if (execution.kind === 'replayed') return this.replay(execution.stored as StoredHttpResponse, response);
       if (stream) return stream;
@@ -207,12 +213,13 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
     request: any,
     response: any,
     options: ResolvedIdempotencyOptions,
+    route: string,
   ): Promise<IdempotentSettlement> {
     let value: unknown;
     try {
       value = await lastValueFrom(next.handle(), { defaultValue: undefined });
     } catch (error) {
-      return this.settleError(error, request, response, options);
+      return this.settleError(error, request, response, options, route);
     }
     const status: number = response.statusCode;
     const result = { value };
@@ -225,9 +232,8 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
     if (value instanceof Uint8Array) {
       return { result, keep: { release: 'not_stored', reason: 'binary body' } };
     }
-    if (!options.storeResponse({ status, isError: false })) {
-      return { result, keep: { release: 'released', reason: `storage policy declined status ${status}` } };
-    }
+    const declined = declinedByStoragePolicy(options, { status, isError: false }, route, this.logger);
+    if (declined) return { result, keep: { release: 'released', reason: declined } };
     const stored: StoredHttpResponse = { status, headers: this.replayableHeaders(response, options), body: value };
     return { result, keep: { store: stored } };
   }
@@ -237,6 +243,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
     request: any,
     response: any,
     options: ResolvedIdempotencyOptions,
+    route: string,
   ): IdempotentSettlement {
     const result = { error };
     // Validation failures are not results: storing them would turn the client's corrected retry into a 422.
@@ -247,9 +254,8 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
       return { result, keep: { release: 'released', reason: error instanceof Error ? error.message : String(error) } };
     }
     const status = error.getStatus();
-    if (!options.storeResponse({ status, isError: true })) {
-      return { result, keep: { release: 'released', reason: `storage policy declined status ${status}` } };
-    }
+    const declined = declinedByStoragePolicy(options, { status, isError: true }, route, this.logger);
+    if (declined) return { result, keep: { release: 'released', reason: declined } };
     const stored: StoredHttpResponse = {
       status,
       headers: this.replayableHeaders(response, options),

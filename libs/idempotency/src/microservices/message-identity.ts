@@ -10,6 +10,7 @@ import {
 import { IDEMPOTENCY_MESSAGE_NAMESPACE_SUFFIX } from '../idempotency.constants';
 import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
+import { scopeOf } from '../core/option-callbacks';
 import { readMessageKey } from './message-key';
 import { messageSizeOver } from './message-size';
 
@@ -47,8 +48,13 @@ export async function identifyMessage(
       scope: '',
     };
   }
-  const scope = await scopeOf(context, options);
-  if (typeof scope !== 'string') return { status: 'refused', refusal: scope, scope: '' };
+  let scope: string;
+  try {
+    // A message has no principal: its scope is none unless the option says otherwise.
+    scope = (await scopeOf(options.scope, context)) ?? '';
+  } catch (error) {
+    return { status: 'refused', refusal: error as IdempotencyOptionError, scope: '' };
+  }
   if (parsed.status === 'missing') {
     return { status: 'refused', refusal: new IdempotencyKeyMissingError(name), scope, outcome: 'missing_key' };
   }
@@ -72,22 +78,6 @@ export async function identifyMessage(
   const namespace =
     options.messageKeySpace === 'shared' ? options.keyPrefix : options.keyPrefix + IDEMPOTENCY_MESSAGE_NAMESPACE_SUFFIX;
   return { status: 'identified', id: { namespace, scope, key: parsed.key }, fingerprint };
-}
-
-/** The `scope` option's answer (a message has no principal: none unless configured), or why there is none. */
-async function scopeOf(
-  context: ExecutionContext,
-  options: ResolvedIdempotencyOptions,
-): Promise<string | IdempotencyOptionError> {
-  let scope: unknown;
-  try {
-    scope = await options.scope(context);
-  } catch (error) {
-    return new IdempotencyOptionError('scope', `it threw: ${describe(error)}`);
-  }
-  if (scope === undefined || scope === null) return '';
-  if (typeof scope === 'string') return scope;
-  return new IdempotencyOptionError('scope', `it returned a ${typeof scope}, not a string`);
 }
 
 /** The pattern (or subject) a message came by, where the transport says: the same key sent elsewhere differs. */

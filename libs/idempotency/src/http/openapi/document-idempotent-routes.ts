@@ -9,6 +9,7 @@ import { IdempotencyService } from '../../core/idempotency.service';
 import { PROBLEM_JSON_CONTENT_TYPE } from '../problem-details';
 import { IdempotencyErrorBody, IdempotencyProblemBody } from './idempotency-error-body';
 import { messageHandlerPatterns } from '../../microservices/message-handler-metadata';
+import { safeRouteMethod } from '../safe-methods';
 
 const RETRY_AFTER = {
   'Retry-After': {
@@ -53,8 +54,9 @@ export function documentIdempotentRoutes(app: INestApplicationContext): void {
     for (const name of scanner.getAllMethodNames(prototype)) {
       const handler = prototype[name];
       const declared = declaredRouteOptions(controller, handler);
-      // Message handlers (@MessagePattern, @EventPattern) have no HTTP operation to document.
-      if (!declared || documented.has(handler) || messageHandlerPatterns(handler)) continue;
+      // Message handlers (@MessagePattern, @EventPattern) have no HTTP operation to document, and a controller-wide
+      // decorator leaves its GET, HEAD and OPTIONS routes unguarded.
+      if (!declared || documented.has(handler) || messageHandlerPatterns(handler) || safeRouteMethod(handler)) continue;
       documented.add(handler);
       document(prototype, name, handler, idempotency.resolve(declared));
     }

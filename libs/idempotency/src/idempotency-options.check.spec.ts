@@ -1,0 +1,100 @@
+import { resolveIdempotencyOptions } from './idempotency-options';
+import { checkIdempotencyOptions } from './idempotency-options.check';
+import { MemoryIdempotencyStore } from './stores/memory/memory-idempotency.store';
+
+describe('checkIdempotencyOptions', () => {
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      'a store named as a string',
+      { store: 'redis' },
+      'Idempotency option "store" must be an IdempotencyStore (an object with acquire, complete and release functions), got the string "redis"',
+    ],
+    [
+      'a store without release',
+      { store: { acquire() {}, complete() {} } },
+      'Idempotency option "store" must be an IdempotencyStore',
+    ],
+    ['a header name with a space', { headerName: 'Idempotency Key' }, '"headerName" must be an HTTP header name'],
+    ['a key that is not a function', { key: 'messageId' }, '"key" must be a function'],
+    ['rmq as a boolean', { rmq: true }, '"rmq" must be an object such as { noAck: false }, got true'],
+    ['rmq.noAck as a string', { rmq: { noAck: 'no' } }, '"rmq.noAck" must be true or false, got the string "no"'],
+    ['required as a string', { required: 'false' }, '"required" must be true or false, got the string "false"'],
+    [
+      'ttl read from the environment',
+      { ttl: '60000' },
+      '"ttl" must be a positive whole number, got the string "60000"',
+    ],
+    ['a fractional lockTimeout', { lockTimeout: 1.5 }, '"lockTimeout" must be a positive whole number, got 1.5'],
+    ['a zero retryAfter', { retryAfter: 0 }, '"retryAfter" must be a positive whole number, got 0'],
+    ['a scope that is a string', { scope: 'tenant' }, '"scope" must be a function'],
+    ['fingerprint as an array', { fingerprint: ['x-tenant'] }, '"fingerprint" must be an object'],
+    [
+      'fingerprint.headers as a string',
+      { fingerprint: { headers: 'x-tenant' } },
+      '"fingerprint.headers" must be an array',
+    ],
+    ['replayHeaders as a string', { replayHeaders: 'etag' }, '"replayHeaders" must be an array of HTTP header names'],
+    ['storeResponse as a boolean', { storeResponse: true }, '"storeResponse" must be a function'],
+    ['onConflict as a string', { onConflict: 'wait' }, `"onConflict" must be 'reject' or { wait: ms >= 0 }`],
+    ['a negative wait', { onConflict: { wait: -1 } }, `"onConflict" must be 'reject' or { wait: ms >= 0 }`],
+    ['failOpen as a string', { failOpen: 'true' }, '"failOpen" must be true or false, got the string "true"'],
+    ['keyPrefix as a number', { keyPrefix: 7 }, '"keyPrefix" must be a string, got 7'],
+    [
+      'maxResponseBytes as null',
+      { maxResponseBytes: null },
+      '"maxResponseBytes" must be a positive whole number, got null',
+    ],
+    ['transactional as a string', { transactional: 'yes' }, '"transactional" must be true or false'],
+    ['errorFormat xml', { errorFormat: 'xml' }, `"errorFormat" must be 'nest' or 'problem+json', got the string "xml"`],
+    ['events as an object', { events: {} }, '"events" must be a function receiving each event, got the object {}'],
+    ['localCache as a number', { localCache: 100 }, '"localCache" must be an object'],
+    ['localCache.maxEntries as a string', { localCache: { maxEntries: '100' } }, '"localCache.maxEntries" must be'],
+    ['a typo', { lockTimout: 1_000 }, 'Unknown idempotency option "lockTimout" (did you mean "lockTimeout"?)'],
+    ['another case', { ttL: 1_000 }, 'Unknown idempotency option "ttL" (did you mean "ttl"?)'],
+    ['a nested typo', { rmq: { noack: false } }, 'Unknown idempotency option "rmq.noack"'],
+  ])('refuses %s, naming the option and the type of its value', (_case, options, message) => {
+    expect(() => checkIdempotencyOptions(options, 'module')).toThrow(message);
+  });
+
+  it('refuses the module-only options on a route, saying where they go', () => {
+    expect(() => checkIdempotencyOptions({ events: () => undefined }, 'route')).toThrow(
+      'Idempotency option "events" is set on IdempotencyModule.forRoot(), not on a route',
+    );
+  });
+
+  it('accepts every option with a value of its type, and undefined as not set', () => {
+    expect(() =>
+      checkIdempotencyOptions(
+        {
+          store: new MemoryIdempotencyStore(),
+          headerName: 'X-Key',
+          key: () => 'k',
+          rmq: { noAck: false },
+          required: false,
+          ttl: 60_000,
+          lockTimeout: 1_000,
+          retryAfter: 500,
+          scope: undefined,
+          fingerprint: { headers: ['x-tenant'] },
+          replayHeaders: ['etag'],
+          storeResponse: () => true,
+          onConflict: { wait: 0 },
+          failOpen: true,
+          keyPrefix: '',
+          maxResponseBytes: 1_024,
+          transactional: false,
+          errorFormat: 'problem+json',
+          events: () => undefined,
+          localCache: { maxEntries: 10 },
+        },
+        'module',
+      ),
+    ).not.toThrow();
+  });
+
+  it('is what resolveIdempotencyOptions applies to module and route options alike', () => {
+    expect(() => resolveIdempotencyOptions({ ttl: '60000' as never })).toThrow('got the string "60000"');
+    const base = resolveIdempotencyOptions({});
+    expect(() => resolveIdempotencyOptions({ lockTimout: 5 } as never, base)).toThrow('did you mean "lockTimeout"?');
+  });
+});
