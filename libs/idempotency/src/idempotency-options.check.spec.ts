@@ -38,7 +38,12 @@ describe('checkIdempotencyOptions', () => {
     ['onConflict as a string', { onConflict: 'wait' }, `"onConflict" must be 'reject' or { wait: ms >= 0 }`],
     ['a negative wait', { onConflict: { wait: -1 } }, `"onConflict" must be 'reject' or { wait: ms >= 0 }`],
     ['failOpen as a string', { failOpen: 'true' }, '"failOpen" must be true or false, got the string "true"'],
-    ['keyPrefix as a number', { keyPrefix: 7 }, '"keyPrefix" must be a string, got 7'],
+    ['keyPrefix as a number', { keyPrefix: 7 }, '"keyPrefix" must be a string of at most 64 bytes, got 7'],
+    [
+      'keyPrefix too long for the SQL store',
+      { keyPrefix: 'p'.repeat(65) },
+      '"keyPrefix" must be a string of at most 64 bytes, got the string "ppp',
+    ],
     [
       'maxResponseBytes as null',
       { maxResponseBytes: null },

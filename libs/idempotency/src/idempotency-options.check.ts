@@ -1,3 +1,4 @@
+import { IDEMPOTENCY_MAX_KEY_PREFIX_BYTES } from './idempotency.constants';
 import { IdempotencyModuleOptions, IdempotentRouteOptions } from './idempotency-options.interface';
 
 /** Where a set of options was declared: the module's own take `events` and `localCache`, a route's do not. */
@@ -52,7 +53,10 @@ const ROUTE_OPTIONS: Record<keyof IdempotentRouteOptions, Check> = {
       : "'reject' or { wait: ms >= 0 }";
   },
   failOpen: boolean,
-  keyPrefix: (value) => (typeof value === 'string' ? undefined : 'a string'),
+  keyPrefix: (value) =>
+    typeof value === 'string' && Buffer.byteLength(value) <= IDEMPOTENCY_MAX_KEY_PREFIX_BYTES
+      ? undefined
+      : `a string of at most ${IDEMPOTENCY_MAX_KEY_PREFIX_BYTES} bytes`,
   maxResponseBytes: positiveWholeNumber,
   transactional: boolean,
   errorFormat: (value) => (value === 'nest' || value === 'problem+json' ? undefined : "'nest' or 'problem+json'"),

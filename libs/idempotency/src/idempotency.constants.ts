@@ -25,6 +25,12 @@ export const IDEMPOTENCY_DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 /** What a message handler's namespace adds to `keyPrefix`, unless `messageKeySpace: 'shared'`. */
 export const IDEMPOTENCY_MESSAGE_NAMESPACE_SUFFIX = ':messages';
 
+/**
+ * Longest `keyPrefix`, in UTF-8 bytes: the SQL store's namespace column holds 100, and a message handler's namespace
+ * adds `:messages`. Checked at start-up, so a long prefix is not found by every acquire failing.
+ */
+export const IDEMPOTENCY_MAX_KEY_PREFIX_BYTES = 64;
+
 /** Namespace that prefixes every record by default. */
 export const IDEMPOTENCY_DEFAULT_KEY_PREFIX = 'idempotency';
 
