@@ -1,5 +1,4 @@
 import { Controller, INestApplication, Post } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
@@ -10,6 +9,7 @@ import {
   IdempotencyRecordEntity,
   TypeOrmIdempotencyStore,
 } from '@nest-idempotency/core/typeorm';
+import { initApp } from '../support/http-app';
 import { describeWithServices, TestService } from '../support/services';
 import { createIsolatedDatabase, IsolatedDatabase, SqlDialect } from '../support/typeorm-data-sources';
 
@@ -53,18 +53,7 @@ async function startApp(store: TypeOrmIdempotencyStore): Promise<INestApplicatio
       return { created: true };
     }
   }
-  const moduleRef = await Test.createTestingModule({
-    imports: [IdempotencyModule.forRoot({})],
-    controllers: [OrdersController],
-  }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  try {
-    await app.init();
-  } catch (error) {
-    await app.close();
-    throw error;
-  }
-  return app;
+  return initApp({ imports: [IdempotencyModule.forRoot({})], controllers: [OrdersController] });
 }
 
 /**

@@ -26,3 +26,16 @@ export async function startHttpApp(metadata: ModuleMetadata, adapter: AdapterFac
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return { app, url, close: () => app.close() };
 }
+
+/** Compiles `metadata` into an app that does not listen and initialises it; closes it again if start-up fails. */
+export async function initApp(metadata: ModuleMetadata): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule(metadata).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  try {
+    await app.init();
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  return app;
+}
