@@ -57,7 +57,7 @@ export class RedisIdempotencyClient {
    * start-up. Safe to call more than once.
    */
   start(): void {
-    if (!this.closing && this.owned && this.client.status === 'wait') this.client.connect().catch(() => undefined);
+    if (this.owned && !this.closed && this.client.status === 'wait') this.client.connect().catch(() => undefined);
   }
 
   /** One shared wait per disconnection, so an outage under load does not pile up listeners. */
@@ -71,7 +71,7 @@ export class RedisIdempotencyClient {
       });
       // A store used without being started (outside Nest) connects on its first call; a lazyConnect client passed
       // in, too: the store sends nothing until it is ready, so nothing else would connect it.
-      if (!this.closing && this.client.status === 'wait') this.client.connect().catch(() => undefined);
+      if (!this.closed && this.client.status === 'wait') this.client.connect().catch(() => undefined);
     }
     return this.ready;
   }
