@@ -1,4 +1,4 @@
-import { Controller, HttpException, Post } from '@nestjs/common';
+import { Controller, HttpException, Injectable, OnModuleDestroy, Post } from '@nestjs/common';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
@@ -26,12 +26,22 @@ class OrdersController {
   }
 }
 
+/** Lifts the refusal when the app starts shutting down: in the root module, whose hooks Nest runs first. */
+@Injectable()
+class WritesAllowedAtShutdown implements OnModuleDestroy {
+  static admin: Redis | undefined;
+
+  async onModuleDestroy(): Promise<void> {
+    await WritesAllowedAtShutdown.admin?.config('SET', 'min-replicas-to-write', '0');
+  }
+}
+
 /**
  * Issue 18, item 10: a release still pending when the application closes is made before the store closes its
  * connection. Redis refuses every script that writes while `min-replicas-to-write` finds no replica, so the release
- * after a 502 fails and waits in the background; the refusal is lifted and the app closed at once, so the service's
- * last attempt happens during shutdown. A new app on the same Redis (a restart) must then run the retry, not answer
- * 409 until the 30 s lease ends.
+ * after a 502 fails and is retried in the background, failing too, until the app closes: the refusal is lifted only
+ * then, so only the service's last attempt, during shutdown, can succeed. A new app on the same Redis (a restart)
+ * must then run the retry, not answer 409 until the 30 s lease ends.
  */
 describeWithServices(['redis'], 'a release pending when the app shuts down', () => {
   let server: RedisServerProcess;
@@ -49,17 +59,19 @@ describeWithServices(['redis'], 'a release pending when the app shuts down', () 
           }),
         ],
         controllers: [OrdersController],
+        providers: [WritesAllowedAtShutdown],
       },
       HTTP_ADAPTERS[0][1],
     );
     apps.push(app);
     return app;
   };
-  const refuseWrites = (refuse: boolean) => admin.config('SET', 'min-replicas-to-write', refuse ? '1' : '0');
+  const refuseWrites = () => admin.config('SET', 'min-replicas-to-write', '1');
 
   beforeAll(async () => {
     server = await startRedisServer();
     admin = new Redis(server.url);
+    WritesAllowedAtShutdown.admin = admin;
   });
   afterAll(async () => {
     await Promise.allSettled(apps.map((app) => app.close()));
@@ -70,18 +82,19 @@ describeWithServices(['redis'], 'a release pending when the app shuts down', () 
   it('is made before the store closes, so a restarted app runs the retry at once', async () => {
     const key = randomUUID();
     const first = await start();
-    OrdersController.beforeFailure = () => refuseWrites(true);
+    OrdersController.beforeFailure = refuseWrites;
     expect((await request(first.url).post('/orders').set('Idempotency-Key', key).send({})).status).toBe(502);
-    // The release failed; its next background attempt is 100 ms away: the shutdown's last attempt comes first.
-    await refuseWrites(false);
+    const settled = () => events.filter((event) => event.outcome === 'deferred_settlement');
+    // The release is still pending: Redis refuses it until the shutdown begins.
+    expect(settled()).toEqual([]);
     await first.close();
     apps = apps.filter((app) => app !== first);
 
     const restarted = await start();
     const retry = await request(restarted.url).post('/orders').set('Idempotency-Key', key).send({});
     expect({ status: retry.status, body: retry.body }).toEqual({ status: 201, body: { run: 2 } });
-    expect(events.filter((event) => event.outcome === 'deferred_settlement')).toEqual([
-      expect.objectContaining({ deferred: { action: 'release', result: 'settled', attempts: 1 } }),
+    expect(settled()).toEqual([
+      expect.objectContaining({ deferred: expect.objectContaining({ action: 'release', result: 'settled' }) }),
     ]);
   });
 });
