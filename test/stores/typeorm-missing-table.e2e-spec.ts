@@ -1,8 +1,8 @@
-import { Test } from '@nestjs/testing';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { IdempotencyModule } from '@nest-idempotency/core';
 import { CreateIdempotencyRecords1764259200000, TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
+import { initApp } from '../support/http-app';
 import { describeWithServices } from '../support/services';
 import { createIsolatedDatabase, IsolatedDatabase, SqlDialect } from '../support/typeorm-data-sources';
 
@@ -14,7 +14,7 @@ const DIALECTS: Array<[SqlDialect, ('postgres' | 'mariadb')[]]> = [
 
 /** Starts an app whose idempotency store is the TypeORM store on `database`, migrated or not; resolves its close. */
 async function start(database: IsolatedDatabase, migrated: boolean): Promise<() => Promise<void>> {
-  const moduleRef = await Test.createTestingModule({
+  const app = await initApp({
     imports: [
       TypeOrmModule.forRoot({
         ...database.options,
@@ -28,14 +28,7 @@ async function start(database: IsolatedDatabase, migrated: boolean): Promise<() 
         }),
       }),
     ],
-  }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  try {
-    await app.init();
-  } catch (error) {
-    await app.close();
-    throw error;
-  }
+  });
   return () => app.close();
 }
 

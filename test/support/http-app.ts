@@ -27,13 +27,21 @@ export async function startHttpApp(metadata: ModuleMetadata, adapter: AdapterFac
   return { app, url, close: () => app.close() };
 }
 
-/** Compiles `metadata` and initialises the app (so the start-up checks run), then closes it; rejects as start-up does. */
-export async function bootAndClose(metadata: ModuleMetadata): Promise<void> {
+/** Compiles `metadata` into an app that does not listen and initialises it; closes it again if start-up fails. */
+export async function initApp(metadata: ModuleMetadata): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule(metadata).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   try {
     await app.init();
-  } finally {
+  } catch (error) {
     await app.close();
+    throw error;
   }
+  return app;
+}
+
+/** Initialises the app (so the start-up checks run), then closes it; rejects as start-up does. */
+export async function bootAndClose(metadata: ModuleMetadata): Promise<void> {
+  const app = await initApp(metadata);
+  await app.close();
 }

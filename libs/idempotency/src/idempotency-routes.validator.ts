@@ -8,6 +8,8 @@ import { declaredRouteOptions } from './idempotency-options';
 import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
 import { messageHandlerPatterns } from './microservices/message-handler-metadata';
 import { safeRouteMethod } from './http/safe-methods';
+import { IdempotencyStoreLifecycle } from './idempotency-store.lifecycle';
+import { IdempotencyStore } from './stores/idempotency-store';
 
 /** Why `@Idempotent()` cannot protect a handler of each kind it refuses, for the start-up error. */
 const UNPROTECTABLE: Record<Exclude<HandlerKind, 'http-route' | 'message-handler' | 'mutation'>, string> = {
@@ -31,7 +33,8 @@ const UNPROTECTABLE: Record<Exclude<HandlerKind, 'http-route' | 'message-handler
  * decorator where it cannot protect: on a method that is not an HTTP route, a message handler or a mutation, and
  * on a class that is not a controller or a resolver, and on a GET, HEAD or OPTIONS route. On a controller or a
  * resolver class it covers the routes of the unsafe methods, the handlers and the mutations; a controller's GET,
- * HEAD and OPTIONS routes and a resolver's queries and field resolvers are reads and run as they are.
+ * HEAD and OPTIONS routes and a resolver's queries and field resolvers are reads and run as they are. Then it starts
+ * every store the handlers use that the module does not start already (see `IdempotencyStoreLifecycle`).
  */
 @Injectable()
 export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
@@ -39,9 +42,10 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly idempotency: IdempotencyService,
+    private readonly stores: IdempotencyStoreLifecycle,
   ) {}
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
     const classes = new Set<Function>();
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
       const classRef = classOf(wrapper);
@@ -49,10 +53,19 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
     }
     /** Each idempotent event handler's `keyPrefix` and pattern, to the handler's name. */
     const eventHandlers = new Map<string, string>();
-    for (const classRef of classes) this.check(classRef, eventHandlers);
+    /** Each store the handlers use, to the first handler using it, named in an error of its start. */
+    const stores = new Map<IdempotencyStore, string>();
+    for (const classRef of classes) this.check(classRef, eventHandlers, stores);
+    await Promise.all(
+      [...stores].map(([store, name]) =>
+        this.stores.start(store).catch((error: unknown) => {
+          throw refusal(name, error);
+        }),
+      ),
+    );
   }
 
-  private check(classRef: Function, eventHandlers: Map<string, string>): void {
+  private check(classRef: Function, eventHandlers: Map<string, string>, stores: Map<IdempotencyStore, string>): void {
     const onClass = Reflect.getMetadata(IDEMPOTENCY_ROUTE_OPTIONS, classRef) !== undefined;
     const prototype = classRef.prototype;
     if (onClass && Reflect.getMetadata(HANDLER_METADATA_KEYS.gateway, classRef)) {
@@ -84,9 +97,11 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
       protectsAny = true;
       try {
         const declared = declaredRouteOptions(classRef, handler) ?? {};
-        this.checkMessageOptions(kind, handler, declared, this.idempotency.resolve(declared), name, eventHandlers);
+        const resolved = this.idempotency.resolve(declared);
+        this.checkMessageOptions(kind, handler, declared, resolved, name, eventHandlers);
+        if (!stores.has(resolved.store)) stores.set(resolved.store, name);
       } catch (error) {
-        throw new Error(`@Idempotent() on ${name}: ${error instanceof Error ? error.message : String(error)}`);
+        throw refusal(name, error);
       }
     }
     if (onClass && !protectsAny) {
@@ -147,4 +162,9 @@ function classOf(wrapper: InstanceWrapper): Function | undefined {
   if (typeof instance !== 'object' || instance === null) return undefined;
   const classRef = instance.constructor;
   return typeof classRef === 'function' && classRef !== Object ? classRef : undefined;
+}
+
+/** The start-up error for a handler whose options (or store) failed: the handler named, then why. */
+function refusal(name: string, error: unknown): Error {
+  return new Error(`@Idempotent() on ${name}: ${error instanceof Error ? error.message : String(error)}`);
 }

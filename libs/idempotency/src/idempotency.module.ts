@@ -4,6 +4,7 @@ import { IdempotencyInterceptor } from './idempotency.interceptor';
 // Loads no GraphQL: the Apollo driver, where there is one, finds it among the providers and registers it.
 import { IdempotencyApolloPlugin } from './graphql/idempotency-apollo.plugin';
 import { IdempotencyRoutesValidator } from './idempotency-routes.validator';
+import { IdempotencyStoreLifecycle } from './idempotency-store.lifecycle';
 import { ConfigurableIdempotencyModule } from './idempotency.module-definition';
 import { IdempotencyService } from './core/idempotency.service';
 import { IdempotencyStore } from './stores/idempotency-store';
@@ -13,7 +14,8 @@ import { IdempotencyTransaction } from './stores/typeorm/idempotency-transaction
 /**
  * Register once with `IdempotencyModule.forRoot({ store, ... })` (or `forRootAsync`), then put
  * `@Idempotent()` on the routes to protect. `IdempotencyService`, `IdempotencyStore` and, for the transactional
- * mode, `IdempotencyTransaction` are exported, so a module that imports this one can inject them.
+ * mode, `IdempotencyTransaction` are exported, so a module that imports this one can inject them. It starts and
+ * closes every store it uses (`IdempotencyStore.start()`/`close()`), the ones given to single routes included.
  */
 @Module({
   imports: [DiscoveryModule],
@@ -21,6 +23,7 @@ import { IdempotencyTransaction } from './stores/typeorm/idempotency-transaction
     IdempotencyService,
     IdempotencyInterceptor,
     IdempotencyRoutesValidator,
+    IdempotencyStoreLifecycle,
     IdempotencyTransaction,
     IdempotencyApolloPlugin,
     {

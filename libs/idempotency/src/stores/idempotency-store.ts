@@ -46,8 +46,22 @@ export type IdempotencyAcquireResult =
  * Every method is one atomic step, so that many processes sharing one store agree: a Redis Lua script, one
  * SQL statement guarded by the primary key, one synchronous step in memory. A method that cannot reach its
  * backend rejects (the library answers 503); it never hangs and never guesses.
+ *
+ * `IdempotencyModule` gives every distinct store it finds (the module's, and any given to a route, a controller, a
+ * message handler or a resolver) one lifecycle: `start()` once when the application starts, before any request,
+ * and `close()` once when it shuts down, after the last settlements. Both are optional; a store should not rely
+ * on Nest hooks of its own, which Nest calls only on the module's store, and too early at shutdown.
  */
 export abstract class IdempotencyStore {
+  /**
+   * Prepares the store: opens connections, checks the schema, starts timers. A rejection stops start-up, so
+   * reject only for what a retry cannot fix (a missing table); an unreachable backend is an outage, answered 503.
+   */
+  start?(): void | Promise<void>;
+
+  /** Releases what `start()` (or use) opened, so nothing keeps the process alive. Called once, after the last call. */
+  close?(): void | Promise<void>;
+
   /**
    * Creates an in-flight record owned by `request.token` if no live record exists, in one atomic step,
    * and otherwise returns the existing record. A record whose TTL has passed counts as absent at once.

@@ -155,7 +155,7 @@ describe('MemoryIdempotencyStore bounds', () => {
     const store = open({});
     await store.acquire(id('k'), attempt());
     expect(jest.getTimerCount()).toBe(1);
-    store.onModuleDestroy();
+    store.close();
     expect(jest.getTimerCount()).toBe(0);
   });
 

@@ -1,4 +1,3 @@
-import { OnModuleDestroy } from '@nestjs/common';
 import {
   IdempotencyAcquireRequest,
   IdempotencyAcquireResult,
@@ -64,7 +63,7 @@ const BUCKETS_PER_TICK = 3_600;
  * Every operation is O(1): completed records sit in recency lists (the store's and their scope's), in-flight
  * ones in none, so eviction only ever finds completed records; expiry is filed in a timing wheel.
  */
-export class MemoryIdempotencyStore extends IdempotencyStore implements OnModuleDestroy {
+export class MemoryIdempotencyStore extends IdempotencyStore {
   private readonly records = new Map<string, MemoryRecord>();
   private readonly scopes = new Map<string, ScopeRecords>();
   private readonly completed = new RecencyList<MemoryRecord>();
@@ -172,17 +171,15 @@ export class MemoryIdempotencyStore extends IdempotencyStore implements OnModule
     for (const record of [...this.records.values()]) this.remove(record);
   }
 
-  /** Stops the housekeeping timer and logs the evictions not yet reported. The store still answers afterwards. */
+  /**
+   * Stops the housekeeping timer and logs the evictions not yet reported; `IdempotencyModule` calls it at shutdown.
+   * The store still answers afterwards.
+   */
   close(): void {
     this.closed = true;
     clearInterval(this.timer);
     this.timer = undefined;
     this.evictions.flush(this.now(), true);
-  }
-
-  /** Nest calls this when the application closes: same as `close()`. */
-  onModuleDestroy(): void {
-    this.close();
   }
 
   /** The record under `mapKey` unless its TTL has passed; an expired one is removed on the way. */

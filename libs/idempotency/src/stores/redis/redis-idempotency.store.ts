@@ -1,5 +1,5 @@
-import { OnModuleDestroy } from '@nestjs/common';
-import Redis, { Cluster, ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import type Redis from 'ioredis';
 import {
   IdempotencyAcquireRequest,
   IdempotencyAcquireResult,
@@ -7,8 +7,7 @@ import {
   IdempotencyStore,
 } from '../idempotency-store';
 import { CallDeadlines } from '../call-deadlines';
-import { reportOwnedConnection } from './redis-idempotency.connection-report';
-import { watchEvictionPolicy } from './redis-idempotency.eviction-policy';
+import { RedisIdempotencyClient, RedisIdempotencyConnection } from './redis-idempotency.connection';
 import {
   ACQUIRE_SCRIPT,
   ACQUIRED,
@@ -18,18 +17,7 @@ import {
   RELEASE_SCRIPT,
 } from './redis-idempotency.scripts';
 
-/** Seed nodes of a Redis Cluster for the store to connect to (and later close) itself. */
-export interface RedisIdempotencyClusterConnection {
-  cluster: ClusterNode[];
-  options?: ClusterOptions;
-}
-
-/**
- * Where `RedisIdempotencyStore` keeps its records: a client you own (`Redis`, `Cluster`, a Sentinel-backed
- * `Redis`), or ioredis options / a `redis://` URL / cluster seed nodes from which the store creates, and
- * later closes, its own.
- */
-export type RedisIdempotencyConnection = Redis | Cluster | RedisOptions | string | RedisIdempotencyClusterConnection;
+export type { RedisIdempotencyClusterConnection, RedisIdempotencyConnection } from './redis-idempotency.connection';
 
 /** Options of the Redis store. */
 export interface RedisIdempotencyStoreOptions {
@@ -72,17 +60,17 @@ const TEXT = 0;
  * connection fail at once) and `autoResendUnfulfilledCommands: false` (none is re-sent after its caller was
  * answered), and reconnects by itself. Give a client you pass in the last two as well (for a `Cluster`,
  * in `redisOptions`); whatever its settings, no store call outlives 1.1 × `commandTimeout`.
+ *
+ * A client the store creates connects when the store starts (`IdempotencyModule` starts it; used on its own, on
+ * its first call), so a store that is never used opens nothing; `close()` takes milliseconds, reachable Redis
+ * or not, and leaves nothing that keeps the process alive.
  */
-export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleDestroy {
+export class RedisIdempotencyStore extends IdempotencyStore {
   /** The connection, for subclasses (a health check, say). */
   protected readonly client: Redis | Cluster;
-  private readonly ownsClient: boolean;
+  private readonly connection: RedisIdempotencyClient;
   private readonly commandTimeout: number;
   private readonly deadlines: CallDeadlines;
-  private readonly stopWatchingEvictionPolicy: () => void;
-  private readonly stopReportingConnection: () => void;
-  private ready: Promise<void> | undefined;
-  private closing: Promise<void> | undefined;
   private batch: Array<() => void> | undefined;
 
   constructor(connection: RedisIdempotencyConnection, options: RedisIdempotencyStoreOptions = {}) {
@@ -94,15 +82,11 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
       );
     }
     this.deadlines = new CallDeadlines(this.commandTimeout);
-    this.ownsClient = !isClient(connection);
-    this.client = isClient(connection) ? connection : this.createClient(connection);
-    // A client the store created has no other listener: without one, ioredis logs every failed reconnection.
-    this.stopReportingConnection = this.ownsClient ? reportOwnedConnection(this.client) : () => undefined;
+    this.connection = new RedisIdempotencyClient(connection);
+    this.client = this.connection.client;
     this.client.defineCommand(ACQUIRE, { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
     this.client.defineCommand(COMPLETE, { numberOfKeys: 1, lua: COMPLETE_SCRIPT });
     this.client.defineCommand(RELEASE, { numberOfKeys: 1, lua: RELEASE_SCRIPT });
-    // An evicting Redis can drop an in-flight record: warn when the store connects, never on a request.
-    this.stopWatchingEvictionPolicy = watchEvictionPolicy(this.client);
   }
 
   async acquire(id: IdempotencyRecordId, request: IdempotencyAcquireRequest): Promise<IdempotencyAcquireResult> {
@@ -141,17 +125,17 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
     return (await this.call('release', RELEASE, [this.recordKey(id), token])) === 1;
   }
 
-  /** Closes the connection if the store created it; a client passed in is left to its owner. */
-  close(): Promise<void> {
-    this.stopWatchingEvictionPolicy();
-    // The listeners stay until the connection is closed, so an error while quitting is not printed as unhandled.
-    this.closing ??= this.ownsClient ? this.quit().finally(this.stopReportingConnection) : Promise.resolve();
-    return this.closing;
+  /** Connects a client the store created (without waiting for Redis). `IdempotencyModule` calls it at start-up. */
+  start(): void {
+    this.connection.start();
   }
 
-  /** Nest calls this when the application closes: same as `close()`. */
-  onModuleDestroy(): Promise<void> {
-    return this.close();
+  /**
+   * Closes the connection if the store created it (a client passed in is left to its owner); calls made after it
+   * reject. `IdempotencyModule` calls it when the application shuts down, after its last settlements.
+   */
+  close(): Promise<void> {
+    return this.connection.close();
   }
 
   /**
@@ -168,13 +152,14 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
    * never sent later.
    */
   private call(operation: string, name: string, args: [string, ...(string | Buffer | number)[]]): Promise<unknown> {
+    if (this.connection.closed) return Promise.reject(new Error('RedisIdempotencyStore: the store is closed'));
     let expired = false;
     const isExpired = () => expired;
     const status = this.client.status;
     // 'end' (closed for good) is left to the client, which rejects at once.
     const work =
       status !== 'ready' && status !== 'end'
-        ? this.whenReady().then(() => (expired ? undefined : this.send(name, args, isExpired)))
+        ? this.connection.whenReady().then(() => (expired ? undefined : this.send(name, args, isExpired)))
         : this.send(name, args, isExpired);
     return this.deadlines.bound(
       work,
@@ -228,62 +213,6 @@ export class RedisIdempotencyStore extends IdempotencyStore implements OnModuleD
       stream?.uncork();
     }
   }
-
-  /** One shared wait per disconnection, so an outage under load does not pile up listeners. */
-  private whenReady(): Promise<void> {
-    if (!this.ready) {
-      this.ready = new Promise((resolve) => {
-        this.client.once('ready', () => {
-          this.ready = undefined;
-          resolve();
-        });
-      });
-      // A lazyConnect client only connects when a command is sent; the store sends none until it is ready.
-      if (this.client.status === 'wait') this.client.connect().catch(() => undefined);
-    }
-    return this.ready;
-  }
-
-  private createClient(connection: Exclude<RedisIdempotencyConnection, Redis | Cluster>): Redis | Cluster {
-    const failFast: RedisOptions = {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-    };
-    if (typeof connection === 'string') return new Redis(connection, failFast);
-    if ('cluster' in connection) {
-      const { options = {}, cluster } = connection;
-      return new Cluster(cluster, {
-        ...options,
-        enableOfflineQueue: false,
-        redisOptions: { ...failFast, ...options.redisOptions },
-      });
-    }
-    return new Redis({ ...failFast, ...connection });
-  }
-
-  private async quit(): Promise<void> {
-    if (this.client.status === 'ready') {
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        // QUIT lets replies already on their way arrive; bounded, because a silent server never answers it.
-        await Promise.race([
-          this.client.quit(),
-          new Promise((resolve) => (timer = setTimeout(resolve, this.commandTimeout))),
-        ]);
-      } catch {
-        // The connection is being dropped anyway.
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    this.client.disconnect();
-  }
-}
-
-function isClient(connection: RedisIdempotencyConnection): connection is Redis | Cluster {
-  // Duck-typed rather than instanceof, so a client from another copy of ioredis is recognised too.
-  return typeof connection === 'object' && typeof (connection as Redis).defineCommand === 'function';
 }
 
 function escapeKeyPart(part: string): string {

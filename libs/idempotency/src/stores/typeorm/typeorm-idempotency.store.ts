@@ -1,4 +1,4 @@
-import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { DataSource, EntityManager, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import {
   IdempotencyAcquireRequest,
@@ -57,7 +57,8 @@ const AT_ONCE: StoreCall = Object.freeze({ abandoned: false });
  * `CreateIdempotencyRecords1764259200000` migration.
  *
  * With `@nestjs/typeorm`, build it on the DataSource `TypeOrmModule.forRoot()` registers (the one
- * `@InjectDataSource()` injects); as the module's store Nest then starts and stops its sweeper:
+ * `@InjectDataSource()` injects); `IdempotencyModule` starts it (table check, sweeper) and closes it, whether it
+ * is the module's store or a route's:
  *
  * ```ts
  * IdempotencyModule.forRootAsync({
@@ -69,10 +70,7 @@ const AT_ONCE: StoreCall = Object.freeze({ abandoned: false });
  * or as a provider of your own, `@Injectable()` with
  * `constructor(@InjectDataSource() dataSource: DataSource) { super(dataSource, { sweepIntervalMs: 30_000 }); }`.
  */
-export class TypeOrmIdempotencyStore
-  extends IdempotencyStore
-  implements TransactionalIdempotencyStore, OnModuleInit, OnModuleDestroy
-{
+export class TypeOrmIdempotencyStore extends IdempotencyStore implements TransactionalIdempotencyStore {
   private readonly logger = new Logger(TypeOrmIdempotencyStore.name);
   private readonly dialect: SqlDialect;
   private readonly tableName: string;
@@ -196,9 +194,9 @@ export class TypeOrmIdempotencyStore
 
   /**
    * Refuses to start without the records table (see `checkRecordsTable`), then starts the sweeper (unless
-   * `sweepIntervalMs` is 0); its timer never keeps the process alive.
+   * `sweepIntervalMs` is 0); its timer never keeps the process alive. `IdempotencyModule` calls it at start-up.
    */
-  async onModuleInit(): Promise<void> {
+  async start(): Promise<void> {
     if (this.dataSource.isInitialized && !(await checkRecordsTable(this.dataSource, this.tableName))) {
       this.logger.warn(`Could not check that the table '${this.tableName}' exists: the database did not answer`);
     }
@@ -208,8 +206,11 @@ export class TypeOrmIdempotencyStore
     this.timer.unref();
   }
 
-  /** Stops the sweeper and waits for a running sweep, before TypeORM closes the DataSource under it. */
-  async onModuleDestroy(): Promise<void> {
+  /**
+   * Stops the sweeper and waits for a running sweep, before TypeORM closes the DataSource under it (its module shuts
+   * down after `IdempotencyModule`). The DataSource is its owner's: it stays open.
+   */
+  async close(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
