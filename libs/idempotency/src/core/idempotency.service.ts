@@ -29,6 +29,7 @@ import {
   IdempotencyStore,
   TransactionalIdempotencyStore,
 } from '../stores/idempotency-store';
+import { isNotSent } from '../stores/idempotency-store-unreachable.error';
 
 /** What the protected work produced, and what of it to keep. */
 export interface IdempotentSettlement {
@@ -416,9 +417,10 @@ export class IdempotencyService implements OnModuleDestroy {
   }
 
   /**
-   * The store failed. `acquireToken` is given when the failed call was an acquire: the store may still run it
-   * (a paused Redis runs the script when it resumes), so a record owned by that token is released later,
-   * and the retry that the 503 invites is not blocked for a whole lease.
+   * The store failed. `acquireToken` is given when the failed call was an acquire: unless the store says the call
+   * never reached it (`IdempotencyStoreUnreachableError`), it may still run it (a paused Redis runs the script when
+   * it resumes), so a record owned by that token is released later, and the retry that the 503 invites is not
+   * blocked for a whole lease.
    */
   private async onStoreFailure(
     call: IdempotentCall,
@@ -429,7 +431,7 @@ export class IdempotencyService implements OnModuleDestroy {
     const { route, id, options } = call;
     const reason = describe(error);
     const event = { route, scope: id.scope, acquireMs, reason };
-    if (acquireToken !== undefined) {
+    if (acquireToken !== undefined && !isNotSent(error)) {
       this.defer(call, 'release', () => options.store.release(id, acquireToken), { retryWhenNotOwned: true, bytes: 0 });
     }
     if (!options.failOpen) {
