@@ -7,6 +7,7 @@ import { canonicalize } from './fingerprint';
 import { CompletedRecord, CompletedRecordCaches, completedRecordCacheKey } from './completed-record-cache';
 import { IdempotencyEvent, IdempotencyOutcome } from './idempotency.events';
 import { storableScope } from './stored-scope';
+import { StoreOutageReports } from './store-outage-report';
 import {
   IdempotencyInProgressError,
   IdempotencyKeyInvalidError,
@@ -89,6 +90,8 @@ export class IdempotencyService implements OnModuleDestroy {
   private readonly logger = new Logger('Idempotency');
   /** Releases and completions that failed, made again in the background so no key stays blocked. */
   private readonly deferred = new DeferredSettlementQueue();
+  /** Store failures as one line per outage and interval, not one per request. */
+  private readonly outages = new StoreOutageReports(this.logger);
   /** The module's options with every default filled in. */
   readonly defaults: ResolvedIdempotencyOptions;
   /** The `localCache` option: completed records this process saw complete, one cache per store; off by default. */
@@ -104,6 +107,7 @@ export class IdempotencyService implements OnModuleDestroy {
   /** Makes one last attempt at every deferred release and completion (bounded), then stops retrying. */
   async onModuleDestroy(): Promise<void> {
     await this.deferred.stop();
+    this.outages.stop();
   }
 
   /** The module defaults overridden by a route's (or a call's) options, validated. */
@@ -185,6 +189,7 @@ export class IdempotencyService implements OnModuleDestroy {
       }
       // The latency figure is the first round trip: waiting for another request is not the store's time.
       acquireMs ??= performance.now() - started;
+      this.outages.succeeded(options.store);
 
       if (acquired.state === 'acquired') {
         if (options.transactional) return this.runOwnedInTransaction(call, request.token, acquireMs, cacheKey);
@@ -299,7 +304,7 @@ export class IdempotencyService implements OnModuleDestroy {
       if (error !== ROLLBACK) {
         // The transaction itself failed (commit refused, connection lost): nothing committed, so the
         // handler's success must not be sent. The record is released for a retry.
-        this.logger.error(`${route}: the transaction failed, nothing was committed: ${describe(error)}`);
+        this.outages.failed(store, route, 'rolled_back', describe(error));
         const reason = `transaction failed: ${describe(error)}`;
         const failed: IdempotentSettlement = {
           result: {
@@ -356,6 +361,7 @@ export class IdempotencyService implements OnModuleDestroy {
         const completing = Date.now();
         try {
           const completed = await options.store.complete(id, token, serialised, options.ttl);
+          this.outages.succeeded(options.store);
           if (completed) {
             if (cacheKey !== undefined) this.cacheCompleted(call, cacheKey, serialised, completing);
             this.emitOutcome('executed', call, acquireMs);
@@ -368,7 +374,7 @@ export class IdempotencyService implements OnModuleDestroy {
         } catch (error) {
           // The work is done and cannot be undone: send its result, and store it later, so that a retry gets
           // the replay (meanwhile a 409) rather than a 409 for the whole lease and then a second run.
-          this.logger.error(`${route}: the result could not be stored, will try again: ${describe(error)}`);
+          this.outages.failed(options.store, route, 'complete_deferred', describe(error));
           this.emit({
             route,
             scope: id.scope,
@@ -405,8 +411,9 @@ export class IdempotencyService implements OnModuleDestroy {
     const { id, route, options } = call;
     try {
       await options.store.release(id, token);
+      this.outages.succeeded(options.store);
     } catch (error) {
-      this.logger.error(`${route}: the idempotency record could not be released, will try again: ${describe(error)}`);
+      this.outages.failed(options.store, route, 'release_deferred', describe(error));
       this.defer(call, 'release', () => options.store.release(id, token), { retryWhenNotOwned: false, bytes: 0 });
     }
     if (outcome === 'not_stored') {
@@ -435,11 +442,11 @@ export class IdempotencyService implements OnModuleDestroy {
       this.defer(call, 'release', () => options.store.release(id, acquireToken), { retryWhenNotOwned: true, bytes: 0 });
     }
     if (!options.failOpen) {
-      this.logger.error(`${route}: idempotency store unavailable, request refused (503): ${reason}`);
+      this.outages.failed(options.store, route, 'refused', reason);
       this.emit({ ...event, outcome: 'store_error' });
       throw new IdempotencyStoreUnavailableError(retryAfterSeconds(options.retryAfter, options.lockTimeout));
     }
-    this.logger.warn(`${route}: idempotency store unavailable, running UNPROTECTED (failOpen): ${reason}`);
+    this.outages.failed(options.store, route, 'unprotected', reason);
     this.emit({ ...event, outcome: 'fail_open' });
     return { kind: 'unprotected', settlement: await this.settle(call) };
   }
@@ -459,11 +466,7 @@ export class IdempotencyService implements OnModuleDestroy {
       deadline: Date.now() + options.lockTimeout,
       onSettled: (result, attempts, lastError) => {
         const reason = `deferred ${action}: ${result} after ${attempts} attempt(s)${lastError === undefined ? '' : `; last error: ${describe(lastError)}`}`;
-        // A release that finds no record after an acquire that failed is the common, harmless case.
-        if (result === 'settled' || (result === 'not_owned' && action === 'release'))
-          this.logger.log(`${route}: ${reason}`);
-        else if (result === 'not_owned') this.logger.warn(`${route}: ${reason}; another request took the record over`);
-        else this.logger.warn(`${route}: ${reason}; the record stays in flight until its lease ends`);
+        this.outages.deferredSettled(options.store, route, action, result, reason);
         this.emit({
           outcome: 'deferred_settlement',
           route,
