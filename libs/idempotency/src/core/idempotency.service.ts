@@ -302,17 +302,19 @@ export class IdempotencyService implements OnModuleDestroy {
       });
     } catch (error) {
       if (error !== ROLLBACK) {
-        // The transaction itself failed (commit refused, connection lost): nothing committed, so the
-        // handler's success must not be sent. The record is released for a retry.
-        this.outages.failed(store, route, 'rolled_back', describe(error));
+        // The transaction itself failed (it could not begin, the commit was refused, the connection was lost):
+        // nothing committed, so the handler's success must not be sent. The record is released for a retry.
+        const unavailable = new IdempotencyStoreUnavailableError(
+          retryAfterSeconds(options.retryAfter, options.lockTimeout),
+        );
+        this.outages.failed(store, route, settlement ? 'rolled_back' : 'refused', describe(error));
         const reason = `transaction failed: ${describe(error)}`;
-        const failed: IdempotentSettlement = {
-          result: {
-            error: new IdempotencyStoreUnavailableError(retryAfterSeconds(options.retryAfter, options.lockTimeout)),
-          },
-          keep: { release: 'released', reason },
-        };
-        return this.releaseRecord(call, token, failed, 'released', reason, acquireMs);
+        const failed: IdempotentSettlement = { result: { error: unavailable }, keep: { release: 'released', reason } };
+        const execution = await this.releaseRecord(call, token, failed, 'released', reason, acquireMs);
+        // It could not begin, so the work never ran: a refusal, as a failed acquire is (a message goes back to
+        // its queue; nothing of the handler's is there to settle it).
+        if (settlement === undefined) throw unavailable;
+        return execution;
       }
     }
     const event = { route, scope: id.scope, acquireMs };
