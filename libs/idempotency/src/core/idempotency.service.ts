@@ -189,7 +189,7 @@ export class IdempotencyService implements OnModuleDestroy {
       }
       // The latency figure is the first round trip: waiting for another request is not the store's time.
       acquireMs ??= performance.now() - started;
-      this.outages.succeeded(options.store);
+      this.outages.succeeded(options.store, started);
 
       if (acquired.state === 'acquired') {
         if (options.transactional) return this.runOwnedInTransaction(call, request.token, acquireMs, cacheKey);
@@ -361,9 +361,10 @@ export class IdempotencyService implements OnModuleDestroy {
       if (typeof serialised === 'string') {
         // Taken before the call, so a cached copy never outlives the record, whose TTL starts within the call.
         const completing = Date.now();
+        const started = performance.now();
         try {
           const completed = await options.store.complete(id, token, serialised, options.ttl);
-          this.outages.succeeded(options.store);
+          this.outages.succeeded(options.store, started);
           if (completed) {
             if (cacheKey !== undefined) this.cacheCompleted(call, cacheKey, serialised, completing);
             this.emitOutcome('executed', call, acquireMs);
@@ -411,9 +412,10 @@ export class IdempotencyService implements OnModuleDestroy {
     acquireMs: number,
   ): Promise<IdempotentExecution> {
     const { id, route, options } = call;
+    const started = performance.now();
     try {
       await options.store.release(id, token);
-      this.outages.succeeded(options.store);
+      this.outages.succeeded(options.store, started);
     } catch (error) {
       this.outages.failed(options.store, route, 'release_deferred', describe(error));
       this.defer(call, 'release', () => options.store.release(id, token), { retryWhenNotOwned: false, bytes: 0 });

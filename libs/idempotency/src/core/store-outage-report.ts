@@ -23,7 +23,8 @@ const MAX_ROUTES = 10;
 
 /** One outage of one store, from its first failure to its first success. */
 class Outage {
-  readonly since = Date.now();
+  /** `performance.now()` at the first failure. */
+  readonly since = performance.now();
   /** Per route, per effect: the calls of this interval, and of the whole outage. */
   private interval = new Map<string, Map<string, number>>();
   private readonly total = new Map<string, Map<string, number>>();
@@ -87,14 +88,18 @@ export class StoreOutageReports {
     this.timer ??= setInterval(() => this.reportIntervals(), this.intervalMs).unref();
   }
 
-  /** A store call succeeded: the outage of that store, if any, is over. Cheap when none is ongoing. */
-  succeeded(store: object): void {
+  /**
+   * A store call that started at `startedAt` (`performance.now()`) succeeded: the outage of that store, if any, is
+   * over, unless the call started before it (a call in flight when the link went can still succeed). Cheap when no
+   * outage is going on.
+   */
+  succeeded(store: object, startedAt: number): void {
     if (this.ongoing.size === 0) return;
     const outage = this.ongoing.get(store);
-    if (!outage) return;
+    if (!outage || startedAt < outage.since) return;
     this.ongoing.delete(store);
     if (this.ongoing.size === 0) this.stopTimer();
-    const seconds = ((Date.now() - outage.since) / 1000).toFixed(1);
+    const seconds = ((performance.now() - outage.since) / 1000).toFixed(1);
     this.logger.log(`${nameOf(store)} answers again after ${seconds} s; in all: ${outage.totals()}`);
   }
 
@@ -109,7 +114,6 @@ export class StoreOutageReports {
     result: DeferredSettlementResult,
     reason: string,
   ): void {
-    if (result === 'settled') this.succeeded(store);
     const outage = this.ongoing.get(store);
     if (outage) return outage.count(route, `deferred ${action} ${result.replace('_', ' ')}`);
     // A release that finds no record after an acquire that failed is the common, harmless case.
@@ -123,7 +127,7 @@ export class StoreOutageReports {
   stop(): void {
     this.stopTimer();
     for (const [store, outage] of this.ongoing) {
-      const seconds = ((Date.now() - outage.since) / 1000).toFixed(1);
+      const seconds = ((performance.now() - outage.since) / 1000).toFixed(1);
       this.logger.warn(
         `${nameOf(store)} still unavailable at shutdown, after ${seconds} s; in all: ${outage.totals()}`,
       );
@@ -135,7 +139,7 @@ export class StoreOutageReports {
     for (const [store, outage] of this.ongoing) {
       const counts = outage.takeInterval();
       if (!counts) continue;
-      const seconds = Math.round((Date.now() - outage.since) / 1000);
+      const seconds = Math.round((performance.now() - outage.since) / 1000);
       this.logger.error(
         `${nameOf(store)} still unavailable after ${seconds} s (${outage.lastReason}); ` +
           `in the last ${this.intervalMs / 1000} s: ${counts}`,
