@@ -1,12 +1,18 @@
 import { Client } from 'pg';
-import request from 'supertest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createPostgresDatabase, PaymentsProcess } from '../payments/payments-harness';
 import { waitFor } from '../microservices/broker-test-support';
 import { describeWithServices, TEST_SERVICES } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { appOutputs, closeApps, createCustomers, spawnApp } from './fault-support';
-import { balanceOf, paymentRequest, PaymentRequestQueue, paymentRows, troubleLines } from './payment-requests';
+import {
+  balanceOf,
+  consumerOutcomes,
+  paymentRequest,
+  PaymentRequestQueue,
+  paymentRows,
+  troubleLines,
+} from './payment-requests';
 
 // Bounded, so the suite stays short; CONSUMER_OUTAGE_SECONDS=40 gives the figures of issue 18.
 const OUTAGE_SECONDS = Number(process.env.CONSUMER_OUTAGE_SECONDS ?? 12);
@@ -147,18 +153,6 @@ async function recordsOf(database: Client, references: string[]): Promise<number
     [references],
   );
   return rows[0].n;
-}
-
-/** The app's count of `payment.requested` deliveries by idempotency outcome, from its /metrics. */
-async function consumerOutcomes(url: string): Promise<Record<string, number>> {
-  const text = (await request(url).get('/metrics')).text;
-  const counts: Record<string, number> = {};
-  for (const match of text.matchAll(
-    /^idempotency_requests_total\{route="event payment\.requested",outcome="(\w+)"\} (\d+)$/gm,
-  )) {
-    counts[match[1]] = Number(match[2]);
-  }
-  return counts;
 }
 
 function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {

@@ -1,6 +1,7 @@
 import { Channel, ChannelModel, connect } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import request from 'supertest';
 import { TEST_SERVICES } from '../support/services';
 
 /** One `payment.requested` message's data, as the sample consumer reads it (merchant m1 of the harness). */
@@ -74,4 +75,16 @@ export function troubleLines(output: string): string[] {
   // eslint-disable-next-line no-control-regex
   const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
   return plain.split('\n').filter((line) => /^\[Nest\] \d+ .*? (ERROR|WARN) \[/.test(line) || /Unhandled/.test(line));
+}
+
+/** An app's count of `payment.requested` deliveries by idempotency outcome, from its /metrics. */
+export async function consumerOutcomes(url: string): Promise<Record<string, number>> {
+  const text = (await request(url).get('/metrics')).text;
+  const counts: Record<string, number> = {};
+  for (const match of text.matchAll(
+    /^idempotency_requests_total\{route="event payment\.requested",outcome="(\w+)"\} (\d+)$/gm,
+  )) {
+    counts[match[1]] = Number(match[2]);
+  }
+  return counts;
 }
