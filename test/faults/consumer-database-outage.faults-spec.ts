@@ -95,6 +95,9 @@ describeWithServices(['postgres', 'rabbitmq'], 'fault: the payments consumer wit
       await proxy!.restore();
     }
     const downMs = Date.now() - downFrom;
+    // Printed at once, so that a run that then fails still gives the figure.
+    const duringOutage = levels(troubleLines(app.output().slice(logFrom)));
+    console.log(`ERROR/WARN lines while the database was cut for ${(downMs / 1000).toFixed(1)} s: ${duringOutage}`);
     const refused = (await consumerOutcomes(app.url)).store_error ?? 0;
 
     try {
@@ -125,8 +128,7 @@ describeWithServices(['postgres', 'rabbitmq'], 'fault: the payments consumer wit
         `── the payments consumer, its database cut for ${(downMs / 1000).toFixed(1)} s with ${MESSAGES} messages`,
         `   deliveries refused while it was down (store_error): ${refused - (outcomesBefore.store_error ?? 0)}`,
         `   outcomes since the cut: ${JSON.stringify(difference(outcomesAfter, outcomesBefore))}`,
-        `   ERROR/WARN lines from the cut until all were charged: ${trouble.length} ` +
-          `(ERROR ${trouble.filter((l) => / ERROR \[/.test(l)).length}, WARN ${trouble.filter((l) => / WARN \[/.test(l)).length})`,
+        `   ERROR/WARN lines while it was cut: ${duringOutage}; from the cut until all were charged: ${levels(trouble)}`,
         ...trouble.slice(0, 20).map((line) => `     ${line.slice(0, 240)}`),
         `   records in flight at the cut: ${recordsAtCut}`,
         `   payment rows per message: ${rows.join(' ')}; balance ${before} → ${after}`,
@@ -153,6 +155,12 @@ async function recordsOf(database: Client, references: string[]): Promise<number
     [references],
   );
   return rows[0].n;
+}
+
+/** `12 (ERROR 8, WARN 4)` */
+function levels(lines: string[]): string {
+  const count = (level: string) => lines.filter((line) => line.includes(` ${level} [`)).length;
+  return `${lines.length} (ERROR ${count('ERROR')}, WARN ${count('WARN')})`;
 }
 
 function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
