@@ -6,6 +6,8 @@ import { DeferredSettlementQueue } from './deferred-settlements';
 import { canonicalize } from './fingerprint';
 import { CompletedRecord, CompletedRecordCaches, completedRecordCacheKey } from './completed-record-cache';
 import { IdempotencyEvent, IdempotencyOutcome } from './idempotency.events';
+import { retryAfterSeconds } from './retry-after';
+import { serialise } from './stored-response';
 import { storableScope } from './stored-scope';
 import { StoreOutageReports } from './store-outage-report';
 import {
@@ -494,30 +496,6 @@ export class IdempotencyService implements OnModuleDestroy {
 /** What work that threw (rather than settled) leaves: its error, and a released record so a retry runs again. */
 function failedWork(error: unknown): IdempotentSettlement {
   return { result: { error }, keep: { release: 'released', reason: describe(error) } };
-}
-
-/** The stored form of a result, or why it cannot be stored. */
-function serialise(value: unknown, maxBytes: number): string | { reason: string } {
-  let json: string;
-  try {
-    json = JSON.stringify(value);
-  } catch (error) {
-    return { reason: `not JSON-serialisable: ${describe(error)}` };
-  }
-  // UTF-8 needs at most three bytes per UTF-16 unit, so most responses skip counting their bytes.
-  if (json.length * 3 > maxBytes) {
-    const bytes = Buffer.byteLength(json);
-    if (bytes > maxBytes) return { reason: `${bytes} bytes is over maxResponseBytes (${maxBytes})` };
-  }
-  return json;
-}
-
-/**
- * `Retry-After` in whole seconds: the configured hint, never more than what is left of the lease (a key
- * released sooner is better found by a quick retry), and at least 1, as the header cannot say less.
- */
-function retryAfterSeconds(hintMs: number, leaseLeftMs: number): number {
-  return Math.max(1, Math.ceil(Math.min(hintMs, leaseLeftMs) / 1000));
 }
 
 function sha256(text: string): string {
