@@ -169,13 +169,15 @@ export function summary(title: string, lines: string[], report?: LedgerReport): 
   return out.join('\n');
 }
 
-/** How often the apps logged the idempotency layer's failure paths (from their own output). */
+/**
+ * How the apps reported the idempotency store's outages (from their own output): each outage is one line when it
+ * starts, one per 10 s while it lasts, one when the store answers again (core/store-outage-report.ts).
+ */
 export function failureLogCounts(apps: PaymentsProcess[]): string {
   const patterns: Array<[string, RegExp]> = [
-    ['store unavailable → 503', /request refused \(503\)/g],
-    ['result sent but not stored', /the result could not be stored/g],
-    ['record not released', /could not be released/g],
-    ['transaction failed', /the transaction failed, nothing was committed/g],
+    ['store outages', /\) unavailable \(/g],
+    ['still-unavailable reports', /still unavailable after/g],
+    ['store back', /answers again after/g],
   ];
   return patterns
     .map(

@@ -7,6 +7,7 @@ import {
   IdempotencyModule,
   IdempotencyRecordId,
   IdempotencyStore,
+  IdempotencyStoreUnreachableError,
   Idempotent,
   MemoryIdempotencyStore,
 } from '@nest-idempotency/core';
@@ -19,9 +20,19 @@ import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
 class SwitchableStore extends IdempotencyStore {
   readonly inner = new MemoryIdempotencyStore();
   /** `acquireLandsLate`: the acquire times out but the store runs it anyway, as a paused Redis does. */
-  down: { acquire?: boolean; acquireLandsLate?: boolean; complete?: boolean; release?: boolean } = {};
+  /** `unreachable`: the acquire fails and the store says it never reached its backend. */
+  down: {
+    acquire?: boolean;
+    unreachable?: boolean;
+    acquireLandsLate?: boolean;
+    complete?: boolean;
+    release?: boolean;
+  } = {};
+  /** Release calls made, the deferred ones included. */
+  releases = 0;
   async acquire(id: IdempotencyRecordId, request: IdempotencyAcquireRequest) {
     if (this.down.acquire) throw new Error('connect ECONNREFUSED 127.0.0.1:6390');
+    if (this.down.unreachable) throw new IdempotencyStoreUnreachableError('connect ECONNREFUSED 127.0.0.1:6390');
     if (this.down.acquireLandsLate) {
       await this.inner.acquire(id, request);
       throw new Error('Command timed out');
@@ -33,6 +44,7 @@ class SwitchableStore extends IdempotencyStore {
     return this.inner.complete(id, token, response, ttlMs);
   }
   async release(id: IdempotencyRecordId, token: string) {
+    this.releases++;
     if (this.down.release) throw new Error('Command timed out');
     return this.inner.release(id, token);
   }
@@ -176,6 +188,21 @@ describe.each(HTTP_ADAPTERS)('store failures (%s)', (_platform, adapter) => {
     expect(deferred('POST /closed')).toEqual([
       expect.objectContaining({ deferred: { action: 'release', result: 'settled', attempts: 1 } }),
     ]);
+  });
+
+  it('releases nothing later after an acquire the store says never reached it, and does after any other', async () => {
+    for (const [mode, key] of [
+      ['unreachable', 'k-unreachable'],
+      ['acquire', 'k-refused'],
+    ] as const) {
+      store.down = { [mode]: true };
+      const before = store.releases;
+      expect((await post('/closed', key)).status).toBe(503);
+      store.down = {};
+      // The first deferred attempt comes after 100 ms.
+      await sleep(400);
+      expect([mode, store.releases - before > 0]).toEqual([mode, mode === 'acquire']);
+    }
   });
 
   it('lets a retry with a corrected body run after such a 503, not 422', async () => {

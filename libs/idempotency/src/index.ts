@@ -65,6 +65,7 @@ export type {
 
 // Stores: the contract (to write one), and the memory store.
 export { IdempotencyStore, supportsTransactions } from './stores/idempotency-store';
+export { IdempotencyStoreUnreachableError } from './stores/idempotency-store-unreachable.error';
 export type {
   IdempotencyAcquireRequest,
   IdempotencyAcquireResult,

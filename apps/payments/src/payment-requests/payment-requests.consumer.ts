@@ -1,5 +1,5 @@
 import { Controller, ExecutionContext, HttpException, Inject, Logger, UseGuards } from '@nestjs/common';
-import { Ctx, EventPattern, Payload, RmqContext } from '@nestjs/microservices';
+import { Ctx, EventPattern, Payload, RmqContext, RpcException } from '@nestjs/microservices';
 import { Propagation, TransactionHost } from '@nestjs-cls/transactional';
 import { TransactionalAdapterTypeOrm } from '@nestjs-cls/transactional-adapter-typeorm';
 import { plainToInstance } from 'class-transformer';
@@ -9,6 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Idempotent } from '@nest-idempotency/core';
 import { APP_CONFIG } from '../config/app-config.module';
 import { AppConfig } from '../config/app-config';
+import { isDatabaseOutage } from '../database/database-outage';
+import { OutageLog } from '../database/outage-log';
 import { PaymentsService } from '../payments/payments.service';
 import { PaymentRequestedMessage, PaymentRequestOutcome } from './payment-requested.message';
 
@@ -33,6 +35,7 @@ const REQUEUE_DELAY_MS = 1_000;
 @UseGuards(ClsGuard) // @Transactional() needs a CLS context; HTTP gets it from middleware, messages from here
 export class PaymentRequestsConsumer {
   private readonly logger = new Logger('PaymentRequests');
+  private readonly outage = new OutageLog(this.logger, 'payment requests (requeued)');
 
   constructor(
     private readonly payments: PaymentsService,
@@ -57,16 +60,21 @@ export class PaymentRequestsConsumer {
         this.payments.pay(request.merchantId, request),
       );
       channel.ack(message);
+      this.outage.recovered();
       return { outcome: 'paid', paymentId: payment.id };
     } catch (error) {
       if (error instanceof HttpException && error.getStatus() < 500) {
         channel.ack(message);
         return { outcome: 'refused', status: error.getStatus(), reason: error.message };
       }
-      this.logger.error(`payment request ${message.properties.messageId} failed, requeued: ${String(error)}`);
+      const outage = isDatabaseOutage(error);
+      const failure = `payment request ${message.properties.messageId} failed, requeued: ${String(error)}`;
+      if (outage) this.outage.failed(failure);
+      else this.logger.error(failure);
       await sleep(REQUEUE_DELAY_MS);
       channel.nack(message, false, true);
-      throw error;
+      // Nest logs what a handler throws, with its stack, unless it is an RpcException: an outage has its lines above.
+      throw outage ? new RpcException({ message: 'database unavailable, requeued', retryable: true }) : error;
     }
   }
 

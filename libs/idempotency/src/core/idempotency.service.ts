@@ -6,7 +6,10 @@ import { DeferredSettlementQueue } from './deferred-settlements';
 import { canonicalize } from './fingerprint';
 import { CompletedRecord, CompletedRecordCaches, completedRecordCacheKey } from './completed-record-cache';
 import { IdempotencyEvent, IdempotencyOutcome } from './idempotency.events';
+import { retryAfterSeconds } from './retry-after';
+import { serialise } from './stored-response';
 import { storableScope } from './stored-scope';
+import { StoreOutageReports } from './store-outage-report';
 import {
   IdempotencyInProgressError,
   IdempotencyKeyInvalidError,
@@ -29,6 +32,7 @@ import {
   IdempotencyStore,
   TransactionalIdempotencyStore,
 } from '../stores/idempotency-store';
+import { isNotSent } from '../stores/idempotency-store-unreachable.error';
 
 /** What the protected work produced, and what of it to keep. */
 export interface IdempotentSettlement {
@@ -89,6 +93,8 @@ export class IdempotencyService implements OnModuleDestroy {
   private readonly logger = new Logger('Idempotency');
   /** Releases and completions that failed, made again in the background so no key stays blocked. */
   private readonly deferred = new DeferredSettlementQueue();
+  /** Store failures as one line per outage and interval, not one per request. */
+  private readonly outages = new StoreOutageReports(this.logger);
   /** The module's options with every default filled in. */
   readonly defaults: ResolvedIdempotencyOptions;
   /** The `localCache` option: completed records this process saw complete, one cache per store; off by default. */
@@ -104,6 +110,7 @@ export class IdempotencyService implements OnModuleDestroy {
   /** Makes one last attempt at every deferred release and completion (bounded), then stops retrying. */
   async onModuleDestroy(): Promise<void> {
     await this.deferred.stop();
+    this.outages.stop();
   }
 
   /** The module defaults overridden by a route's (or a call's) options, validated. */
@@ -185,6 +192,7 @@ export class IdempotencyService implements OnModuleDestroy {
       }
       // The latency figure is the first round trip: waiting for another request is not the store's time.
       acquireMs ??= performance.now() - started;
+      this.outages.succeeded(options.store, started);
 
       if (acquired.state === 'acquired') {
         if (options.transactional) return this.runOwnedInTransaction(call, request.token, acquireMs, cacheKey);
@@ -297,17 +305,19 @@ export class IdempotencyService implements OnModuleDestroy {
       });
     } catch (error) {
       if (error !== ROLLBACK) {
-        // The transaction itself failed (commit refused, connection lost): nothing committed, so the
-        // handler's success must not be sent. The record is released for a retry.
-        this.logger.error(`${route}: the transaction failed, nothing was committed: ${describe(error)}`);
+        // The transaction itself failed (it could not begin, the commit was refused, the connection was lost):
+        // nothing committed, so the handler's success must not be sent. The record is released for a retry.
+        const unavailable = new IdempotencyStoreUnavailableError(
+          retryAfterSeconds(options.retryAfter, options.lockTimeout),
+        );
+        this.outages.failed(store, route, settlement ? 'rolled_back' : 'refused', describe(error));
         const reason = `transaction failed: ${describe(error)}`;
-        const failed: IdempotentSettlement = {
-          result: {
-            error: new IdempotencyStoreUnavailableError(retryAfterSeconds(options.retryAfter, options.lockTimeout)),
-          },
-          keep: { release: 'released', reason },
-        };
-        return this.releaseRecord(call, token, failed, 'released', reason, acquireMs);
+        const failed: IdempotentSettlement = { result: { error: unavailable }, keep: { release: 'released', reason } };
+        const execution = await this.releaseRecord(call, token, failed, 'released', reason, acquireMs);
+        // It could not begin, so the work never ran: a refusal, as a failed acquire is (a message goes back to
+        // its queue; nothing of the handler's is there to settle it).
+        if (settlement === undefined) throw unavailable;
+        return execution;
       }
     }
     const event = { route, scope: id.scope, acquireMs };
@@ -354,8 +364,10 @@ export class IdempotencyService implements OnModuleDestroy {
       if (typeof serialised === 'string') {
         // Taken before the call, so a cached copy never outlives the record, whose TTL starts within the call.
         const completing = Date.now();
+        const started = performance.now();
         try {
           const completed = await options.store.complete(id, token, serialised, options.ttl);
+          this.outages.succeeded(options.store, started);
           if (completed) {
             if (cacheKey !== undefined) this.cacheCompleted(call, cacheKey, serialised, completing);
             this.emitOutcome('executed', call, acquireMs);
@@ -368,7 +380,7 @@ export class IdempotencyService implements OnModuleDestroy {
         } catch (error) {
           // The work is done and cannot be undone: send its result, and store it later, so that a retry gets
           // the replay (meanwhile a 409) rather than a 409 for the whole lease and then a second run.
-          this.logger.error(`${route}: the result could not be stored, will try again: ${describe(error)}`);
+          this.outages.failed(options.store, route, 'complete_deferred', describe(error));
           this.emit({
             route,
             scope: id.scope,
@@ -403,10 +415,12 @@ export class IdempotencyService implements OnModuleDestroy {
     acquireMs: number,
   ): Promise<IdempotentExecution> {
     const { id, route, options } = call;
+    const started = performance.now();
     try {
       await options.store.release(id, token);
+      this.outages.succeeded(options.store, started);
     } catch (error) {
-      this.logger.error(`${route}: the idempotency record could not be released, will try again: ${describe(error)}`);
+      this.outages.failed(options.store, route, 'release_deferred', describe(error));
       this.defer(call, 'release', () => options.store.release(id, token), { retryWhenNotOwned: false, bytes: 0 });
     }
     if (outcome === 'not_stored') {
@@ -417,9 +431,10 @@ export class IdempotencyService implements OnModuleDestroy {
   }
 
   /**
-   * The store failed. `acquireToken` is given when the failed call was an acquire: the store may still run it
-   * (a paused Redis runs the script when it resumes), so a record owned by that token is released later,
-   * and the retry that the 503 invites is not blocked for a whole lease.
+   * The store failed. `acquireToken` is given when the failed call was an acquire: unless the store says the call
+   * never reached it (`IdempotencyStoreUnreachableError`), it may still run it (a paused Redis runs the script when
+   * it resumes), so a record owned by that token is released later, and the retry that the 503 invites is not
+   * blocked for a whole lease.
    */
   private async onStoreFailure(
     call: IdempotentCall,
@@ -430,15 +445,15 @@ export class IdempotencyService implements OnModuleDestroy {
     const { route, id, options } = call;
     const reason = describe(error);
     const event = { route, scope: id.scope, acquireMs, reason };
-    if (acquireToken !== undefined) {
+    if (acquireToken !== undefined && !isNotSent(error)) {
       this.defer(call, 'release', () => options.store.release(id, acquireToken), { retryWhenNotOwned: true, bytes: 0 });
     }
     if (!options.failOpen) {
-      this.logger.error(`${route}: idempotency store unavailable, request refused (503): ${reason}`);
+      this.outages.failed(options.store, route, 'refused', reason);
       this.emit({ ...event, outcome: 'store_error' });
       throw new IdempotencyStoreUnavailableError(retryAfterSeconds(options.retryAfter, options.lockTimeout));
     }
-    this.logger.warn(`${route}: idempotency store unavailable, running UNPROTECTED (failOpen): ${reason}`);
+    this.outages.failed(options.store, route, 'unprotected', reason);
     this.emit({ ...event, outcome: 'fail_open' });
     return { kind: 'unprotected', settlement: await this.settle(call) };
   }
@@ -458,11 +473,7 @@ export class IdempotencyService implements OnModuleDestroy {
       deadline: Date.now() + options.lockTimeout,
       onSettled: (result, attempts, lastError) => {
         const reason = `deferred ${action}: ${result} after ${attempts} attempt(s)${lastError === undefined ? '' : `; last error: ${describe(lastError)}`}`;
-        // A release that finds no record after an acquire that failed is the common, harmless case.
-        if (result === 'settled' || (result === 'not_owned' && action === 'release'))
-          this.logger.log(`${route}: ${reason}`);
-        else if (result === 'not_owned') this.logger.warn(`${route}: ${reason}; another request took the record over`);
-        else this.logger.warn(`${route}: ${reason}; the record stays in flight until its lease ends`);
+        this.outages.deferredSettled(options.store, route, action, result, reason);
         this.emit({
           outcome: 'deferred_settlement',
           route,
@@ -486,30 +497,6 @@ export class IdempotencyService implements OnModuleDestroy {
 /** What work that threw (rather than settled) leaves: its error, and a released record so a retry runs again. */
 function failedWork(error: unknown): IdempotentSettlement {
   return { result: { error }, keep: { release: 'released', reason: describe(error) } };
-}
-
-/** The stored form of a result, or why it cannot be stored. */
-function serialise(value: unknown, maxBytes: number): string | { reason: string } {
-  let json: string;
-  try {
-    json = JSON.stringify(value);
-  } catch (error) {
-    return { reason: `not JSON-serialisable: ${describe(error)}` };
-  }
-  // UTF-8 needs at most three bytes per UTF-16 unit, so most responses skip counting their bytes.
-  if (json.length * 3 > maxBytes) {
-    const bytes = Buffer.byteLength(json);
-    if (bytes > maxBytes) return { reason: `${bytes} bytes is over maxResponseBytes (${maxBytes})` };
-  }
-  return json;
-}
-
-/**
- * `Retry-After` in whole seconds: the configured hint, never more than what is left of the lease (a key
- * released sooner is better found by a quick retry), and at least 1, as the header cannot say less.
- */
-function retryAfterSeconds(hintMs: number, leaseLeftMs: number): number {
-  return Math.max(1, Math.ceil(Math.min(hintMs, leaseLeftMs) / 1000));
 }
 
 function sha256(text: string): string {

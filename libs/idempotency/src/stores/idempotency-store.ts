@@ -45,7 +45,9 @@ export type IdempotencyAcquireResult =
  *
  * Every method is one atomic step, so that many processes sharing one store agree: a Redis Lua script, one
  * SQL statement guarded by the primary key, one synchronous step in memory. A method that cannot reach its
- * backend rejects (the library answers 503); it never hangs and never guesses.
+ * backend rejects (the library answers 503); it never hangs and never guesses. A call it knows never reached the
+ * backend (no connection could be had) rejects with `IdempotencyStoreUnreachableError`, so that the library does
+ * not release later a record that such an acquire cannot have written.
  *
  * `IdempotencyModule` gives every distinct store it finds (the module's, and any given to a route, a controller, a
  * message handler or a resolver) one lifecycle: `start()` once when the application starts, before any request,

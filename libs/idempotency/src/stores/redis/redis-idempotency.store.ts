@@ -8,6 +8,7 @@ import {
 } from '../idempotency-store';
 import { CallDeadlines } from '../call-deadlines';
 import { RedisIdempotencyClient, RedisIdempotencyConnection } from './redis-idempotency.connection';
+import { IdempotencyStoreUnreachableError } from '../idempotency-store-unreachable.error';
 import {
   ACQUIRE_SCRIPT,
   ACQUIRED,
@@ -33,6 +34,15 @@ export interface RedisIdempotencyStoreOptions {
 const ACQUIRE = 'idempotencyAcquire';
 const COMPLETE = 'idempotencyComplete';
 const RELEASE = 'idempotencyRelease';
+
+/** One call's progress: whether its caller stopped waiting, and whether its command was handed to the client. */
+interface SendState {
+  expired: boolean;
+  sent: boolean;
+}
+
+// ioredis refuses to queue a command while disconnected (enableOfflineQueue: false) with these, before writing it.
+const OFFLINE = /^(Stream isn't writeable|Cluster isn't ready) and enableOfflineQueue options is false/;
 
 type ScriptCommand = (key: string, ...args: (string | Buffer | number)[]) => Promise<unknown>;
 
@@ -152,22 +162,24 @@ export class RedisIdempotencyStore extends IdempotencyStore {
    * never sent later.
    */
   private call(operation: string, name: string, args: [string, ...(string | Buffer | number)[]]): Promise<unknown> {
-    if (this.connection.closed) return Promise.reject(new Error('RedisIdempotencyStore: the store is closed'));
-    let expired = false;
-    const isExpired = () => expired;
+    if (this.connection.closed) {
+      return Promise.reject(new IdempotencyStoreUnreachableError('RedisIdempotencyStore: the store is closed'));
+    }
+    const state: SendState = { expired: false, sent: false };
     const status = this.client.status;
     // 'end' (closed for good) is left to the client, which rejects at once.
     const work =
       status !== 'ready' && status !== 'end'
-        ? this.connection.whenReady().then(() => (expired ? undefined : this.send(name, args, isExpired)))
-        : this.send(name, args, isExpired);
+        ? this.connection.whenReady().then(() => (state.expired ? undefined : this.send(name, args, state)))
+        : this.send(name, args, state);
     return this.deadlines.bound(
       work,
-      () =>
-        new Error(
-          `RedisIdempotencyStore: ${operation} got no answer from Redis within ${this.commandTimeout} ms (connection ${this.client.status})`,
-        ),
-      () => (expired = true),
+      () => {
+        const message = `RedisIdempotencyStore: ${operation} got no answer from Redis within ${this.commandTimeout} ms (connection ${this.client.status})`;
+        // Expired before it was written: it never will be, so it wrote nothing.
+        return state.sent ? new Error(message) : new IdempotencyStoreUnreachableError(message);
+      },
+      () => (state.expired = true),
     );
   }
 
@@ -177,11 +189,7 @@ export class RedisIdempotencyStore extends IdempotencyStore {
    * out as one socket write at the end of the turn instead of one write (one system call, one wake-up of Redis)
    * each. A call whose caller was answered meanwhile (its timeout fired) is dropped, never sent.
    */
-  private send(
-    name: string,
-    args: [string, ...(string | Buffer | number)[]],
-    expired: () => boolean,
-  ): Promise<unknown> {
+  private send(name: string, args: [string, ...(string | Buffer | number)[]], state: SendState): Promise<unknown> {
     // defineCommand adds the methods at run time, so ioredis's types cannot know them. The Buffer variant
     // keeps the binary fingerprint and the response's bytes intact.
     const command = (this.client as unknown as Record<string, ScriptCommand>)[`${name}Buffer`];
@@ -191,9 +199,10 @@ export class RedisIdempotencyStore extends IdempotencyStore {
         setImmediate(() => this.flush());
       }
       this.batch.push(() => {
-        if (expired()) return;
+        if (state.expired) return;
+        state.sent = true;
         try {
-          command.apply(this.client, args).then(resolve, reject);
+          command.apply(this.client, args).then(resolve, (error: unknown) => reject(offlineAsUnreachable(error)));
         } catch (error) {
           reject(error);
         }
@@ -235,4 +244,11 @@ function encodeFingerprint(fingerprint: string): Buffer {
 
 function decodeFingerprint(encoded: Buffer): string {
   return encoded[0] === BINARY ? encoded.toString('hex', 1) : encoded.toString('utf8', 1);
+}
+
+/** ioredis's refusal to send while offline, marked as a call that never reached Redis; any other error as it is. */
+function offlineAsUnreachable(error: unknown): unknown {
+  return error instanceof Error && OFFLINE.test(error.message)
+    ? IdempotencyStoreUnreachableError.because('RedisIdempotencyStore: not connected to Redis', error)
+    : error;
 }

@@ -1,6 +1,7 @@
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2';
 import { DataSource, QueryRunner } from 'typeorm';
 import { IdempotencyAcquireResult, IdempotencyRecordId } from '../idempotency-store';
+import { IdempotencyStoreUnreachableError } from '../idempotency-store-unreachable.error';
 import { blockingResult, existingRecordLeft } from './record-rows';
 import { AcquireAttempt, qualifiedTable, SqlDialect, StoreCall } from './sql-dialect';
 
@@ -114,9 +115,11 @@ export class MysqlDialect implements SqlDialect {
    * mysql2 marks as fatally failed is destroyed rather than given back.
    */
   private async run(call: StoreCall, sql: string, values: Param[], prepared = true): Promise<Result> {
-    const connection = await (
-      this.dataSource.driver as unknown as { obtainMasterConnection(): Promise<Connection> }
-    ).obtainMasterConnection();
+    const driver = this.dataSource.driver as unknown as { obtainMasterConnection(): Promise<Connection> };
+    // A pool that could give no connection (refused, no such host, queue limit) sent nothing.
+    const connection = await driver.obtainMasterConnection().catch((error: unknown) => {
+      throw IdempotencyStoreUnreachableError.because('TypeOrmIdempotencyStore: no connection to MySQL', error);
+    });
     let fatal = false;
     try {
       // The caller gave up while the pool made it wait: nothing it no longer waits for may still run.

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig, QueryResult } from 'pg';
 import { DataSource, QueryRunner } from 'typeorm';
 import { IdempotencyAcquireResult, IdempotencyRecordId } from '../idempotency-store';
+import { IdempotencyStoreUnreachableError } from '../idempotency-store-unreachable.error';
 import { blockingResult, existingRecord, existingRecordLeft } from './record-rows';
 import { AcquireAttempt, qualifiedTable, SqlDialect, StoreCall } from './sql-dialect';
 
@@ -128,7 +129,7 @@ export class PostgresDialect implements SqlDialect {
    * its error, so the pool discards it rather than hand it out again.
    */
   private async run(call: StoreCall, statement: NamedStatement, values: unknown[]): Promise<QueryResult> {
-    const client = await this.pool().connect();
+    const client = await connectOrUnreachable(this.pool());
     let failure: unknown;
     try {
       // The caller gave up while the pool made it wait: nothing it no longer waits for may still run.
@@ -161,6 +162,15 @@ export class PostgresDialect implements SqlDialect {
   private sql(): Statements {
     this.statements ??= buildStatements(qualifiedTable(this.dataSource, this.tableName, 'schema'));
     return this.statements;
+  }
+}
+
+/** A client from the pool; the pool's failure to give one (refused, no such host, its wait ran out) sent nothing. */
+async function connectOrUnreachable(pool: Pool): Promise<PoolClient> {
+  try {
+    return await pool.connect();
+  } catch (error) {
+    throw IdempotencyStoreUnreachableError.because('TypeOrmIdempotencyStore: no connection to PostgreSQL', error);
   }
 }
 
