@@ -7,11 +7,10 @@ import {
   IdempotencyKeyInvalidError,
   IdempotencyKeyMismatchError,
   IdempotencyKeyMissingError,
-  IdempotencyOptionError,
 } from '../core/idempotency.errors';
 import { IdempotencyService, IdempotentSettlement } from '../core/idempotency.service';
-import { declinedByStoragePolicy, scopeOf } from '../core/option-callbacks';
-import { optionFailureException } from '../http/idempotency-option-failure';
+import { declinedByStoragePolicy } from '../core/option-callbacks';
+import { requestScope } from '../http/idempotency-option-failure';
 import { IDEMPOTENCY_KEY_ON_REQUEST } from '../http/idempotency-key.decorator';
 import { readIdempotencyKeyHeader } from '../http/idempotency-key-header';
 import { IdempotencyTransport } from '../idempotency-transport';
@@ -74,13 +73,8 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     if (!state.replayedByOperation.has(graphQLContext)) state.replayedByOperation.set(graphQLContext, false);
     const settings = this.resolverSettings(context);
     const { options } = settings;
-    let principal: string | undefined;
-    try {
-      const scoped = scopeOf(options.scope, context);
-      principal = typeof scoped === 'object' ? await scoped : scoped;
-    } catch (error) {
-      throw error instanceof IdempotencyOptionError ? optionFailureException(error, route, this.logger) : error;
-    }
+    const scoped = requestScope(options.scope, context, route, this.logger);
+    const principal = typeof scoped === 'object' ? await scoped : scoped;
     const scope = principal ?? '';
     const keyName = `${options.headerName} header`;
     // A mutation that reached the resolver without an HTTP request (over a WebSocket) has no header to read.

@@ -11,9 +11,9 @@ import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { lastValueFrom, Observable, of } from 'rxjs';
 import { fingerprintRequest } from '../core/fingerprint';
 import { IDEMPOTENCY_REPLAYED_HEADER } from '../idempotency.constants';
-import { IdempotencyError, IdempotencyOptionError } from '../core/idempotency.errors';
-import { declinedByStoragePolicy, scopeOf } from '../core/option-callbacks';
-import { optionFailureException } from './idempotency-option-failure';
+import { IdempotencyError } from '../core/idempotency.errors';
+import { declinedByStoragePolicy } from '../core/option-callbacks';
+import { requestScope } from './idempotency-option-failure';
 import { IdempotencyTransport } from '../idempotency-transport';
 import { warnNoPrincipalOnce } from '../no-principal-warning';
 import {
@@ -85,13 +85,8 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
     const settings = this.routeSettings(context);
     const { options, isSse } = settings;
     const route = this.routeName(settings, request.method);
-    let principal: string | undefined;
-    try {
-      const scoped = scopeOf(options.scope, context);
-      principal = typeof scoped === 'object' ? await scoped : scoped;
-    } catch (error) {
-      throw error instanceof IdempotencyOptionError ? optionFailureException(error, route, this.logger) : error;
-    }
+    const scoped = requestScope(options.scope, context, route, this.logger);
+    const principal = typeof scoped === 'object' ? await scoped : scoped;
     const scope = principal ?? '';
     const parsed = readIdempotencyKeyHeader(request, options.headerName);
     if (parsed.status === 'missing') {

@@ -1,5 +1,7 @@
-import { HttpException, InternalServerErrorException, Logger } from '@nestjs/common';
+import { ExecutionContext, HttpException, InternalServerErrorException, Logger } from '@nestjs/common';
 import { IdempotencyOptionError } from '../core/idempotency.errors';
+import { scopeOf } from '../core/option-callbacks';
+import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
 
 /**
  * What the client gets when an option callback failed before anything ran. A callback that threw an
@@ -17,4 +19,25 @@ export function optionFailureException(error: IdempotencyOptionError, route: str
   return new InternalServerErrorException(
     'The request was not processed: the server could not apply its idempotency settings. Nothing was recorded.',
   );
+}
+
+/**
+ * The caller's scope from the `scope` option, for an HTTP route or a GraphQL mutation: at once when the callback
+ * answers at once, else a promise. A failing callback becomes the answer `optionFailureException` gives.
+ */
+export function requestScope(
+  scope: ResolvedIdempotencyOptions['scope'],
+  context: ExecutionContext,
+  route: string,
+  logger: Logger,
+): string | undefined | Promise<string | undefined> {
+  const refuse = (error: unknown): never => {
+    throw error instanceof IdempotencyOptionError ? optionFailureException(error, route, logger) : error;
+  };
+  try {
+    const scoped = scopeOf(scope, context);
+    return typeof scoped === 'object' ? scoped.catch(refuse) : scoped;
+  } catch (error) {
+    return refuse(error);
+  }
 }
