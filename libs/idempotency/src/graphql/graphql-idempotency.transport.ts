@@ -8,7 +8,8 @@ import {
   IdempotencyKeyMismatchError,
   IdempotencyKeyMissingError,
 } from '../core/idempotency.errors';
-import { IdempotencyService, IdempotentSettlement } from '../core/idempotency.service';
+import { IdempotencyService } from '../core/idempotency.service';
+import { IdempotentSettlement } from '../core/idempotent-call';
 import { declinedByStoragePolicy } from '../core/option-callbacks';
 import { requestScope } from '../http/idempotency-option-failure';
 import { IDEMPOTENCY_KEY_ON_REQUEST } from '../http/idempotency-key.decorator';

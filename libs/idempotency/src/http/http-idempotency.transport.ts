@@ -28,7 +28,8 @@ import { readIdempotencyKeyHeader } from './idempotency-key-header';
 import { SAFE_HTTP_METHODS } from './safe-methods';
 import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
 import { declaredRouteOptions, principalScope } from '../idempotency-options';
-import { IdempotencyService, IdempotentSettlement } from '../core/idempotency.service';
+import { IdempotencyService } from '../core/idempotency.service';
+import { IdempotentSettlement } from '../core/idempotent-call';
 import { IdempotencyProblemException, problemDetailsOf } from './problem-details';
 
 /** A response as stored for replay. */
