@@ -10,6 +10,7 @@ import { messageHandlerPatterns } from './microservices/message-handler-metadata
 import { safeRouteMethod } from './http/safe-methods';
 import { IdempotencyStoreLifecycle } from './idempotency-store.lifecycle';
 import { IdempotencyStore } from './stores/idempotency-store';
+import { describeError } from './core/describe-error';
 
 /** Why `@Idempotent()` cannot protect a handler of each kind it refuses, for the start-up error. */
 const UNPROTECTABLE: Record<Exclude<HandlerKind, 'http-route' | 'message-handler' | 'mutation'>, string> = {
@@ -166,5 +167,5 @@ function classOf(wrapper: InstanceWrapper): Function | undefined {
 
 /** The start-up error for a handler whose options (or store) failed: the handler named, then why. */
 function refusal(name: string, error: unknown): Error {
-  return new Error(`@Idempotent() on ${name}: ${error instanceof Error ? error.message : String(error)}`);
+  return new Error(`@Idempotent() on ${name}: ${describeError(error)}`);
 }

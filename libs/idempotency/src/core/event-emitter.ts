@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { IdempotentCall, describeError } from './idempotent-call';
+import { IdempotentCall } from './idempotent-call';
+import { describeError } from './describe-error';
 import { IdempotencyEvent, IdempotencyEventListener, IdempotencyOutcome } from './idempotency.events';
 
 /** Hands events to the module's `events` hook; builds none when nobody listens. */

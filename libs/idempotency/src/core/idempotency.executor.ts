@@ -9,7 +9,8 @@ import {
   IdempotencyKeyMismatchError,
   IdempotencyStoreUnavailableError,
 } from './idempotency.errors';
-import { IdempotentCall, IdempotentExecution, describeError, settle } from './idempotent-call';
+import { IdempotentCall, IdempotentExecution, settle } from './idempotent-call';
+import { describeError } from './describe-error';
 import { RecordSettlement } from './record-settlement';
 import { retryAfterSeconds } from './retry-after';
 import { StoreFailures } from './store-failures';

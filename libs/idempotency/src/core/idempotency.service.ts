@@ -7,7 +7,8 @@ import { IdempotencyEvent } from './idempotency.events';
 import { IdempotencyExecutor } from './idempotency.executor';
 import { IdempotencyKeyInvalidError, IdempotencyKeyMissingError } from './idempotency.errors';
 import { parseIdempotencyKey } from './idempotency-key';
-import { IdempotentCall, IdempotentExecution, describeError } from './idempotent-call';
+import { IdempotentCall, IdempotentExecution } from './idempotent-call';
+import { describeError } from './describe-error';
 import { IDEMPOTENCY_MODULE_OPTIONS } from '../idempotency.module-definition';
 import {
   IdempotencyModuleOptions,

@@ -1,3 +1,4 @@
+import { describeError } from './describe-error';
 import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
 
@@ -38,9 +39,4 @@ export async function settle(call: IdempotentCall): Promise<IdempotentSettlement
   } catch (error) {
     return { result: { error }, keep: { release: 'released', reason: describeError(error) } };
   }
-}
-
-/** An error's message, or the thrown value as text, for logs and events. */
-export function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -2,7 +2,8 @@ import { Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { CompletedRecordCaches } from './completed-record-cache';
 import { IdempotencyEventEmitter } from './event-emitter';
-import { IdempotentCall, IdempotentExecution, IdempotentSettlement, describeError } from './idempotent-call';
+import { IdempotentCall, IdempotentExecution, IdempotentSettlement } from './idempotent-call';
+import { describeError } from './describe-error';
 import { StoreFailures } from './store-failures';
 import { serialise } from './stored-response';
 

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { DeferredSettlementQueue } from './deferred-settlements';
 import { IdempotencyEventEmitter } from './event-emitter';
-import { IdempotentCall, describeError } from './idempotent-call';
+import { IdempotentCall } from './idempotent-call';
+import { describeError } from './describe-error';
 import { StoreFailureEffect, StoreOutageReports } from './store-outage-report';
 
 /** How a deferred call is retried: see `DeferredSettlement`. */

@@ -1,10 +1,12 @@
+import { describeError } from './describe-error';
+
 /** The stored form of a result, or why it cannot be stored. */
 export function serialise(value: unknown, maxBytes: number): string | { reason: string } {
   let json: string;
   try {
     json = JSON.stringify(value);
   } catch (error) {
-    return { reason: `not JSON-serialisable: ${error instanceof Error ? error.message : String(error)}` };
+    return { reason: `not JSON-serialisable: ${describeError(error)}` };
   }
   // UTF-8 needs at most three bytes per UTF-16 unit, so most responses skip counting their bytes.
   if (json.length * 3 > maxBytes) {

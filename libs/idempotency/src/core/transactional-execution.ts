@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { IdempotencyEventEmitter } from './event-emitter';
 import { IdempotencyInProgressError, IdempotencyStoreUnavailableError } from './idempotency.errors';
-import { IdempotentCall, IdempotentExecution, IdempotentSettlement, describeError, settle } from './idempotent-call';
+import { IdempotentCall, IdempotentExecution, IdempotentSettlement, settle } from './idempotent-call';
+import { describeError } from './describe-error';
 import { RecordSettlement } from './record-settlement';
 import { retryAfterSeconds } from './retry-after';
 import { StoreFailures } from './store-failures';

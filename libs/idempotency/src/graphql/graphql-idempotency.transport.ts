@@ -21,6 +21,7 @@ import { declaredRouteOptions, principalScope } from '../idempotency-options';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
 import { GraphQLIdempotencyState, graphQLStateOf } from './graphql-request-state';
 import { graphQLErrorOf } from './graphql-refusals';
+import { describeError } from '../core/describe-error';
 
 /** A mutation's result as stored for replay. */
 export interface StoredGraphQLResult {
@@ -204,7 +205,7 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
   private settleError(error: unknown, options: ResolvedIdempotencyOptions, route: string): IdempotentSettlement {
     const result = { error };
     if (!(error instanceof HttpException)) {
-      return { result, keep: { release: 'released', reason: error instanceof Error ? error.message : String(error) } };
+      return { result, keep: { release: 'released', reason: describeError(error) } };
     }
     const status = error.getStatus();
     if (status === HttpStatus.BAD_REQUEST) {

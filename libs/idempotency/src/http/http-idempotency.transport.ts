@@ -31,6 +31,7 @@ import { declaredRouteOptions, principalScope } from '../idempotency-options';
 import { IdempotencyService } from '../core/idempotency.service';
 import { IdempotentSettlement } from '../core/idempotent-call';
 import { IdempotencyProblemException, problemDetailsOf } from './problem-details';
+import { describeError } from '../core/describe-error';
 
 /** A response as stored for replay. */
 export interface StoredHttpResponse {
@@ -247,7 +248,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
       return { result, keep: { release: 'released', reason: 'rejected by pipes (validation)' } };
     }
     if (!(error instanceof HttpException)) {
-      return { result, keep: { release: 'released', reason: error instanceof Error ? error.message : String(error) } };
+      return { result, keep: { release: 'released', reason: describeError(error) } };
     }
     const status = error.getStatus();
     const declined = declinedByStoragePolicy(options, { status, isError: true }, route, this.logger);

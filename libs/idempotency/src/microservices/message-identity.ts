@@ -13,6 +13,7 @@ import { IdempotencyRecordId } from '../stores/idempotency-store';
 import { scopeOf } from '../core/option-callbacks';
 import { readMessageKey } from './message-key';
 import { messageSizeOver } from './message-size';
+import { describeError } from '../core/describe-error';
 
 /**
  * What a message is to the protocol: its record and fingerprint; or unkeyed (no key, none required: it runs
@@ -72,7 +73,7 @@ export async function identifyMessage(
     fingerprint = fingerprintMessage(receivedPattern(rpcContext) ?? pattern, payload);
   } catch (error) {
     // A payload nested thousands deep overflows the canonical form; a getter or toJSON that throws fails it too.
-    const reason = error instanceof RangeError ? 'it is nested too deeply' : `it failed: ${describe(error)}`;
+    const reason = error instanceof RangeError ? 'it is nested too deeply' : `it failed: ${describeError(error)}`;
     return { status: 'refused', refusal: new IdempotencyPayloadError('IDEMPOTENCY_PAYLOAD_UNREADABLE', reason), scope };
   }
   const namespace =
@@ -84,8 +85,4 @@ export async function identifyMessage(
 function receivedPattern(rpcContext: any): string | undefined {
   const pattern = rpcContext?.getPattern?.() ?? rpcContext?.getSubject?.();
   return typeof pattern === 'string' ? pattern : undefined;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -2,6 +2,7 @@ import { ExecutionContext } from '@nestjs/common';
 import { NatsContext, RmqContext } from '@nestjs/microservices';
 import { parseIdempotencyKey, parseIdempotencyKeyHeader, ParsedIdempotencyKey } from '../core/idempotency-key';
 import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
+import { describeError } from '../core/describe-error';
 
 /** A message's key as read, and what to call it in a refusal ("the {name} is required"). */
 export interface MessageKey {
@@ -47,7 +48,7 @@ async function fromKeyOption(
   try {
     value = await key(context);
   } catch (error) {
-    return { parsed: { status: 'invalid', reason: `the "key" option threw: ${describe(error)}` }, name };
+    return { parsed: { status: 'invalid', reason: `the "key" option threw: ${describeError(error)}` }, name };
   }
   if (value !== undefined && typeof value !== 'string') {
     return { parsed: { status: 'invalid', reason: `the "key" option returned a ${typeof value}, not a string` }, name };
@@ -89,8 +90,4 @@ function keyOfValue(value: unknown, what: string): ParsedIdempotencyKey {
   if (Buffer.isBuffer(value)) return parseIdempotencyKey(value.toString('utf8'));
   const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
   return { status: 'invalid', reason: `the ${what} is a ${type}, not a string` };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

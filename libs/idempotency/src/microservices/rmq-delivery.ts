@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { RmqContext } from '@nestjs/microservices';
+import { describeError } from '../core/describe-error';
 
 type SettleMethod = 'ack' | 'nack' | 'reject';
 
@@ -91,7 +92,7 @@ export class RmqDelivery {
     } catch (error) {
       // A closed channel: the broker requeues every message it had not seen settled, this one included.
       this.logger.warn(
-        `${this.route}: could not ${method} the message (${error instanceof Error ? error.message : String(error)}); ` +
+        `${this.route}: could not ${method} the message (${describeError(error)}); ` +
           `the broker redelivers it if its channel closed`,
       );
     }

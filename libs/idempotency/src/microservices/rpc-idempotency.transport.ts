@@ -11,6 +11,7 @@ import { IdempotencyRpcException } from './idempotency-rpc.exception';
 import { messageHandlerPatterns } from './message-handler-metadata';
 import { identifyMessage } from './message-identity';
 import { RmqDelivery, watchForManualAck } from './rmq-delivery';
+import { describeError } from '../core/describe-error';
 
 /** A handler's reply as stored for replay: its one value, or `none` when it completed without one. */
 export type StoredRpcReply = { value: unknown } | { none: true };
@@ -103,7 +104,7 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
     } catch (error) {
       return {
         result: { error },
-        keep: { release: 'released', reason: error instanceof Error ? error.message : String(error) },
+        keep: { release: 'released', reason: describeError(error) },
       };
     }
     const result = { value: values };

@@ -15,6 +15,7 @@ import { AcquireAttempt, Answer, SqlDialect, StoreCall } from './sql-dialect';
 import { checkRecordsTable } from './records-table-check';
 import { sqlDialectFor } from './sql-dialects';
 import { IdempotencyTransactionHost } from './transaction-host';
+import { describeError } from '../../core/describe-error';
 
 /** Options of the SQL store. */
 export interface TypeOrmIdempotencyStoreOptions {
@@ -302,7 +303,7 @@ export class TypeOrmIdempotencyStore extends IdempotencyStore implements Transac
       let deleted = this.sweepBatchSize;
       while (!this.stopped && deleted >= this.sweepBatchSize) deleted = await this.sweep();
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = describeError(error);
       this.logger.warn(
         `Sweeping expired idempotency records failed (next try in ${this.sweepIntervalMs} ms): ${reason}`,
       );
