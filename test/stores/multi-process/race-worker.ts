@@ -15,6 +15,9 @@ type Message =
 async function openStore(): Promise<{ store: IdempotencyStore; close: () => Promise<void> }> {
   if (process.env.RACE_STORE === 'redis') {
     const store = new RedisIdempotencyStore(process.env.RACE_REDIS_URL!, { commandTimeout: 10_000 });
+    // The store connects on its first call: make that call before the start signal, so that no process spends the
+    // race connecting while another sends all its acquires.
+    await store.release({ namespace: 'race-warm-up', scope: '', key: 'warm-up' }, 'none');
     return { store, close: () => store.close() };
   }
   const dataSource = new DataSource({
