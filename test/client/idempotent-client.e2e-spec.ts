@@ -172,11 +172,12 @@ describe.each(HTTP_ADAPTERS)('the idempotent client against @Idempotent() on %s'
     });
 
     it('ends at the deadline with an unknown outcome, without sleeping past it', async () => {
+      // Retry-After 1 s within 1.8 s: a second attempt after about 1 s, and no third (its wait would end past 2 s).
       script.gate.set(
         key,
         Array.from({ length: 10 }, () => ({ status: 503, retryAfter: '1' })),
       );
-      const error = await failureOf(pay({ deadlineMs: 1_500, maxAttempts: 10 }));
+      const error = await failureOf(pay({ deadlineMs: 1_800, maxAttempts: 10 }));
       expect(error).toBeInstanceOf(IdempotentRequestOutcomeUnknownError);
       expect(error).toMatchObject({ reason: 'deadline', key, attempts: 2, lastResponse: { status: 503 } });
       expect(script.arrivalsOf(key)).toBe(2);
