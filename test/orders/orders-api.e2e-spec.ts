@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { paymentKeyFor } from '../../apps/orders/src/payments-client/payments-client';
+import { apiClient, createSqliteFile, MERCHANTS, PaymentsApp, startPaymentsApp } from '../payments/payments-harness';
+import { TcpProxy } from '../support/tcp-proxy';
+import { OrdersApp, ordersClient, startOrdersApp } from './orders-harness';
+
+/**
+ * The shop against a real payments app (both on SQLite files of their own), the shop reaching payments through a
+ * TCP proxy so that a test can take the link away or lose answers on it.
+ */
+describe('orders app (pays through the payments app)', () => {
+  const files = [createSqliteFile(), createSqliteFile()];
+  let payments: PaymentsApp;
+  let proxy: TcpProxy;
+  let orders: OrdersApp;
+  let rich: string;
+  let poor: string;
+  const shop = () => ordersClient(orders.url);
+  const merchant = () => apiClient(payments.url);
+
+  beforeAll(async () => {
+    payments = await startPaymentsApp({ DATABASE_URL: files[0].url });
+    proxy = new TcpProxy({ host: '127.0.0.1', port: Number(new URL(payments.url).port) });
+    await proxy.start();
+    orders = await startOrdersApp({
+      DATABASE_URL: files[1].url.replace('payments.sqlite', 'orders.sqlite'),
+      PAYMENTS_URL: `http://127.0.0.1:${proxy.port}`,
+      PAYMENTS_API_KEY: MERCHANTS.m1,
+      PAYMENTS_ATTEMPT_TIMEOUT_MS: '300',
+      PAYMENTS_DEADLINE_MS: '1000',
+      ORDERS_RECOVERY_INTERVAL_MS: '200',
+      IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '5',
+    });
+    rich = (await merchant().createCustomer(100_000, 'Rich')).id;
+    poor = (await merchant().createCustomer(100, 'Poor')).id;
+  });
+
+  afterAll(async () => {
+    await orders?.close();
+    await proxy?.close();
+    await payments?.close();
+    files.forEach((file) => file.remove());
+  });
+
+  const balanceOf = async (customerId: string) => (await merchant().get(`/customers/${customerId}`)).body.balance;
+
+  it('places an order and pays it: 201 paid, one payment whose reference is the order id', async () => {
+    const before = await balanceOf(rich);
+    const res = await shop().place({ customerId: rich, amount: 2_500, currency: 'EUR' }, randomUUID());
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({ id: expect.any(String), status: 'paid', paymentId: expect.any(String) });
+    const payment = await merchant().get(`/payments/${res.body.paymentId}`);
+    expect(payment.body).toMatchObject({ customerId: rich, amount: 2_500, currency: 'EUR', reference: res.body.id });
+    expect(await balanceOf(rich)).toBe(before - 2_500);
+    const order = await shop().get(res.body.id);
+    expect(order.status).toBe(200);
+    expect(order.body).toEqual({
+      id: res.body.id,
+      status: 'paid',
+      customerId: rich,
+      amount: 2_500,
+      currency: 'EUR',
+      paymentId: res.body.paymentId,
+    });
+  });
+
+  it('declines an order the balance does not cover (402 at payments), and charges nothing', async () => {
+    const res = await shop().place({ customerId: poor, amount: 5_000, currency: 'EUR' }, randomUUID());
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({ id: expect.any(String), status: 'declined', declineReason: 'insufficient_funds' });
+    expect((await shop().get(res.body.id)).body).toMatchObject({ status: 'declined', customerId: poor });
+    expect(await balanceOf(poor)).toBe(100);
+  });
+
+  it('declines an order for a customer payments does not know (404), with the reason', async () => {
+    const res = await shop().place({ customerId: randomUUID(), amount: 10, currency: 'EUR' }, randomUUID());
+    expect(res.status).toBe(201);
+    expect(res.body.status).toBe('declined');
+    expect(res.body.declineReason).toMatch(/^payments answered 404/);
+  });
+
+  it.each([
+    [{ customerId: 'nope', amount: 10, currency: 'EUR' }, 'customerId must be a UUID'],
+    [{ customerId: randomUUID(), amount: 0, currency: 'EUR' }, 'amount must not be less than 1'],
+    [{ customerId: randomUUID(), amount: 10, currency: 'eur' }, 'currency must be three upper-case letters'],
+    [{ customerId: randomUUID(), amount: 10, currency: 'EUR', extra: 1 }, 'property extra should not exist'],
+  ])('refuses a bad body %j with 400 {statusCode, error, message}', async (body, message) => {
+    const res = await shop().place(body, randomUUID());
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: expect.arrayContaining([message]) });
+  });
+
+  it('refuses a request without a key or with an unknown one (401)', async () => {
+    const body = { customerId: rich, amount: 10, currency: 'EUR' };
+    const none = await ordersClient(orders.url).place(body, randomUUID()).unset('Authorization');
+    expect(none.status).toBe(401);
+    expect(none.body).toMatchObject({ statusCode: 401, error: 'Unauthorized' });
+    const wrong = await ordersClient(orders.url).place(body, randomUUID()).set('Authorization', 'Bearer sk_wrong');
+    expect(wrong.status).toBe(401);
+  });
+
+  it("answers 404 for another caller's order", async () => {
+    const placed = await shop().place({ customerId: rich, amount: 10, currency: 'EUR' }, randomUUID());
+    const res = await ordersClient(orders.url, 'kiosk').get(placed.body.id);
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ statusCode: 404, error: 'Not Found' });
+  });
+
+  it('replays a retried POST with the same Idempotency-Key: same order, one payment; another body → 422', async () => {
+    const before = await balanceOf(rich);
+    const key = randomUUID();
+    const body = { customerId: rich, amount: 700, currency: 'EUR' };
+    const first = await shop().place(body, key);
+    const again = await shop().place(body, key);
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(await balanceOf(rich)).toBe(before - 700);
+    // Another caller's same key is another request (scope = caller).
+    const kiosk = await ordersClient(orders.url, 'kiosk').place(body, key);
+    expect(kiosk.status).toBe(201);
+    expect(kiosk.body.id).not.toBe(first.body.id);
+    expect(await balanceOf(rich)).toBe(before - 1_400);
+    expect((await shop().place({ ...body, amount: 701 }, key)).status).toBe(422);
+  });
+
+  it('answers pending when payments is unreachable, and the recovery loop pays the order once payments is back', async () => {
+    const before = await balanceOf(rich);
+    await proxy.cut();
+    const placed = await shop().place({ customerId: rich, amount: 300, currency: 'EUR' }, randomUUID());
+    expect(placed.status).toBe(201);
+    expect(placed.body).toEqual({ id: expect.any(String), status: 'pending' });
+    await sleep(500);
+    expect((await shop().get(placed.body.id)).body.status).toBe('pending');
+    await proxy.restore();
+    const paid = await waitForSettled(placed.body.id);
+    expect(paid).toMatchObject({ status: 'paid', paymentId: expect.any(String) });
+    expect(await balanceOf(rich)).toBe(before - 300);
+  });
+
+  it('recovers a lost answer: payments charged, the answer never came; the loop gets the same payment back', async () => {
+    const before = await balanceOf(rich);
+    // Every answer from payments is lost on the way back (the connection reset after payments did the work).
+    proxy.faults = () => ({ fromServer: () => 'reset' });
+    proxy.resetConnections();
+    const placed = await shop().place({ customerId: rich, amount: 400, currency: 'EUR' }, randomUUID());
+    expect(placed.body.status).toBe('pending');
+    // Charged once already, although the shop does not know it.
+    expect(await balanceOf(rich)).toBe(before - 400);
+    proxy.faults = undefined;
+    proxy.resetConnections();
+    const paid = await waitForSettled(placed.body.id);
+    expect(paid.status).toBe('paid');
+    const payment = await merchant().get(`/payments/${paid.paymentId}`);
+    expect(payment.body).toMatchObject({ reference: placed.body.id, amount: 400 });
+    expect(await balanceOf(rich)).toBe(before - 400);
+    // The retry was a replay of the payment made under the derived key.
+    const replay = await merchant().post(
+      '/payments',
+      { customerId: rich, amount: 400, currency: 'EUR', reference: placed.body.id },
+      paymentKeyFor(placed.body.id),
+    );
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.body.id).toBe(paid.paymentId);
+  });
+
+  async function waitForSettled(id: string, timeoutMs = 10_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const order = (await shop().get(id)).body;
+      if (order.status !== 'pending' || Date.now() > deadline) return order;
+      await sleep(100);
+    }
+  }
+});
