@@ -13,6 +13,9 @@ import { Order } from './order.entity';
  */
 @Injectable()
 export class OrdersService {
+  /** Settlements running in this process, by order id: a second one for the same order joins the first. */
+  private readonly settling = new Map<string, Promise<Order>>();
+
   constructor(
     @InjectRepository(Order) private readonly orders: Repository<Order>,
     private readonly payments: PaymentsClient,
@@ -45,8 +48,17 @@ export class OrdersService {
   /**
    * Asks for the order's payment (its derived key: a payment already made is given back, never made twice) and
    * records a definitive answer. An unknown outcome leaves it pending, stamped, for the recovery loop.
+   * A request and the recovery loop (or two retries) settling one order at once share one call.
    */
-  async settle(order: Order, signal?: AbortSignal): Promise<Order> {
+  settle(order: Order, signal?: AbortSignal): Promise<Order> {
+    const running = this.settling.get(order.id);
+    if (running) return running;
+    const settlement = this.settleOnce(order, signal).finally(() => this.settling.delete(order.id));
+    this.settling.set(order.id, settlement);
+    return settlement;
+  }
+
+  private async settleOnce(order: Order, signal?: AbortSignal): Promise<Order> {
     const outcome = await this.payments.pay(order, signal);
     const now = Date.now();
     if (outcome.kind === 'unknown') {
