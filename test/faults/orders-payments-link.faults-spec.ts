@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { paymentKeyFor } from '../../apps/orders/src/payments-client/payments-client';
 import { ORDER_CALLERS, spawnOrdersApp } from '../orders/orders-harness';
 import { MERCHANTS, PaymentsProcess } from '../payments/payments-harness';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -178,6 +179,7 @@ describe('fault: orders paying over a lossy link, the shop killed, payments rest
       if (keys.size !== 1 || bodies.size !== 1)
         violations.push(`order ${order.id}: ${keys.size} keys and ${bodies.size} bodies over ${sent.length} attempts`);
       for (const key of keys) {
+        if (key !== paymentKeyFor(order.id!)) violations.push(`order ${order.id}: key ${key} is not its derived key`);
         if (keyOwners.has(key!) && keyOwners.get(key!) !== order.id) violations.push(`key ${key} used by two orders`);
         keyOwners.set(key!, order.id!);
       }
