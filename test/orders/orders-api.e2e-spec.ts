@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DataSource } from 'typeorm';
 import { paymentKeyFor } from '../../apps/orders/src/payments-client/payments-client';
 import { apiClient, createSqliteFile, MERCHANTS, PaymentsApp, startPaymentsApp } from '../payments/payments-harness';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -163,6 +164,22 @@ describe('orders app (pays through the payments app)', () => {
     );
     expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(replay.body.id).toBe(paid.paymentId);
+  });
+
+  it("resumes an order whose payment's idempotency record expired at payments: the reference finds the payment, charged once", async () => {
+    const before = await balanceOf(rich);
+    proxy.faults = () => ({ fromServer: () => 'reset' });
+    proxy.resetConnections();
+    const placed = await shop().place({ customerId: rich, amount: 450, currency: 'EUR' }, randomUUID());
+    expect(placed.body.status).toBe('pending');
+    // As if its 24 h retention had run out: payments no longer knows the key.
+    await payments.app!.get(DataSource).query('DELETE FROM idempotency_records');
+    proxy.faults = undefined;
+    proxy.resetConnections();
+    const paid = await waitForSettled(placed.body.id);
+    expect(paid.status).toBe('paid');
+    expect((await merchant().get(`/payments/${paid.paymentId}`)).body).toMatchObject({ reference: placed.body.id });
+    expect(await balanceOf(rich)).toBe(before - 450);
   });
 
   async function waitForSettled(id: string, timeoutMs = 10_000) {

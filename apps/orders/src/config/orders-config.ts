@@ -118,8 +118,9 @@ function parseApiKeys(raw: string | undefined): Map<string, string> {
     throw new OrdersConfigError('API_KEYS', 'unset; list who may place orders as callerId:secret,callerId:secret');
   const keys = new Map<string, string>();
   for (const entry of raw.split(',').map((part) => part.trim())) {
-    const [caller, secret] = [entry.slice(0, entry.indexOf(':')), entry.slice(entry.indexOf(':') + 1)];
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(caller) || !secret)
+    const separator = entry.indexOf(':');
+    const [caller, secret] = [entry.slice(0, separator), entry.slice(separator + 1)];
+    if (separator < 0 || !/^[A-Za-z0-9_-]{1,64}$/.test(caller) || !secret)
       throw new OrdersConfigError(
         'API_KEYS',
         `"${entry}" is not callerId:secret (an id of 1-64 letters, digits, _ or -)`,
