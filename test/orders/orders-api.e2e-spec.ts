@@ -142,15 +142,12 @@ describe('orders app (pays through the payments app)', () => {
 
   it('recovers a lost answer: payments charged, the answer never came; the loop gets the same payment back', async () => {
     const before = await balanceOf(rich);
-    // Every answer from payments is lost on the way back (the connection reset after payments did the work).
-    proxy.faults = () => ({ fromServer: () => 'reset' });
-    proxy.resetConnections();
+    loseAnswers(true);
     const placed = await shop().place({ customerId: rich, amount: 400, currency: 'EUR' }, randomUUID());
     expect(placed.body.status).toBe('pending');
     // Charged once already, although the shop does not know it.
     expect(await balanceOf(rich)).toBe(before - 400);
-    proxy.faults = undefined;
-    proxy.resetConnections();
+    loseAnswers(false);
     const paid = await waitForSettled(placed.body.id);
     expect(paid.status).toBe('paid');
     const payment = await merchant().get(`/payments/${paid.paymentId}`);
@@ -168,19 +165,23 @@ describe('orders app (pays through the payments app)', () => {
 
   it("resumes an order whose payment's idempotency record expired at payments: the reference finds the payment, charged once", async () => {
     const before = await balanceOf(rich);
-    proxy.faults = () => ({ fromServer: () => 'reset' });
-    proxy.resetConnections();
+    loseAnswers(true);
     const placed = await shop().place({ customerId: rich, amount: 450, currency: 'EUR' }, randomUUID());
     expect(placed.body.status).toBe('pending');
     // As if its 24 h retention had run out: payments no longer knows the key.
     await payments.app!.get(DataSource).query('DELETE FROM idempotency_records');
-    proxy.faults = undefined;
-    proxy.resetConnections();
+    loseAnswers(false);
     const paid = await waitForSettled(placed.body.id);
     expect(paid.status).toBe('paid');
     expect((await merchant().get(`/payments/${paid.paymentId}`)).body).toMatchObject({ reference: placed.body.id });
     expect(await balanceOf(rich)).toBe(before - 450);
   });
+
+  /** Every answer from payments lost on the way back (the connection reset after payments did the work), or none. */
+  function loseAnswers(lose: boolean): void {
+    proxy.faults = lose ? () => ({ fromServer: () => 'reset' }) : undefined;
+    proxy.resetConnections();
+  }
 
   async function waitForSettled(id: string, timeoutMs = 10_000) {
     const deadline = Date.now() + timeoutMs;
