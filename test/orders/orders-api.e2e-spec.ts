@@ -15,6 +15,7 @@ describe('orders app (pays through the payments app)', () => {
   let payments: PaymentsApp;
   let proxy: TcpProxy;
   let orders: OrdersApp;
+  let ordersEnv: Record<string, string>;
   let rich: string;
   let poor: string;
   const shop = () => ordersClient(orders.url);
@@ -24,7 +25,7 @@ describe('orders app (pays through the payments app)', () => {
     payments = await startPaymentsApp({ DATABASE_URL: files[0].url });
     proxy = new TcpProxy({ host: '127.0.0.1', port: Number(new URL(payments.url).port) });
     await proxy.start();
-    orders = await startOrdersApp({
+    ordersEnv = {
       DATABASE_URL: files[1].url.replace('payments.sqlite', 'orders.sqlite'),
       PAYMENTS_URL: `http://127.0.0.1:${proxy.port}`,
       PAYMENTS_API_KEY: MERCHANTS.m1,
@@ -32,7 +33,8 @@ describe('orders app (pays through the payments app)', () => {
       PAYMENTS_DEADLINE_MS: '1000',
       ORDERS_RECOVERY_INTERVAL_MS: '200',
       IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: '5',
-    });
+    };
+    orders = await startOrdersApp(ordersEnv);
     rich = (await merchant().createCustomer(100_000, 'Rich')).id;
     poor = (await merchant().createCustomer(100, 'Poor')).id;
   });
@@ -175,6 +177,26 @@ describe('orders app (pays through the payments app)', () => {
     expect(paid.status).toBe('paid');
     expect((await merchant().get(`/payments/${paid.paymentId}`)).body).toMatchObject({ reference: placed.body.id });
     expect(await balanceOf(rich)).toBe(before - 450);
+  });
+
+  it('two instances on one database resume the same pending orders at once: each paid once', async () => {
+    const before = await balanceOf(rich);
+    loseAnswers(true);
+    const placed = await Promise.all(
+      [101, 102, 103, 104, 105].map((amount) =>
+        shop().place({ customerId: rich, amount, currency: 'EUR' }, randomUUID()),
+      ),
+    );
+    expect(placed.map((res) => res.body.status)).toEqual(Array(5).fill('pending'));
+    const second = await startOrdersApp(ordersEnv);
+    try {
+      loseAnswers(false);
+      const settled = await Promise.all(placed.map((res) => waitForSettled(res.body.id)));
+      expect(settled.map((order) => order.status)).toEqual(Array(5).fill('paid'));
+      expect(await balanceOf(rich)).toBe(before - (101 + 102 + 103 + 104 + 105));
+    } finally {
+      await second.close();
+    }
   });
 
   /** Every answer from payments lost on the way back (the connection reset after payments did the work), or none. */
