@@ -15,6 +15,7 @@ export interface OrderView extends PlacedOrderView {
   currency: string;
 }
 
+/** The answer of `POST /orders` (and so its replay) for `order`. */
 export function placedOrderView(order: Order): PlacedOrderView {
   return {
     id: order.id,
@@ -24,6 +25,7 @@ export function placedOrderView(order: Order): PlacedOrderView {
   };
 }
 
+/** The answer of `GET /orders/:id` for `order`. */
 export function orderView(order: Order): OrderView {
   const { id, status, ...payment } = placedOrderView(order);
   return { id, status, customerId: order.customerId, amount: order.amount, currency: order.currency, ...payment };

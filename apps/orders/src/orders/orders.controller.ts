@@ -5,6 +5,7 @@ import { CreateOrderDto } from './create-order.dto';
 import { OrderView, orderView, PlacedOrderView, placedOrderView } from './order.views';
 import { OrdersService } from './orders.service';
 
+/** A caller's orders: placing one pays it; each caller sees only its own. */
 @Controller('orders')
 export class OrdersController {
   constructor(private readonly orders: OrdersService) {}
