@@ -101,9 +101,12 @@ describe('fault: orders paying over a lossy link, the shop killed, payments rest
       }
     });
     const disruptions = (async () => {
-      await until(() => placed >= KILL_ORDERS_AT);
+      // Mid-call: a payment request has crossed the link and its answer has not come back.
+      const inFlight = () => link.attempts.filter((a) => a.status === undefined && a.fault !== 'reset').length;
+      await until(() => placed >= KILL_ORDERS_AT && inFlight() > 0);
+      const calls = inFlight();
       apps[1].child.kill('SIGKILL');
-      events.push(`${elapsed()}: shop SIGKILLed after ${placed} orders placed`);
+      events.push(`${elapsed()}: shop SIGKILLed after ${placed} orders placed, ${calls} payment call(s) in flight`);
       apps[1] = await spawnApp(ordersEnv, spawnOrdersApp);
       events.push(`${elapsed()}: shop restarted`);
       await until(() => placed >= RESTART_PAYMENTS_AT);
@@ -197,7 +200,7 @@ describe('fault: orders paying over a lossy link, the shop killed, payments rest
         `   outcomes: paid ${orders.filter((o) => o.status === 'paid').length}, declined ${orders.filter((o) => o.status === 'declined').length}; answered pending, settled later by the recovery loop: ${orders.filter((o) => o.answeredPending).length}`,
         `   link: ${link.attempts.length} payment attempts; faults ${JSON.stringify(link.counts)}`,
         `   attempts per order: ${distribution(perOrder)}; histogram ${histogram(perOrder)}`,
-        `   time to a definitive state (ms): ${distribution(toDefinitive)}`,
+        `   time to a definitive state (ms): ${distribution(toDefinitive)}; of the orders answered pending: ${distribution(orders.filter((o) => o.answeredPending).map((o) => o.settledAt! - o.startedAt))}`,
         `   POST /orders per order (the test's own retries): ${distribution(orders.map((o) => o.posts))}`,
         `   payments rows ${rows.length}; violations ${violations.length}`,
         ...violations.slice(0, 20).map((v) => `   VIOLATION: ${v}`),
