@@ -2,16 +2,45 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { paymentKeyFor } from '../../apps/orders/src/payments-client/payments-client';
-import { apiClient, createSqliteFile, MERCHANTS, PaymentsApp, startPaymentsApp } from '../payments/payments-harness';
+import {
+  apiClient,
+  createPostgresDatabase,
+  createSqliteFile,
+  MERCHANTS,
+  PaymentsApp,
+  startPaymentsApp,
+} from '../payments/payments-harness';
+import { isServiceAvailable, TestService } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { OrdersApp, ordersClient, startOrdersApp } from './orders-harness';
 
+/** The shop's own database: SQLite (its default) or PostgreSQL (DATABASE_URL), made fresh for a suite. */
+const ORDERS_DATABASES: Array<{ name: string; services: TestService[]; create: () => Promise<ThrowawayDatabase> }> = [
+  {
+    name: 'SQLite',
+    services: [],
+    create: async () => {
+      const file = createSqliteFile();
+      return { url: file.url, drop: async () => file.remove() };
+    },
+  },
+  { name: 'PostgreSQL', services: ['postgres'], create: createPostgresDatabase },
+];
+
+interface ThrowawayDatabase {
+  url: string;
+  drop: () => Promise<void>;
+}
+
 /**
- * The shop against a real payments app (both on SQLite files of their own), the shop reaching payments through a
- * TCP proxy so that a test can take the link away or lose answers on it.
+ * The shop against a real payments app (on an SQLite file of its own), the shop reaching payments through a TCP
+ * proxy so that a test can take the link away or lose answers on it.
  */
-describe('orders app (pays through the payments app)', () => {
-  const files = [createSqliteFile(), createSqliteFile()];
+describe.each(ORDERS_DATABASES)('orders app on $name (pays through the payments app)', ({ services, create }) => {
+  // A describe.each row cannot be skipped by describeWithServices; a missing server skips its tests here.
+  const run = services.every(isServiceAvailable) ? it : it.skip;
+  const paymentsFile = createSqliteFile();
+  let ordersDatabase: ThrowawayDatabase | undefined;
   let payments: PaymentsApp;
   let proxy: TcpProxy;
   let orders: OrdersApp;
@@ -22,11 +51,13 @@ describe('orders app (pays through the payments app)', () => {
   const merchant = () => apiClient(payments.url);
 
   beforeAll(async () => {
-    payments = await startPaymentsApp({ DATABASE_URL: files[0].url });
+    if (!services.every(isServiceAvailable)) return;
+    payments = await startPaymentsApp({ DATABASE_URL: paymentsFile.url });
     proxy = new TcpProxy({ host: '127.0.0.1', port: Number(new URL(payments.url).port) });
     await proxy.start();
+    ordersDatabase = await create();
     ordersEnv = {
-      DATABASE_URL: files[1].url.replace('payments.sqlite', 'orders.sqlite'),
+      DATABASE_URL: ordersDatabase.url,
       PAYMENTS_URL: `http://127.0.0.1:${proxy.port}`,
       PAYMENTS_API_KEY: MERCHANTS.m1,
       PAYMENTS_ATTEMPT_TIMEOUT_MS: '300',
@@ -43,12 +74,13 @@ describe('orders app (pays through the payments app)', () => {
     await orders?.close();
     await proxy?.close();
     await payments?.close();
-    files.forEach((file) => file.remove());
+    await ordersDatabase?.drop();
+    paymentsFile.remove();
   });
 
   const balanceOf = async (customerId: string) => (await merchant().get(`/customers/${customerId}`)).body.balance;
 
-  it('places an order and pays it: 201 paid, one payment whose reference is the order id', async () => {
+  run('places an order and pays it: 201 paid, one payment whose reference is the order id', async () => {
     const before = await balanceOf(rich);
     const res = await shop().place({ customerId: rich, amount: 2_500, currency: 'EUR' }, randomUUID());
     expect(res.status).toBe(201);
@@ -68,7 +100,7 @@ describe('orders app (pays through the payments app)', () => {
     });
   });
 
-  it('declines an order the balance does not cover (402 at payments), and charges nothing', async () => {
+  run('declines an order the balance does not cover (402 at payments), and charges nothing', async () => {
     const res = await shop().place({ customerId: poor, amount: 5_000, currency: 'EUR' }, randomUUID());
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ id: expect.any(String), status: 'declined', declineReason: 'insufficient_funds' });
@@ -76,14 +108,14 @@ describe('orders app (pays through the payments app)', () => {
     expect(await balanceOf(poor)).toBe(100);
   });
 
-  it('declines an order for a customer payments does not know (404), with the reason', async () => {
+  run('declines an order for a customer payments does not know (404), with the reason', async () => {
     const res = await shop().place({ customerId: randomUUID(), amount: 10, currency: 'EUR' }, randomUUID());
     expect(res.status).toBe(201);
     expect(res.body.status).toBe('declined');
     expect(res.body.declineReason).toMatch(/^payments answered 404/);
   });
 
-  it.each([
+  run.each([
     [{ customerId: 'nope', amount: 10, currency: 'EUR' }, 'customerId must be a UUID'],
     [{ customerId: randomUUID(), amount: 0, currency: 'EUR' }, 'amount must not be less than 1'],
     [{ customerId: randomUUID(), amount: 10, currency: 'eur' }, 'currency must be three upper-case letters'],
@@ -94,7 +126,7 @@ describe('orders app (pays through the payments app)', () => {
     expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: expect.arrayContaining([message]) });
   });
 
-  it('refuses a request without a key or with an unknown one (401)', async () => {
+  run('refuses a request without a key or with an unknown one (401)', async () => {
     const body = { customerId: rich, amount: 10, currency: 'EUR' };
     const none = await ordersClient(orders.url).place(body, randomUUID()).unset('Authorization');
     expect(none.status).toBe(401);
@@ -103,14 +135,14 @@ describe('orders app (pays through the payments app)', () => {
     expect(wrong.status).toBe(401);
   });
 
-  it("answers 404 for another caller's order", async () => {
+  run("answers 404 for another caller's order", async () => {
     const placed = await shop().place({ customerId: rich, amount: 10, currency: 'EUR' }, randomUUID());
     const res = await ordersClient(orders.url, 'kiosk').get(placed.body.id);
     expect(res.status).toBe(404);
     expect(res.body).toMatchObject({ statusCode: 404, error: 'Not Found' });
   });
 
-  it('replays a retried POST with the same Idempotency-Key: same order, one payment; another body → 422', async () => {
+  run('replays a retried POST with the same Idempotency-Key: same order, one payment; another body → 422', async () => {
     const before = await balanceOf(rich);
     const key = randomUUID();
     const body = { customerId: rich, amount: 700, currency: 'EUR' };
@@ -128,58 +160,67 @@ describe('orders app (pays through the payments app)', () => {
     expect((await shop().place({ ...body, amount: 701 }, key)).status).toBe(422);
   });
 
-  it('answers pending when payments is unreachable, and the recovery loop pays the order once payments is back', async () => {
-    const before = await balanceOf(rich);
-    await proxy.cut();
-    const placed = await shop().place({ customerId: rich, amount: 300, currency: 'EUR' }, randomUUID());
-    expect(placed.status).toBe(201);
-    expect(placed.body).toEqual({ id: expect.any(String), status: 'pending' });
-    await sleep(500);
-    expect((await shop().get(placed.body.id)).body.status).toBe('pending');
-    await proxy.restore();
-    const paid = await waitForSettled(placed.body.id);
-    expect(paid).toMatchObject({ status: 'paid', paymentId: expect.any(String) });
-    expect(await balanceOf(rich)).toBe(before - 300);
-  });
+  run(
+    'answers pending when payments is unreachable, and the recovery loop pays the order once payments is back',
+    async () => {
+      const before = await balanceOf(rich);
+      await proxy.cut();
+      const placed = await shop().place({ customerId: rich, amount: 300, currency: 'EUR' }, randomUUID());
+      expect(placed.status).toBe(201);
+      expect(placed.body).toEqual({ id: expect.any(String), status: 'pending' });
+      await sleep(500);
+      expect((await shop().get(placed.body.id)).body.status).toBe('pending');
+      await proxy.restore();
+      const paid = await waitForSettled(placed.body.id);
+      expect(paid).toMatchObject({ status: 'paid', paymentId: expect.any(String) });
+      expect(await balanceOf(rich)).toBe(before - 300);
+    },
+  );
 
-  it('recovers a lost answer: payments charged, the answer never came; the loop gets the same payment back', async () => {
-    const before = await balanceOf(rich);
-    loseAnswers(true);
-    const placed = await shop().place({ customerId: rich, amount: 400, currency: 'EUR' }, randomUUID());
-    expect(placed.body.status).toBe('pending');
-    // Charged once already, although the shop does not know it.
-    expect(await balanceOf(rich)).toBe(before - 400);
-    loseAnswers(false);
-    const paid = await waitForSettled(placed.body.id);
-    expect(paid.status).toBe('paid');
-    const payment = await merchant().get(`/payments/${paid.paymentId}`);
-    expect(payment.body).toMatchObject({ reference: placed.body.id, amount: 400 });
-    expect(await balanceOf(rich)).toBe(before - 400);
-    // The retry was a replay of the payment made under the derived key.
-    const replay = await merchant().post(
-      '/payments',
-      { customerId: rich, amount: 400, currency: 'EUR', reference: placed.body.id },
-      paymentKeyFor(placed.body.id),
-    );
-    expect(replay.headers['idempotent-replayed']).toBe('true');
-    expect(replay.body.id).toBe(paid.paymentId);
-  });
+  run(
+    'recovers a lost answer: payments charged, the answer never came; the loop gets the same payment back',
+    async () => {
+      const before = await balanceOf(rich);
+      loseAnswers(true);
+      const placed = await shop().place({ customerId: rich, amount: 400, currency: 'EUR' }, randomUUID());
+      expect(placed.body.status).toBe('pending');
+      // Charged once already, although the shop does not know it.
+      expect(await balanceOf(rich)).toBe(before - 400);
+      loseAnswers(false);
+      const paid = await waitForSettled(placed.body.id);
+      expect(paid.status).toBe('paid');
+      const payment = await merchant().get(`/payments/${paid.paymentId}`);
+      expect(payment.body).toMatchObject({ reference: placed.body.id, amount: 400 });
+      expect(await balanceOf(rich)).toBe(before - 400);
+      // The retry was a replay of the payment made under the derived key.
+      const replay = await merchant().post(
+        '/payments',
+        { customerId: rich, amount: 400, currency: 'EUR', reference: placed.body.id },
+        paymentKeyFor(placed.body.id),
+      );
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      expect(replay.body.id).toBe(paid.paymentId);
+    },
+  );
 
-  it("resumes an order whose payment's idempotency record expired at payments: the reference finds the payment, charged once", async () => {
-    const before = await balanceOf(rich);
-    loseAnswers(true);
-    const placed = await shop().place({ customerId: rich, amount: 450, currency: 'EUR' }, randomUUID());
-    expect(placed.body.status).toBe('pending');
-    // As if its 24 h retention had run out: payments no longer knows the key.
-    await payments.app!.get(DataSource).query('DELETE FROM idempotency_records');
-    loseAnswers(false);
-    const paid = await waitForSettled(placed.body.id);
-    expect(paid.status).toBe('paid');
-    expect((await merchant().get(`/payments/${paid.paymentId}`)).body).toMatchObject({ reference: placed.body.id });
-    expect(await balanceOf(rich)).toBe(before - 450);
-  });
+  run(
+    "resumes an order whose payment's idempotency record expired at payments: the reference finds the payment, charged once",
+    async () => {
+      const before = await balanceOf(rich);
+      loseAnswers(true);
+      const placed = await shop().place({ customerId: rich, amount: 450, currency: 'EUR' }, randomUUID());
+      expect(placed.body.status).toBe('pending');
+      // As if its 24 h retention had run out: payments no longer knows the key.
+      await payments.app!.get(DataSource).query('DELETE FROM idempotency_records');
+      loseAnswers(false);
+      const paid = await waitForSettled(placed.body.id);
+      expect(paid.status).toBe('paid');
+      expect((await merchant().get(`/payments/${paid.paymentId}`)).body).toMatchObject({ reference: placed.body.id });
+      expect(await balanceOf(rich)).toBe(before - 450);
+    },
+  );
 
-  it('two instances on one database resume the same pending orders at once: each paid once', async () => {
+  run('two instances on one database resume the same pending orders at once: each paid once', async () => {
     const before = await balanceOf(rich);
     loseAnswers(true);
     const placed = await Promise.all(
