@@ -38,6 +38,8 @@ export class PaymentsClient {
       headers: { authorization: `Bearer ${config.paymentsApiKey}` },
       attemptTimeoutMs: config.paymentsAttemptTimeoutMs,
       deadlineMs: config.paymentsDeadlineMs,
+      // The deadline is the bound that matters (how long POST /orders may wait); attempts only cap a burst of
+      // instant failures (connection refused) within it.
       maxAttempts: 10,
     });
   }
