@@ -240,6 +240,28 @@ describe.each(ORDERS_DATABASES)('orders app on $name (pays through the payments 
     }
   });
 
+  run('stops its recovery loop on shutdown: no payment call after close()', async () => {
+    const extra = await startOrdersApp(ordersEnv);
+    const placed = await ordersClient(extra.url).place({ customerId: rich, amount: 5, currency: 'EUR' }, randomUUID());
+    expect(placed.body.status).toBe('paid');
+    // Answers lost from now on: the order stays pending and every recovery pass calls payments again.
+    loseAnswers(true);
+    const pending = await ordersClient(extra.url).place({ customerId: rich, amount: 6, currency: 'EUR' }, randomUUID());
+    expect(pending.body.status).toBe('pending');
+    await orders.close();
+    // A pass every deadline (1 s) plus the interval: a window of 2.5 s holds one.
+    const before = proxy.stats.accepted;
+    await sleep(2_500);
+    expect(proxy.stats.accepted).toBeGreaterThan(before);
+    await extra.close();
+    const closed = proxy.stats.accepted;
+    await sleep(1_500);
+    expect(proxy.stats.accepted).toBe(closed);
+    loseAnswers(false);
+    orders = await startOrdersApp(ordersEnv);
+    expect((await waitForSettled(pending.body.id)).status).toBe('paid');
+  });
+
   /** Every answer from payments lost on the way back (the connection reset after payments did the work), or none. */
   function loseAnswers(lose: boolean): void {
     proxy.faults = lose ? () => ({ fromServer: () => 'reset' }) : undefined;
