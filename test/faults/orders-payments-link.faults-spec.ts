@@ -186,7 +186,10 @@ describe('fault: orders paying over a lossy link, the shop killed, payments rest
         if (keyOwners.has(key!) && keyOwners.get(key!) !== order.id) violations.push(`key ${key} used by two orders`);
         keyOwners.set(key!, order.id!);
       }
-      const refusal = sent.findIndex((a) => a.fault === 'pass' && isFinalRefusal(a));
+      // Only an answer the shop received counts: passed on, before its attempt timed out.
+      const refusal = sent.findIndex(
+        (a) => a.fault === 'pass' && a.answeredAt! - a.at < ATTEMPT_TIMEOUT_MS && isFinalRefusal(a),
+      );
       if (refusal >= 0 && refusal < sent.length - 1)
         violations.push(`order ${order.id}: ${sent.length - 1 - refusal} attempt(s) after a ${sent[refusal].status}`);
     }

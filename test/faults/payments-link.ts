@@ -15,6 +15,8 @@ export interface LinkAttempt {
   fault: LinkFault;
   /** The answer's status as payments sent it (undefined: none came, e.g. the request was reset first). */
   status?: number;
+  /** When that answer reached the proxy. */
+  answeredAt?: number;
 }
 
 /**
@@ -56,6 +58,7 @@ export class PaymentsLink {
         if (!answerSeen) {
           answerSeen = true;
           current.status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(chunk.toString('latin1'))?.[1]);
+          current.answeredAt = Date.now();
         }
         if (current.fault === 'drop-answer') return 'reset';
         if (current.fault === 'delay-answer') return { delayMs: this.delayMs };
