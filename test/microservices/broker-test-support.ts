@@ -1,6 +1,13 @@
-import { LoggerService } from '@nestjs/common';
+import { LoggerService, Provider } from '@nestjs/common';
+import { Test, TestingModule } from '@nestjs/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { IdempotencyEvent } from '@nest-idempotency/core';
+import {
+  IdempotencyEvent,
+  IdempotencyModule,
+  IdempotencyModuleOptions,
+  MemoryIdempotencyStore,
+} from '@nest-idempotency/core';
+import { LedgerController } from './ledger.controller';
 
 /** Polls `condition` every 20 ms until it holds; fails with `what` after `timeoutMs`. */
 export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5_000) {
@@ -9,6 +16,22 @@ export async function waitFor(what: string, condition: () => boolean | Promise<b
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/**
+ * Waits until a request-reply to the consumer gets an answer. A NATS consumer subscribes on its own connection: an
+ * event published before its subscriptions land goes nowhere, and a reply proves they have.
+ */
+export function waitForConsumer(request: () => Promise<unknown>, timeoutMs?: number): Promise<void> {
+  return waitFor(
+    'the consumer to answer',
+    () =>
+      request().then(
+        () => true,
+        () => false,
+      ),
+    timeoutMs,
+  );
 }
 
 /** The library's events and warnings, as an app's listener and logger would receive them. */
@@ -42,4 +65,28 @@ export class Recorder {
     this.events.length = 0;
     this.warnings.length = 0;
   }
+}
+
+/**
+ * The ledger consumer's module, compiled: the library on a memory store, reporting to `recorder`, with a short lease
+ * and `Retry-After` so that duplicates settle quickly; `options` and `providers` add to it.
+ */
+export function compileLedger(
+  recorder: Recorder,
+  options: Partial<IdempotencyModuleOptions> = {},
+  providers: Provider[] = [],
+): Promise<TestingModule> {
+  return Test.createTestingModule({
+    imports: [
+      IdempotencyModule.forRoot({
+        store: new MemoryIdempotencyStore(),
+        lockTimeout: 2_000,
+        retryAfter: 100,
+        events: recorder.listener,
+        ...options,
+      }),
+    ],
+    controllers: [LedgerController],
+    providers,
+  }).compile();
 }

@@ -1,12 +1,10 @@
 import { INestMicroservice } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, NatsRecordBuilder, Transport } from '@nestjs/microservices';
-import { Test } from '@nestjs/testing';
 import { headers as natsHeaders } from 'nats';
 import { randomUUID } from 'node:crypto';
 import { lastValueFrom } from 'rxjs';
-import { IdempotencyModule, MemoryIdempotencyStore } from '@nest-idempotency/core';
 import { describeWithServices, TEST_SERVICES } from '../support/services';
-import { Recorder, waitFor } from './broker-test-support';
+import { compileLedger, Recorder, waitFor, waitForConsumer } from './broker-test-support';
 import { Credit, LedgerController } from './ledger.controller';
 
 const CREDIT = 'event ledger.credit';
@@ -43,17 +41,7 @@ describeWithServices(['nats'], '@Idempotent() message handlers on NATS', () => {
     lastValueFrom(client.send(pattern, record(message, key)));
 
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        IdempotencyModule.forRoot({
-          store: new MemoryIdempotencyStore(),
-          lockTimeout: 2_000,
-          retryAfter: 100,
-          events: recorder.listener,
-        }),
-      ],
-      controllers: [LedgerController],
-    }).compile();
+    const moduleRef = await compileLedger(recorder);
     app = moduleRef.createNestMicroservice({
       transport: Transport.NATS,
       options: { servers: [TEST_SERVICES.nats], queue },
@@ -64,14 +52,7 @@ describeWithServices(['nats'], '@Idempotent() message handlers on NATS', () => {
     ledger = app.get(LedgerController);
     client = ClientProxyFactory.create({ transport: Transport.NATS, options: { servers: [TEST_SERVICES.nats] } });
     await client.connect();
-    // The server's subscriptions reach NATS on their own connection: published before they land, an event
-    // would go nowhere. A reply proves they have.
-    await waitFor('the consumer to answer', () =>
-      send('ledger.transfer', credit()).then(
-        () => true,
-        () => false,
-      ),
-    );
+    await waitForConsumer(() => send('ledger.transfer', credit()));
   }, 20_000);
   afterAll(async () => {
     await client?.close();

@@ -1,12 +1,11 @@
 import { INestMicroservice } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, RmqRecordBuilder, RmqRecordOptions, Transport } from '@nestjs/microservices';
-import { Test } from '@nestjs/testing';
 import { Channel, ChannelModel, connect } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { lastValueFrom } from 'rxjs';
-import { IdempotencyModule, IdempotencyModuleOptions, MemoryIdempotencyStore } from '@nest-idempotency/core';
+import { IdempotencyModuleOptions } from '@nest-idempotency/core';
 import { describeWithServices, TEST_SERVICES } from '../support/services';
-import { Recorder, waitFor } from './broker-test-support';
+import { compileLedger, Recorder, waitFor } from './broker-test-support';
 import { Credit, LEDGER_MANUAL_ACK, LedgerController } from './ledger.controller';
 
 const CREDIT = 'event ledger.credit';
@@ -37,19 +36,9 @@ class RmqLedger {
     this.admin = await connect(TEST_SERVICES.rabbitmq);
     this.channel = await this.admin.createChannel();
     await this.channel.assertQueue(this.deadLetters, { durable: false });
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        IdempotencyModule.forRoot({
-          store: new MemoryIdempotencyStore(),
-          lockTimeout: 2_000,
-          retryAfter: 100,
-          events: this.recorder.listener,
-          ...this.options,
-        }),
-      ],
-      controllers: [LedgerController],
-      providers: [{ provide: LEDGER_MANUAL_ACK, useValue: !this.consumerNoAck }],
-    }).compile();
+    const moduleRef = await compileLedger(this.recorder, this.options, [
+      { provide: LEDGER_MANUAL_ACK, useValue: !this.consumerNoAck },
+    ]);
     this.app = moduleRef.createNestMicroservice({
       transport: Transport.RMQ,
       options: {

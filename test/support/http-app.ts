@@ -1,4 +1,4 @@
-import { INestApplication, ModuleMetadata } from '@nestjs/common';
+import { INestApplication, ModuleMetadata, NestApplicationOptions } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
@@ -19,9 +19,13 @@ export interface RunningApp {
 }
 
 /** Compiles `metadata` into an app on the given platform and starts it on 127.0.0.1 (a free port). */
-export async function startHttpApp(metadata: ModuleMetadata, adapter: AdapterFactory): Promise<RunningApp> {
+export async function startHttpApp(
+  metadata: ModuleMetadata,
+  adapter: AdapterFactory,
+  options: NestApplicationOptions = {},
+): Promise<RunningApp> {
   const moduleRef = await Test.createTestingModule(metadata).compile();
-  const app = moduleRef.createNestApplication(adapter(), { logger: false });
+  const app = moduleRef.createNestApplication(adapter(), { logger: false, ...options });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return { app, url, close: () => app.close() };

@@ -1,7 +1,8 @@
 /*
  * Runs the fixture app on each store through the package's public entry points, over real HTTP, and checks
  * what the README promises: a first request runs, a duplicate is replayed, a changed body is refused with 422;
- * and the transactional mode, whose handler injects IdempotencyTransaction as the README shows.
+ * and the transactional mode, whose handler injects IdempotencyTransaction as the README shows; and the client entry
+ * against the app on the memory store (./client.ts).
  * Prints one line per check and exits non-zero when any fails.
  */
 import 'reflect-metadata';
@@ -12,6 +13,7 @@ import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { CreateIdempotencyRecords1764259200000, TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { exerciseClient } from './client';
 import { OrdersAppModule, OrdersController } from './orders';
 import { TransactionalOrdersAppModule } from './transactional-orders';
 
@@ -47,6 +49,10 @@ async function exercise(storeName: string, store: IdempotencyStore): Promise<voi
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     await replayAndMismatch(storeName, url);
     check(`${storeName}: the handler ran once`, app.get(OrdersController).runs === 1);
+    if (storeName === 'memory') {
+      await exerciseClient(url, run, check);
+      check('client: the handler ran once more, for the client', app.get(OrdersController).runs === 2);
+    }
   } finally {
     await app.close();
   }

@@ -85,7 +85,7 @@ export interface IdempotentAttemptEvent {
 export type ResolvedRetryOptions = Required<IdempotentRetryOptions>;
 
 /** Defaults of `IdempotentRetryOptions`. */
-export const IDEMPOTENT_CLIENT_DEFAULTS: ResolvedRetryOptions = Object.freeze({
+export const IDEMPOTENT_CLIENT_DEFAULTS: Readonly<ResolvedRetryOptions> = Object.freeze({
   maxAttempts: 5,
   deadlineMs: 30_000,
   attemptTimeoutMs: 10_000,

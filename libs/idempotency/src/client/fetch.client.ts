@@ -1,13 +1,13 @@
 import type { IdempotentClientOptions } from './client.options';
 import { IdempotentClient, idempotentClient } from './idempotent-client';
-import { AttemptRequest, AttemptResponse, sendIdempotent } from './send-idempotent';
+import { AttemptRequest, AttemptResponse } from './send-idempotent';
 
 /**
  * An idempotent client over Node's global `fetch` (Node 18+): no Nest or axios code is loaded. Redirects are not
  * followed (a 3xx is the answer), so a `POST` never turns into a `GET`.
  */
 export function createIdempotentFetch(options: IdempotentClientOptions = {}): IdempotentClient {
-  return idempotentClient((request) => sendIdempotent(sendWithFetch, options, request));
+  return idempotentClient(sendWithFetch, options);
 }
 
 async function sendWithFetch(request: AttemptRequest): Promise<AttemptResponse> {

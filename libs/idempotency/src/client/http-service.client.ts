@@ -1,7 +1,7 @@
 import { lastValueFrom, Observable } from 'rxjs';
 import type { IdempotentClientOptions } from './client.options';
 import { IdempotentClient, idempotentClient } from './idempotent-client';
-import { AttemptRequest, AttemptResponse, sendIdempotent } from './send-idempotent';
+import { AttemptRequest, AttemptResponse } from './send-idempotent';
 
 /**
  * What the client needs of `@nestjs/axios`'s `HttpService`: its `request()`. Written out rather than imported, so
@@ -48,7 +48,7 @@ export function createIdempotentHttpClient(
     );
     return { status: response.status, headers: headersOf(response.headers), text: textOf(response.data) };
   };
-  return idempotentClient((request) => sendIdempotent(send, options, request));
+  return idempotentClient(send, options);
 }
 
 /** axios's headers (an `AxiosHeaders`, or a plain object), as one lower-case string per name. */

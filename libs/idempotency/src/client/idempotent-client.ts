@@ -1,4 +1,5 @@
-import type { IdempotentRequest, IdempotentResponse } from './client.options';
+import { IdempotentClientOptions, IdempotentRequest, IdempotentResponse, resolveRetryOptions } from './client.options';
+import { SendAttempt, sendIdempotent } from './send-idempotent';
 
 /** What both front ends return: the same calls, options and behaviour over `fetch` or Nest's `HttpService`. */
 export interface IdempotentClient {
@@ -12,12 +13,10 @@ export interface IdempotentClient {
   ): Promise<IdempotentResponse<T>>;
 }
 
-/** Builds the client over one attempt function; `request` is the only thing a front end provides. */
-export function idempotentClient(
-  request: <T>(request: IdempotentRequest) => Promise<IdempotentResponse<T>>,
-): IdempotentClient {
-  return {
-    request,
-    post: (url, body, options) => request({ ...options, url, body, method: 'POST' }),
-  };
+/** Builds a client over a front end's attempt; a bad option is refused here, when the client is made. */
+export function idempotentClient(send: SendAttempt, options: IdempotentClientOptions): IdempotentClient {
+  resolveRetryOptions(options, {});
+  if (options.baseUrl !== undefined) new URL(options.baseUrl);
+  const request = <T>(call: IdempotentRequest) => sendIdempotent<T>(send, options, call);
+  return { request, post: (url, body, call) => request({ ...call, url, body, method: 'POST' }) };
 }

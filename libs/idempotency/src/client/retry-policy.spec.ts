@@ -1,32 +1,5 @@
+import { RETRY_TABLE } from '../../../../test/client/retry-table';
 import { decideOnStatus, isRetriedError, RETRIED_STATUSES } from './retry-policy';
-
-/** The retry table, as the README states it: status, whether it carries Retry-After, the decision. */
-export const RETRY_TABLE: [status: number, retryAfter: boolean, decision: 'done' | 'retry' | 'rejected'][] = [
-  [200, false, 'done'],
-  [201, false, 'done'],
-  [204, false, 'done'],
-  [303, false, 'done'],
-  [400, false, 'rejected'],
-  [401, false, 'rejected'],
-  [403, false, 'rejected'],
-  [404, false, 'rejected'],
-  [408, false, 'rejected'],
-  [409, false, 'rejected'],
-  [409, true, 'retry'],
-  [410, false, 'rejected'],
-  [413, false, 'rejected'],
-  [415, false, 'rejected'],
-  [422, false, 'rejected'],
-  [422, true, 'rejected'],
-  [429, false, 'retry'],
-  [429, true, 'retry'],
-  [500, false, 'retry'],
-  [501, false, 'rejected'],
-  [502, false, 'retry'],
-  [503, true, 'retry'],
-  [504, false, 'retry'],
-  [505, false, 'rejected'],
-];
 
 describe('the retry table', () => {
   it.each(RETRY_TABLE)('%i (Retry-After: %s) is %s', (status, retryAfter, decision) => {

@@ -1,5 +1,6 @@
 import { IdempotentRequestOutcomeUnknownError, IdempotentRequestRejectedError } from './client.errors';
 import { IdempotentAttemptEvent } from './client.options';
+import { idempotentClient } from './idempotent-client';
 import { AttemptRequest, AttemptResponse, sendIdempotent } from './send-idempotent';
 
 /** A front end that answers from a script, one entry per attempt, and records what each attempt sent. */
@@ -98,6 +99,12 @@ describe('sendIdempotent', () => {
     await expect(sendIdempotent(send, {}, { ...request, body: () => 1 })).rejects.toThrow(TypeError);
     await expect(sendIdempotent(send, {}, { ...request, maxAttempts: 0 })).rejects.toThrow(RangeError);
     expect(sent).toHaveLength(0);
+  });
+
+  it('refuses a bad client option when the client is made', () => {
+    expect(() => idempotentClient(scripted().send, { deadlineMs: -1 })).toThrow('deadlineMs');
+    expect(() => idempotentClient(scripted().send, { maxAttempts: 1.5 })).toThrow('maxAttempts');
+    expect(() => idempotentClient(scripted().send, { baseUrl: 'not a url' })).toThrow('Invalid URL');
   });
 
   it('an aborted signal ends the wait between attempts with an unknown outcome', async () => {
