@@ -4,33 +4,18 @@ import { DataSource } from 'typeorm';
 import { paymentKeyFor } from '../../apps/orders/src/payments-client/payments-client';
 import {
   apiClient,
-  createPostgresDatabase,
   createSqliteFile,
   MERCHANTS,
   PaymentsApp,
   startPaymentsApp,
+  THROWAWAY_DATABASES,
 } from '../payments/payments-harness';
-import { isServiceAvailable, TestService } from '../support/services';
+import { isServiceAvailable } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { OrdersApp, ordersClient, startOrdersApp } from './orders-harness';
 
 /** The shop's own database: SQLite (its default) or PostgreSQL (DATABASE_URL), made fresh for a suite. */
-const ORDERS_DATABASES: Array<{ name: string; services: TestService[]; create: () => Promise<ThrowawayDatabase> }> = [
-  {
-    name: 'SQLite',
-    services: [],
-    create: async () => {
-      const file = createSqliteFile();
-      return { url: file.url, drop: async () => file.remove() };
-    },
-  },
-  { name: 'PostgreSQL', services: ['postgres'], create: createPostgresDatabase },
-];
-
-interface ThrowawayDatabase {
-  url: string;
-  drop: () => Promise<void>;
-}
+const ORDERS_DATABASES = [THROWAWAY_DATABASES.sqlite, THROWAWAY_DATABASES.postgres];
 
 /**
  * The shop against a real payments app (on an SQLite file of its own), the shop reaching payments through a TCP
@@ -40,7 +25,7 @@ describe.each(ORDERS_DATABASES)('orders app on $name (pays through the payments 
   // A describe.each row cannot be skipped by describeWithServices; a missing server skips its tests here.
   const run = services.every(isServiceAvailable) ? it : it.skip;
   const paymentsFile = createSqliteFile();
-  let ordersDatabase: ThrowawayDatabase | undefined;
+  let ordersDatabase: { url: string; drop: () => Promise<void> } | undefined;
   let payments: PaymentsApp;
   let proxy: TcpProxy;
   let orders: OrdersApp;
