@@ -19,8 +19,12 @@ export async function spawnApps(count: number, env: Record<string, string>, into
   for (let i = 0; i < count; i++) into.push(await spawnApp(env));
 }
 
-export async function spawnApp(env: Record<string, string>): Promise<PaymentsProcess> {
-  const app = await spawnPaymentsApp(env, 60_000);
+/** Spawns one app process (the payments app unless `spawner` says otherwise), killed if the test process exits. */
+export async function spawnApp(
+  env: Record<string, string>,
+  spawner: (env: Record<string, string>, timeoutMs: number) => Promise<PaymentsProcess> = spawnPaymentsApp,
+): Promise<PaymentsProcess> {
+  const app = await spawner(env, 60_000);
   started.add(app.child);
   app.child.once('exit', () => started.delete(app.child));
   return app;

@@ -11,7 +11,7 @@ import request from 'supertest';
 import { AppModule } from '../../apps/payments/src/app.module';
 import { loadAppConfig } from '../../apps/payments/src/config/app-config';
 import { setupApp } from '../../apps/payments/src/setup-app';
-import { TEST_SERVICES } from '../support/services';
+import { TEST_SERVICES, TestService } from '../support/services';
 
 /** Two merchants with known keys, so tests can check isolation. */
 export const MERCHANTS = { m1: 'sk_test_merchant_one', m2: 'sk_test_merchant_two' } as const;
@@ -137,6 +137,28 @@ export function createSqliteFile(): { url: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'payments-e2e-'));
   return { url: `sqlite:${join(dir, 'payments.sqlite')}`, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/** A kind of database the sample apps run on, and how a suite makes a throwaway one of it (and drops it). */
+export interface ThrowawayDatabaseKind {
+  name: string;
+  services: TestService[];
+  create: () => Promise<{ url: string; drop: () => Promise<void> }>;
+}
+
+/** Each database the sample apps run on, as a throwaway for one suite. */
+export const THROWAWAY_DATABASES: Record<'sqlite' | 'postgres' | 'mariadb', ThrowawayDatabaseKind> = {
+  sqlite: {
+    name: 'SQLite',
+    services: [],
+    create: async () => {
+      const file = createSqliteFile();
+      return { url: file.url, drop: async () => file.remove() };
+    },
+  },
+  postgres: { name: 'PostgreSQL', services: ['postgres'], create: createPostgresDatabase },
+  // Reached through a mysql:// URL, as the app's configuration writes it.
+  mariadb: { name: 'MariaDB', services: ['mariadb'], create: createMariadbDatabase },
+};
 
 /** A small API client for one merchant. */
 export function apiClient(url: string, merchant: keyof typeof MERCHANTS = 'm1') {

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { describeWithServices, TestService } from '../support/services';
-import { createMariadbDatabase, createPostgresDatabase, createSqliteFile } from './payments-harness';
+import { describeWithServices } from '../support/services';
+import { THROWAWAY_DATABASES } from './payments-harness';
 
 const run = promisify(execFile);
 const REPO_ROOT = resolve(__dirname, '../..');
@@ -30,23 +30,7 @@ async function typeormCli(databaseUrl: string, ...args: string[]): Promise<{ cod
   }
 }
 
-const DATABASES: Array<{
-  name: string;
-  services: TestService[];
-  create: () => Promise<{ url: string; drop: () => Promise<void> }>;
-}> = [
-  {
-    name: 'SQLite',
-    services: [],
-    create: async () => {
-      const file = createSqliteFile();
-      return { url: file.url, drop: async () => file.remove() };
-    },
-  },
-  { name: 'PostgreSQL', services: ['postgres'], create: createPostgresDatabase },
-  // Reached through a mysql:// URL, as the app's configuration writes it.
-  { name: 'MariaDB', services: ['mariadb'], create: createMariadbDatabase },
-];
+const DATABASES = [THROWAWAY_DATABASES.sqlite, THROWAWAY_DATABASES.postgres, THROWAWAY_DATABASES.mariadb];
 
 /**
  * The migrations and the entities describe one schema: after every migration has run, `migration:generate`

@@ -1,10 +1,21 @@
 import { createConnection, createServer, Server, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * A TCP proxy on a loopback port in front of one server (PostgreSQL, Redis), for fault tests: it can cut the
- * link (every open connection reset, new ones refused) and restore it on the same port, and it can stop
+ * Faults on one proxied connection, decided chunk by chunk: a client chunk is forwarded or the connection is
+ * reset before it reaches the server; a server chunk (an answer) is forwarded, delayed, or the connection is
+ * reset instead, so the server did the work and the client never hears of it.
+ */
+export interface ConnectionFaults {
+  fromClient?(chunk: Buffer): 'forward' | 'reset';
+  fromServer?(chunk: Buffer): 'forward' | 'reset' | { delayMs: number };
+}
+
+/**
+ * A TCP proxy on a loopback port in front of one server (PostgreSQL, Redis, an HTTP app), for fault tests: it
+ * can cut the link (every open connection reset, new ones refused) and restore it on the same port, it can stop
  * forwarding what clients send from a chosen chunk on (the server never sees it; the client waits), to freeze
- * a client at a precise point of its protocol.
+ * a client at a precise point of its protocol, and `faults` can reset or delay single connections' traffic.
  */
 export class TcpProxy {
   private server: Server | undefined;
@@ -13,8 +24,10 @@ export class TcpProxy {
   private holding = false;
   private readonly held: Buffer[] = [];
   private onHold: (() => void) | undefined;
-  /** Connections accepted, links cut, and client chunks forwarded. */
-  readonly stats = { accepted: 0, cuts: 0, forwarded: 0 };
+  /** Connections accepted, links cut, client chunks forwarded, and connections reset by `faults`. */
+  readonly stats = { accepted: 0, cuts: 0, forwarded: 0, faultResets: 0 };
+  /** Made for each new connection, to inject faults into it; none: everything is forwarded. */
+  faults: (() => ConnectionFaults) | undefined;
   private listenPort = 0;
 
   constructor(
@@ -104,8 +117,18 @@ export class TcpProxy {
     };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
+    const faults = this.faults?.();
+    const reset = () => {
+      this.stats.faultResets++;
+      this.pairs.delete(pair);
+      client.resetAndDestroy();
+      upstream.resetAndDestroy();
+    };
+    // Answers stay in order behind a delayed one.
+    let answers = Promise.resolve();
     client.on('data', (chunk: Buffer) => {
       this.tap?.(chunk);
+      if (faults?.fromClient?.(chunk) === 'reset') return reset();
       if (!this.holding && this.holdWhen?.(chunk)) {
         this.holding = true;
         this.onHold?.();
@@ -117,7 +140,16 @@ export class TcpProxy {
       this.stats.forwarded++;
       upstream.write(chunk);
     });
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    upstream.on('data', (chunk: Buffer) => {
+      if (!faults?.fromServer) return client.write(chunk);
+      const verdict = faults.fromServer(chunk);
+      if (verdict === 'reset') return reset();
+      const delayMs = verdict === 'forward' ? 0 : verdict.delayMs;
+      answers = answers.then(async () => {
+        if (delayMs > 0) await sleep(delayMs);
+        if (!client.destroyed) client.write(chunk);
+      });
+    });
   }
 
   private destroyAll(): void {
