@@ -225,6 +225,30 @@ describe.each(ORDERS_DATABASES)('orders app on $name (pays through the payments 
     }
   });
 
+  run(
+    'leaves an order pending, not declined, when payments refuses the shop itself (401); a shop with the right key pays it',
+    async () => {
+      const before = await balanceOf(rich);
+      const misconfigured = await startOrdersApp({ ...ordersEnv, PAYMENTS_API_KEY: 'sk_not_a_merchant' });
+      let placed;
+      try {
+        placed = await ordersClient(misconfigured.url).place(
+          { customerId: rich, amount: 7, currency: 'EUR' },
+          randomUUID(),
+        );
+      } finally {
+        await misconfigured.close();
+      }
+      // The shop's credentials say nothing of the payment: no definitive answer, so no decline.
+      expect(placed.status).toBe(201);
+      expect(placed.body.status).toBe('pending');
+      // This instance's recovery loop (the right key) finds it on the shared database and pays it once.
+      const settled = await waitForSettled(placed.body.id);
+      expect(settled.status).toBe('paid');
+      expect(await balanceOf(rich)).toBe(before - 7);
+    },
+  );
+
   run('stops its recovery loop on shutdown: no payment call after close()', async () => {
     const extra = await startOrdersApp(ordersEnv);
     const placed = await ordersClient(extra.url).place({ customerId: rich, amount: 5, currency: 'EUR' }, randomUUID());

@@ -53,12 +53,23 @@ export class PaymentsClient {
       });
       return { kind: 'paid', paymentId: payment.body.id };
     } catch (error) {
+      if (error instanceof IdempotentRequestRejectedError && isRefusalOfTheShop(error)) {
+        // Payments refused the shop's own credentials: that says nothing of this payment, and declining would be for
+        // good. The order stays pending, and the recovery loop pays it once the key is fixed.
+        this.logger.error(`Payments refused the shop's API key (${error.status}); order ${order.id} stays pending`);
+        return { kind: 'unknown', key: error.key, reason: `payments answered ${error.status}` };
+      }
       if (error instanceof IdempotentRequestRejectedError) return { kind: 'declined', reason: declineReason(error) };
       if (!(error instanceof IdempotentRequestOutcomeUnknownError)) throw error;
       this.logger.warn(`Payment of order ${order.id} still unknown (${error.message}); it stays pending`);
       return { kind: 'unknown', key: error.key, reason: error.reason };
     }
   }
+}
+
+/** 401 and 403 answer who is asking (PAYMENTS_API_KEY), not whether this payment can be made. */
+function isRefusalOfTheShop(error: IdempotentRequestRejectedError): boolean {
+  return error.status === 401 || error.status === 403;
 }
 
 /**
