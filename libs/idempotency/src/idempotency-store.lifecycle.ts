@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { IdempotencyService } from './core/idempotency.service';
 import { IdempotencyStore } from './stores/idempotency-store';
+import { describeError } from './core/describe-error';
 
 /**
  * Starts and closes every distinct store the module uses, each exactly once: the module's store when the module
@@ -43,7 +44,7 @@ export class IdempotencyStoreLifecycle implements OnModuleInit, OnApplicationShu
     const closed = await Promise.allSettled(stores.map((store) => Promise.resolve().then(() => store.close?.())));
     closed.forEach((result, i) => {
       if (result.status === 'fulfilled') return;
-      const reason = result.reason instanceof Error ? result.reason.message : String(result.reason);
+      const reason = describeError(result.reason);
       this.logger.error(`Closing the idempotency store ${stores[i].constructor.name} failed: ${reason}`);
     });
   }

@@ -2,3 +2,8 @@
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** An error's stack, for a log line that should show where a callback failed; undefined for a thrown non-error. */
+export function errorStack(error: unknown): string | undefined {
+  return error instanceof Error ? error.stack : undefined;
+}

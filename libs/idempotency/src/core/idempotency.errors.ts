@@ -1,3 +1,5 @@
+import { describeError } from './describe-error';
+
 /**
  * The protocol's own refusals. They know no transport: HTTP answers them as 400/409/422/503, a message handler
  * as an `RpcException`, a GraphQL resolver as a `GraphQLError`, each carrying the same stable `code`.
@@ -86,7 +88,7 @@ export class IdempotencyOptionError extends IdempotencyError {
     readonly option: string,
     /** What the callback threw; undefined when it answered with the wrong type. */
     readonly thrown: unknown,
-    problem = `threw: ${thrown instanceof Error ? thrown.message : String(thrown)}`,
+    problem = `threw: ${describeError(thrown)}`,
   ) {
     super(`the idempotency option "${option}" ${problem}`);
     this.name = 'IdempotencyOptionError';

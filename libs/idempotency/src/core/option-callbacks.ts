@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { IdempotencyResponseInfo, ResolvedIdempotencyOptions } from '../idempotency-options.interface';
+import { errorStack } from './describe-error';
 import { IdempotencyOptionError } from './idempotency.errors';
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
@@ -50,12 +51,8 @@ export function declinedByStoragePolicy(
     const error = new IdempotencyOptionError('storeResponse', cause);
     logger.error(
       `${route}: ${error.message}; the result was sent but not stored, and the key released`,
-      stackOf(cause),
+      errorStack(cause),
     );
     return error.message;
   }
-}
-
-function stackOf(error: unknown): string | undefined {
-  return error instanceof Error ? error.stack : undefined;
 }

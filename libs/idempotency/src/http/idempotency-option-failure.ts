@@ -2,6 +2,7 @@ import { ExecutionContext, HttpException, InternalServerErrorException, Logger }
 import { IdempotencyOptionError } from '../core/idempotency.errors';
 import { scopeOf } from '../core/option-callbacks';
 import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
+import { errorStack } from '../core/describe-error';
 
 /**
  * What the client gets when an option callback failed before anything ran. A callback that threw an
@@ -12,10 +13,7 @@ import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
  */
 export function optionFailureException(error: IdempotencyOptionError, route: string, logger: Logger): HttpException {
   if (error.thrown instanceof HttpException) return error.thrown;
-  logger.error(
-    `${route}: ${error.message}; the request was refused (500) and not run`,
-    error.thrown instanceof Error ? error.thrown.stack : undefined,
-  );
+  logger.error(`${route}: ${error.message}; the request was refused (500) and not run`, errorStack(error.thrown));
   return new InternalServerErrorException(
     'The request was not processed: the server could not apply its idempotency settings. Nothing was recorded.',
   );

@@ -1,3 +1,4 @@
+import { describeError } from '../core/describe-error';
 /**
  * What a store rejects with when it knows its call never reached the backend: no connection could be had (refused,
  * a name that does not resolve, a pool that gave none), or the client would not send (offline, not writeable).
@@ -18,7 +19,7 @@ export class IdempotencyStoreUnreachableError extends Error {
 
   /** `what` (say, "no connection to PostgreSQL") followed by the driver's own message, which stays the `cause`. */
   static because(what: string, cause: unknown): IdempotencyStoreUnreachableError {
-    return new IdempotencyStoreUnreachableError(`${what}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+    return new IdempotencyStoreUnreachableError(`${what}: ${describeError(cause)}`, {
       cause,
     });
   }
