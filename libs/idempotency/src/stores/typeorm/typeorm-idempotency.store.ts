@@ -15,7 +15,7 @@ import { AcquireAttempt, Answer, SqlDialect, StoreCall } from './sql-dialect';
 import { checkRecordsTable } from './records-table-check';
 import { sqlDialectFor } from './sql-dialects';
 import { IdempotencyTransactionHost } from './transaction-host';
-import { describeError } from '../../core/describe-error';
+import { ExpirySweeper } from './expiry-sweeper';
 
 /** Options of the SQL store. */
 export interface TypeOrmIdempotencyStoreOptions {
@@ -76,12 +76,9 @@ export class TypeOrmIdempotencyStore extends IdempotencyStore implements Transac
   private readonly dialect: SqlDialect;
   private readonly tableName: string;
   private readonly transactionHost?: IdempotencyTransactionHost;
-  private readonly sweepIntervalMs: number;
   private readonly sweepBatchSize: number;
   private readonly callTimeout: number;
-  private timer?: NodeJS.Timeout;
-  private sweeping?: Promise<void>;
-  private stopped = false;
+  private readonly sweeper: ExpirySweeper;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -92,7 +89,7 @@ export class TypeOrmIdempotencyStore extends IdempotencyStore implements Transac
     this.tableName = tableName;
     this.transactionHost = options.transactionHost;
     this.dialect = sqlDialectFor(dataSource, tableName);
-    this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+    const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     this.sweepBatchSize = options.sweepBatchSize ?? 1000;
     this.callTimeout = options.callTimeout ?? 5000;
     if (!SIMPLE_TABLE_NAME.test(tableName)) {
@@ -100,7 +97,7 @@ export class TypeOrmIdempotencyStore extends IdempotencyStore implements Transac
         `TypeOrmIdempotencyStore: tableName must be an identifier or schema.identifier, got '${tableName}'`,
       );
     }
-    if (!Number.isSafeInteger(this.sweepIntervalMs) || this.sweepIntervalMs < 0) {
+    if (!Number.isSafeInteger(sweepIntervalMs) || sweepIntervalMs < 0) {
       throw new Error(
         `TypeOrmIdempotencyStore: sweepIntervalMs must be a non-negative integer, got ${options.sweepIntervalMs}`,
       );
@@ -115,6 +112,13 @@ export class TypeOrmIdempotencyStore extends IdempotencyStore implements Transac
         `TypeOrmIdempotencyStore: callTimeout must be a positive whole number, got ${options.callTimeout}`,
       );
     }
+    this.sweeper = new ExpirySweeper(
+      () => this.sweep(),
+      this.sweepBatchSize,
+      sweepIntervalMs,
+      () => dataSource.isInitialized,
+      this.logger,
+    );
   }
 
   acquire(id: IdempotencyRecordId, request: IdempotencyAcquireRequest): Promise<IdempotencyAcquireResult> {
@@ -201,21 +205,15 @@ export class TypeOrmIdempotencyStore extends IdempotencyStore implements Transac
     if (this.dataSource.isInitialized && !(await checkRecordsTable(this.dataSource, this.tableName))) {
       this.logger.warn(`Could not check that the table '${this.tableName}' exists: the database did not answer`);
     }
-    if (this.sweepIntervalMs === 0 || this.timer) return;
-    this.stopped = false;
-    this.timer = setInterval(() => this.sweepInBackground(), this.sweepIntervalMs);
-    this.timer.unref();
+    this.sweeper.start();
   }
 
   /**
    * Stops the sweeper and waits for a running sweep, before TypeORM closes the DataSource under it (its module shuts
    * down after `IdempotencyModule`). The DataSource is its owner's: it stays open.
    */
-  async close(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.sweeping;
+  close(): Promise<void> {
+    return this.sweeper.stop();
   }
 
   private async completeIn(
@@ -287,27 +285,6 @@ export class TypeOrmIdempotencyStore extends IdempotencyStore implements Transac
     return Promise.race([this.dialect.exclusive ? this.dialect.exclusive(run) : run(), timeout]).finally(() =>
       clearTimeout(timer),
     );
-  }
-
-  private sweepInBackground(): void {
-    // A sweep still draining a backlog is not joined by a second one; the next tick looks again.
-    if (this.sweeping || !this.dataSource.isInitialized) return;
-    this.sweeping = this.drainExpired().finally(() => {
-      this.sweeping = undefined;
-    });
-  }
-
-  private async drainExpired(): Promise<void> {
-    try {
-      // A backlog larger than a batch drains batch by batch, each one short statement.
-      let deleted = this.sweepBatchSize;
-      while (!this.stopped && deleted >= this.sweepBatchSize) deleted = await this.sweep();
-    } catch (error) {
-      const reason = describeError(error);
-      this.logger.warn(
-        `Sweeping expired idempotency records failed (next try in ${this.sweepIntervalMs} ms): ${reason}`,
-      );
-    }
   }
 }
 
