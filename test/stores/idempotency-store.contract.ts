@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IdempotencyAcquireRequest, IdempotencyRecordId, IdempotencyStore } from '@nest-idempotency/core';
+import { describeInspectAndForget } from './idempotency-store-inspection.contract';
 
 /** An acquire request with a fresh token and generous lease and TTL, overridable per test. */
 export const acquireRequest = (overrides: Partial<IdempotencyAcquireRequest> = {}): IdempotencyAcquireRequest => ({
@@ -202,5 +203,7 @@ export function describeIdempotencyStoreContract(name: string, open: () => Promi
       await sleep(300);
       expect(await store.acquire(id(), attempt())).toMatchObject({ state: 'completed' });
     });
+
+    describeInspectAndForget(() => store);
   });
 }

@@ -41,6 +41,17 @@ export type IdempotencyAcquireResult =
   | { state: 'completed'; fingerprint: string; response: string };
 
 /**
+ * A record as `inspect` finds it. Times are epoch milliseconds on the store's own clock (the one its leases and
+ * expiry run on); `fingerprint` and `response` are exactly what `acquire` would return for the record.
+ */
+export type IdempotencyRecordSnapshot =
+  | { state: 'in_flight'; fingerprint: string; leaseExpiresAt: number; expiresAt: number }
+  | { state: 'completed'; fingerprint: string; response: string; expiresAt: number };
+
+/** What `forget` did: deleted the record, found none (or an expired one), or left an in-flight one alone. */
+export type IdempotencyForgetResult = 'forgotten' | 'absent' | 'in_flight';
+
+/**
  * The contract every idempotency store implements. It is also the DI token: inject `IdempotencyStore`.
  *
  * Every method is one atomic step, so that many processes sharing one store agree: a Redis Lua script, one
@@ -85,6 +96,20 @@ export abstract class IdempotencyStore {
    * when it deleted, false when the token no longer owns the record.
    */
   abstract release(id: IdempotencyRecordId, token: string): Promise<boolean>;
+
+  /**
+   * The live record under `id`, or undefined when there is none (an expired record counts as absent). A read: it
+   * changes nothing, not even a record's place in an eviction order. Optional, so that stores written before it
+   * still compile; `IdempotencyService.inspect` names the store that lacks it.
+   */
+  inspect?(id: IdempotencyRecordId): Promise<IdempotencyRecordSnapshot | undefined>;
+
+  /**
+   * Deletes the record under `id` in one atomic step, so the next request with its key runs the work again. A
+   * completed record is deleted; an in-flight one only with `force` (else `in_flight`, and nothing deleted), and
+   * its holder's `complete` and `release` then find no record of theirs (false). Optional, like `inspect`.
+   */
+  forget?(id: IdempotencyRecordId, options: { force: boolean }): Promise<IdempotencyForgetResult>;
 }
 
 /** What a transactional store hands the protocol inside the transaction the handler runs in. */

@@ -1,7 +1,9 @@
 import {
   IdempotencyAcquireRequest,
   IdempotencyAcquireResult,
+  IdempotencyForgetResult,
   IdempotencyRecordId,
+  IdempotencyRecordSnapshot,
   IdempotencyStore,
 } from '../idempotency-store';
 import { EvictionCause, EvictionReport } from './eviction-report';
@@ -164,6 +166,23 @@ export class MemoryIdempotencyStore extends IdempotencyStore {
     if (!record || record.response != null || record.token !== token) return false;
     this.remove(record);
     return true;
+  }
+
+  async inspect(id: IdempotencyRecordId): Promise<IdempotencyRecordSnapshot | undefined> {
+    // Not a use: the record keeps its place in the recency lists.
+    const record = this.live(recordKey(id), this.now());
+    if (!record) return undefined;
+    const { fingerprint, expiresAt, response } = record;
+    if (response != null) return { state: 'completed', fingerprint, response, expiresAt };
+    return { state: 'in_flight', fingerprint, leaseExpiresAt: record.leaseUntil, expiresAt };
+  }
+
+  async forget(id: IdempotencyRecordId, options: { force: boolean }): Promise<IdempotencyForgetResult> {
+    const record = this.live(recordKey(id), this.now());
+    if (!record) return 'absent';
+    if (record.response == null && !options.force) return 'in_flight';
+    this.remove(record);
+    return 'forgotten';
   }
 
   /** Removes every record (for tests). */

@@ -87,3 +87,34 @@ if not ownedInFlight(ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
 `;
+
+/**
+ * KEYS[1] record. A read: `{IN_FLIGHT, fingerprint, leaseUntil, expiresAt}`, `{COMPLETED, fingerprint, response,
+ * expiresAt}`, or nil when there is no record; times in epoch milliseconds of the server's clock.
+ */
+export const INSPECT_SCRIPT = `${PARSE}
+local record = redis.call('GET', KEYS[1])
+if not record then return nil end
+local time = redis.call('TIME')
+local expiresAt = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + redis.call('PTTL', KEYS[1])
+local state, fingerprint, rest = parse(record)
+if state == 'c' then return {${COMPLETED}, fingerprint, string.sub(record, rest), expiresAt} end
+return {${IN_FLIGHT}, fingerprint, owner(record, rest), expiresAt}
+`;
+
+/** `forget`'s answers. */
+export const FORGOTTEN = 1;
+export const ABSENT = 0;
+export const LEFT_IN_FLIGHT = 2;
+
+/**
+ * KEYS[1] record; ARGV force ('1' or '0'). Deletes a completed record, or an in-flight one with force: FORGOTTEN,
+ * ABSENT, or LEFT_IN_FLIGHT. Reads the state's one byte, not the response.
+ */
+export const FORGET_SCRIPT = `
+local state = redis.call('GETRANGE', KEYS[1], 0, 0)
+if state == '' then return ${ABSENT} end
+if state == 'i' and ARGV[1] ~= '1' then return ${LEFT_IN_FLIGHT} end
+redis.call('DEL', KEYS[1])
+return ${FORGOTTEN}
+`;

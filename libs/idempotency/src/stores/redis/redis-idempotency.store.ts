@@ -3,18 +3,26 @@ import type Redis from 'ioredis';
 import {
   IdempotencyAcquireRequest,
   IdempotencyAcquireResult,
+  IdempotencyForgetResult,
   IdempotencyRecordId,
+  IdempotencyRecordSnapshot,
   IdempotencyStore,
 } from '../idempotency-store';
 import { CallDeadlines } from '../call-deadlines';
 import { RedisIdempotencyClient, RedisIdempotencyConnection } from './redis-idempotency.connection';
 import { IdempotencyStoreUnreachableError } from '../idempotency-store-unreachable.error';
+import { decodeFingerprint, encodeFingerprint, escapeKeyPart } from './redis-idempotency.record-encoding';
 import {
+  ABSENT,
   ACQUIRE_SCRIPT,
   ACQUIRED,
   COMPLETE_SCRIPT,
   COMPLETED,
+  FORGET_SCRIPT,
+  FORGOTTEN,
   IN_FLIGHT,
+  INSPECT_SCRIPT,
+  LEFT_IN_FLIGHT,
   RELEASE_SCRIPT,
 } from './redis-idempotency.scripts';
 
@@ -34,6 +42,8 @@ export interface RedisIdempotencyStoreOptions {
 const ACQUIRE = 'idempotencyAcquire';
 const COMPLETE = 'idempotencyComplete';
 const RELEASE = 'idempotencyRelease';
+const INSPECT = 'idempotencyInspect';
+const FORGET = 'idempotencyForget';
 
 /** One call's progress: whether its caller stopped waiting, and whether its command was handed to the client. */
 interface SendState {
@@ -45,12 +55,6 @@ interface SendState {
 const OFFLINE = /^(Stream isn't writeable|Cluster isn't ready) and enableOfflineQueue options is false/;
 
 type ScriptCommand = (key: string, ...args: (string | Buffer | number)[]) => Promise<unknown>;
-
-// A SHA-256 hex fingerprint (what the library computes) is kept as its 32 bytes, halving its share of a
-// record; any other string is kept as UTF-8. The leading byte keeps the two forms from ever meeting.
-const HEX_FINGERPRINT = /^[0-9a-f]{64}$/;
-const BINARY = 1;
-const TEXT = 0;
 
 /**
  * The store for many app instances: records live in Redis, one compact string key per record, every state
@@ -97,6 +101,8 @@ export class RedisIdempotencyStore extends IdempotencyStore {
     this.client.defineCommand(ACQUIRE, { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
     this.client.defineCommand(COMPLETE, { numberOfKeys: 1, lua: COMPLETE_SCRIPT });
     this.client.defineCommand(RELEASE, { numberOfKeys: 1, lua: RELEASE_SCRIPT });
+    this.client.defineCommand(INSPECT, { numberOfKeys: 1, lua: INSPECT_SCRIPT });
+    this.client.defineCommand(FORGET, { numberOfKeys: 1, lua: FORGET_SCRIPT });
   }
 
   async acquire(id: IdempotencyRecordId, request: IdempotencyAcquireRequest): Promise<IdempotencyAcquireResult> {
@@ -133,6 +139,38 @@ export class RedisIdempotencyStore extends IdempotencyStore {
 
   async release(id: IdempotencyRecordId, token: string): Promise<boolean> {
     return (await this.call('release', RELEASE, [this.recordKey(id), token])) === 1;
+  }
+
+  async inspect(id: IdempotencyRecordId): Promise<IdempotencyRecordSnapshot | undefined> {
+    const reply = (await this.call('inspect', INSPECT, [this.recordKey(id)])) as
+      [number, Buffer, Buffer | number, number] | null;
+    if (reply === null) return undefined;
+    const [state, fingerprint, detail, expiresAt] = reply;
+    if (state === COMPLETED) {
+      return {
+        state: 'completed',
+        fingerprint: decodeFingerprint(fingerprint),
+        response: detail.toString(),
+        expiresAt,
+      };
+    }
+    if (state === IN_FLIGHT) {
+      return {
+        state: 'in_flight',
+        fingerprint: decodeFingerprint(fingerprint),
+        leaseExpiresAt: detail as number,
+        expiresAt,
+      };
+    }
+    throw new Error(`RedisIdempotencyStore: unexpected reply to inspect: ${String(state)}`);
+  }
+
+  async forget(id: IdempotencyRecordId, options: { force: boolean }): Promise<IdempotencyForgetResult> {
+    const reply = await this.call('forget', FORGET, [this.recordKey(id), options.force ? '1' : '0']);
+    if (reply === FORGOTTEN) return 'forgotten';
+    if (reply === ABSENT) return 'absent';
+    if (reply === LEFT_IN_FLIGHT) return 'in_flight';
+    throw new Error(`RedisIdempotencyStore: unexpected reply to forget: ${String(reply)}`);
   }
 
   /** Connects a client the store created (without waiting for Redis). `IdempotencyModule` calls it at start-up. */
@@ -222,28 +260,6 @@ export class RedisIdempotencyStore extends IdempotencyStore {
       stream?.uncork();
     }
   }
-}
-
-function escapeKeyPart(part: string): string {
-  return /[%:{}]/.test(part) ? part.replace(/[%:{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : part;
-}
-
-function encodeFingerprint(fingerprint: string): Buffer {
-  // One allocation, written in place: this runs on every acquire.
-  if (HEX_FINGERPRINT.test(fingerprint)) {
-    const encoded = Buffer.allocUnsafe(1 + fingerprint.length / 2);
-    encoded[0] = BINARY;
-    encoded.write(fingerprint, 1, 'hex');
-    return encoded;
-  }
-  const encoded = Buffer.allocUnsafe(1 + Buffer.byteLength(fingerprint, 'utf8'));
-  encoded[0] = TEXT;
-  encoded.write(fingerprint, 1, 'utf8');
-  return encoded;
-}
-
-function decodeFingerprint(encoded: Buffer): string {
-  return encoded[0] === BINARY ? encoded.toString('hex', 1) : encoded.toString('utf8', 1);
 }
 
 /** ioredis's refusal to send while offline, marked as a call that never reached Redis; any other error as it is. */

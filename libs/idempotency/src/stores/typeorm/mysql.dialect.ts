@@ -1,8 +1,13 @@
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2';
 import { DataSource, QueryRunner } from 'typeorm';
-import { IdempotencyAcquireResult, IdempotencyRecordId } from '../idempotency-store';
+import {
+  IdempotencyAcquireResult,
+  IdempotencyForgetResult,
+  IdempotencyRecordId,
+  IdempotencyRecordSnapshot,
+} from '../idempotency-store';
 import { IdempotencyStoreUnreachableError } from '../idempotency-store-unreachable.error';
-import { blockingResult, existingRecordLeft } from './record-rows';
+import { blockingResult, existingRecordLeft, recordSnapshot } from './record-rows';
 import { AcquireAttempt, qualifiedTable, SqlDialect, StoreCall } from './sql-dialect';
 
 // UTC_TIMESTAMP, not UNIX_TIMESTAMP(NOW()): no session time zone (or DST hour) takes part.
@@ -18,12 +23,21 @@ const TOOK_OVER = 3;
 const MAX_DEADLOCK_RETRIES = 5;
 const ER_LOCK_DEADLOCK = 1213;
 
+// A forget that deleted nothing reads what stopped it; a record completed in between is tried again, this many times.
+const MAX_FORGET_ROUNDS = 10;
+
 interface Statements {
   acquire: string;
   /** Reads the row an acquire lost to, with its lease and TTL left. */
   readExisting: string;
   complete: string;
   release: string;
+  /** The live row with its absolute times. */
+  inspect: string;
+  /** Deletes the live row if it is completed (`force`: whatever its state). */
+  forget: string;
+  /** Whether a live row is in flight (1) or completed (0); no row when there is none. */
+  liveState: string;
   sweep: string;
 }
 
@@ -105,6 +119,32 @@ export class MysqlDialect implements SqlDialect {
     return result.affectedRows > 0;
   }
 
+  async inspect(id: IdempotencyRecordId, call: StoreCall): Promise<IdempotencyRecordSnapshot | undefined> {
+    const rows = (await this.run(call, this.sql().inspect, idParams(id))) as RowDataPacket[];
+    return recordSnapshot(rows[0]);
+  }
+
+  /**
+   * The DELETE alone decides, in one statement under the row's lock, so of concurrent forgets one deletes. MySQL
+   * has no DELETE … RETURNING, so a forget that deleted nothing reads why: an in-flight record, or none. Should
+   * that read find a completed record (the in-flight one completed meanwhile), the DELETE runs again.
+   */
+  async forget(id: IdempotencyRecordId, force: boolean, call: StoreCall): Promise<IdempotencyForgetResult> {
+    const ids = idParams(id);
+    for (let round = 1; round <= MAX_FORGET_ROUNDS; round++) {
+      const deleted = (await this.run(call, this.sql().forget, [...ids, force ? 1 : 0])) as ResultSetHeader;
+      if (deleted.affectedRows > 0) return 'forgotten';
+      // With force any live row would have gone: none was there.
+      if (force) return 'absent';
+      const rows = (await this.run(call, this.sql().liveState, ids)) as RowDataPacket[];
+      if (rows.length === 0) return 'absent';
+      if (Number(rows[0].in_flight) === 1) return 'in_flight';
+    }
+    throw new Error(
+      `TypeOrmIdempotencyStore: the record changed under every one of ${MAX_FORGET_ROUNDS} forget attempts; giving up`,
+    );
+  }
+
   async sweep(batchSize: number, call: StoreCall): Promise<number> {
     // A plain query: mysql2 binds numbers as DOUBLE, which a prepared LIMIT refuses; the sweep is no hot path.
     return ((await this.run(call, this.sql().sweep, [batchSize], false)) as ResultSetHeader).affectedRows;
@@ -172,6 +212,11 @@ function buildStatements(table: string): Statements {
       `UPDATE ${table} SET response = ?, token = NULL, expires_at = ${NOW} + ? ` +
       `WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`,
     release: `DELETE FROM ${table} WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`,
+    inspect:
+      `SELECT fingerprint, CAST(response AS BINARY) AS response, lease_until, expires_at ` +
+      `FROM ${table} WHERE ${byId} AND expires_at > ${NOW}`,
+    forget: `DELETE FROM ${table} WHERE ${byId} AND expires_at > ${NOW} AND (response IS NOT NULL OR ? = 1)`,
+    liveState: `SELECT response IS NULL AS in_flight FROM ${table} WHERE ${byId} AND expires_at > ${NOW}`,
     // Each row is locked and its WHERE re-evaluated on the latest version before it is deleted. ORDER BY makes
     // concurrent sweepers lock rows in one order, so they queue rather than deadlock; should one deadlock with an
     // acquire, run() runs it again.

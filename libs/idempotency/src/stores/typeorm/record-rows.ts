@@ -1,4 +1,4 @@
-import { IdempotencyAcquireResult } from '../idempotency-store';
+import { IdempotencyAcquireResult, IdempotencyRecordSnapshot } from '../idempotency-store';
 import { IDEMPOTENCY_RECORD_MAX_BYTES } from './idempotency-record.entity';
 
 /** An existing row as acquire reports it: times are left relative to the database's "now". */
@@ -44,6 +44,15 @@ export function existingRecordLeft(row: Record<string, unknown> | undefined): Ex
     leaseLeftMs: Number(row.lease_left),
     ttlLeftMs: Number(row.ttl_left),
   };
+}
+
+/** A live row as `inspect` reports it (`fingerprint`, `response`, `lease_until`, `expires_at`); none: undefined. */
+export function recordSnapshot(row: Record<string, unknown> | undefined): IdempotencyRecordSnapshot | undefined {
+  if (!row) return undefined;
+  const fingerprint = utf8(row.fingerprint);
+  const expiresAt = Number(row.expires_at);
+  if (row.response != null) return { state: 'completed', fingerprint, response: utf8(row.response), expiresAt };
+  return { state: 'in_flight', fingerprint, leaseExpiresAt: Number(row.lease_until), expiresAt };
 }
 
 /** Refuses values longer than their columns: a database could truncate them silently, and truncated ids collide. */

@@ -1,5 +1,10 @@
 import { DataSource, QueryRunner } from 'typeorm';
-import { IdempotencyAcquireResult, IdempotencyRecordId } from '../idempotency-store';
+import {
+  IdempotencyAcquireResult,
+  IdempotencyForgetResult,
+  IdempotencyRecordId,
+  IdempotencyRecordSnapshot,
+} from '../idempotency-store';
 
 /** One store call as a dialect sees it: `abandoned` turns true once its caller stopped waiting (`callTimeout`). */
 export interface StoreCall {
@@ -46,6 +51,10 @@ export interface SqlDialect {
     ttlMs: number,
   ): Promise<boolean>;
   release(id: IdempotencyRecordId, token: string, call: StoreCall): Answer<boolean>;
+  /** The live record, read with the database's clock; undefined when there is none. */
+  inspect(id: IdempotencyRecordId, call: StoreCall): Answer<IdempotencyRecordSnapshot | undefined>;
+  /** Deletes a live record that is completed, or in flight with `force`, in one statement that decides alone. */
+  forget(id: IdempotencyRecordId, force: boolean, call: StoreCall): Answer<IdempotencyForgetResult>;
   /** Deletes up to `batchSize` expired records in one statement; answers how many. */
   sweep(batchSize: number, call: StoreCall): Answer<number>;
   /**

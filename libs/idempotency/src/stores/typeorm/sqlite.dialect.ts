@@ -1,8 +1,13 @@
 import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { Mutex } from 'async-mutex';
 import { DataSource } from 'typeorm';
-import { IdempotencyAcquireResult, IdempotencyRecordId } from '../idempotency-store';
-import { blockingResult, existingRecord } from './record-rows';
+import {
+  IdempotencyAcquireResult,
+  IdempotencyForgetResult,
+  IdempotencyRecordId,
+  IdempotencyRecordSnapshot,
+} from '../idempotency-store';
+import { blockingResult, existingRecord, recordSnapshot } from './record-rows';
 import { AcquireAttempt, qualifiedTable, SqlDialect } from './sql-dialect';
 import { runInSqliteTurn, sqliteConnectionMutex } from './sqlite-connection-mutex';
 
@@ -18,6 +23,8 @@ interface Prepared {
   acquire: Transaction<(id: IdempotencyRecordId, attempt: AcquireAttempt) => IdempotencyAcquireResult | undefined>;
   complete: Statement;
   release: Statement;
+  inspect: Statement<[string, string, string], Record<string, unknown>>;
+  forget: Transaction<(id: IdempotencyRecordId, force: boolean) => IdempotencyForgetResult>;
   sweep: Statement;
 }
 
@@ -84,6 +91,14 @@ export class SqliteDialect implements SqlDialect {
     return this.statements().release.run(id.namespace, id.scope, id.key, token).changes > 0;
   }
 
+  inspect(id: IdempotencyRecordId): IdempotencyRecordSnapshot | undefined {
+    return recordSnapshot(this.statements().inspect.get(id.namespace, id.scope, id.key));
+  }
+
+  forget(id: IdempotencyRecordId, force: boolean): IdempotencyForgetResult {
+    return this.statements().forget.immediate(id, force);
+  }
+
   sweep(batchSize: number): number {
     return this.statements().sweep.run(batchSize).changes;
   }
@@ -105,6 +120,12 @@ export class SqliteDialect implements SqlDialect {
 
 function prepare(db: Database, table: string): Prepared {
   const byId = 'namespace = ? AND scope = ? AND "key" = ?';
+  const forget = db.prepare(
+    `DELETE FROM ${table} WHERE ${byId} AND expires_at > ${NOW} AND (response IS NOT NULL OR ?)`,
+  );
+  const liveState = db.prepare<[string, string, string], { in_flight: number }>(
+    `SELECT response IS NULL AS in_flight FROM ${table} WHERE ${byId} AND expires_at > ${NOW}`,
+  );
   const read = db.prepare<[string, string, string], Record<string, unknown>>(`
     SELECT clock.now, r.fingerprint, r.response, r.lease_until, r.expires_at
     FROM (SELECT ${NOW} AS now) AS clock
@@ -151,6 +172,16 @@ function prepare(db: Database, table: string): Prepared {
     release: db.prepare(
       `DELETE FROM ${table} WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`,
     ),
+    inspect: db.prepare(
+      `SELECT fingerprint, response, lease_until, expires_at FROM ${table} WHERE ${byId} AND expires_at > ${NOW}`,
+    ),
+    // The DELETE decides; when it deleted nothing, the read in the same transaction (no writer in between, IMMEDIATE
+    // holding the write lock) says why.
+    forget: db.transaction((id: IdempotencyRecordId, force: boolean): IdempotencyForgetResult => {
+      if (forget.run(id.namespace, id.scope, id.key, force ? 1 : 0).changes > 0) return 'forgotten';
+      const live = liveState.get(id.namespace, id.scope, id.key);
+      return live?.in_flight === 1 && !force ? 'in_flight' : 'absent';
+    }),
     // DELETE … LIMIT needs a compile-time option; a rowid subquery does not. One statement, so atomic.
     sweep: db.prepare(
       `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at <= ${NOW} LIMIT ?)`,

@@ -3,7 +3,9 @@ import { DataSource, EntityManager, QueryRunnerAlreadyReleasedError } from 'type
 import {
   IdempotencyAcquireRequest,
   IdempotencyAcquireResult,
+  IdempotencyForgetResult,
   IdempotencyRecordId,
+  IdempotencyRecordSnapshot,
   IdempotencyStore,
   IdempotencyStoreTransaction,
   TransactionalIdempotencyStore,
@@ -16,6 +18,7 @@ import { checkRecordsTable } from './records-table-check';
 import { sqlDialectFor } from './sql-dialects';
 import { IdempotencyTransactionHost } from './transaction-host';
 import { ExpirySweeper } from './expiry-sweeper';
+import { boundedCall } from './bounded-call';
 
 /** Options of the SQL store. */
 export interface TypeOrmIdempotencyStoreOptions {
@@ -48,9 +51,6 @@ export interface TypeOrmIdempotencyStoreOptions {
 const MAX_ACQUIRE_ROUNDS = 10;
 
 const SIMPLE_TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
-
-// A call that runs synchronously to its end has nobody to abandon it.
-const AT_ONCE: StoreCall = Object.freeze({ abandoned: false });
 
 /**
  * The SQL store: records live in a table of the application's own database (PostgreSQL, MySQL/MariaDB or SQLite
@@ -156,6 +156,20 @@ export class TypeOrmIdempotencyStore extends IdempotencyStore implements Transac
     });
   }
 
+  inspect(id: IdempotencyRecordId): Promise<IdempotencyRecordSnapshot | undefined> {
+    return this.bounded('inspect', (call) => {
+      checkRecordId(id);
+      return this.dialect.inspect(id, call);
+    });
+  }
+
+  forget(id: IdempotencyRecordId, options: { force: boolean }): Promise<IdempotencyForgetResult> {
+    return this.bounded('forget', (call) => {
+      checkRecordId(id);
+      return this.dialect.forget(id, options.force === true, call);
+    });
+  }
+
   /**
    * Deletes up to `sweepBatchSize` expired records in one statement and resolves how many it deleted. Safe while
    * other instances sweep and acquire: a row is deleted only if it is still expired when the delete reaches it.
@@ -252,39 +266,8 @@ export class TypeOrmIdempotencyStore extends IdempotencyStore implements Transac
     return answer instanceof Promise ? answer.then(again) : again(answer);
   }
 
-  /**
-   * Runs one store call and rejects once `callTimeout` has passed, as the Redis store does: a pool that has no
-   * connection to give or a row lock held elsewhere makes a 503, not a hung request. A call the dialect can run
-   * at once and synchronously (SQLite, connection free) has nothing to wait for, so it runs without a timer.
-   */
   private bounded<T>(operation: string, work: (call: StoreCall) => Answer<T>): Promise<T> {
-    if (this.dialect.isFree?.()) {
-      try {
-        return Promise.resolve(work(AT_ONCE));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    const call: StoreCall = { abandoned: false };
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        call.abandoned = true;
-        reject(
-          new Error(
-            `TypeOrmIdempotencyStore: ${operation} got no answer from the database within ${this.callTimeout} ms`,
-          ),
-        );
-      }, this.callTimeout);
-    });
-    const run = async () => {
-      // It waited its turn longer than its caller waited for it: it must not run any more.
-      if (call.abandoned) throw new Error(`TypeOrmIdempotencyStore: ${operation} timed out before its turn came`);
-      return work(call);
-    };
-    return Promise.race([this.dialect.exclusive ? this.dialect.exclusive(run) : run(), timeout]).finally(() =>
-      clearTimeout(timer),
-    );
+    return boundedCall(this.dialect, operation, this.callTimeout, work);
   }
 }
 
