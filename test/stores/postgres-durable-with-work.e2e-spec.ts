@@ -7,8 +7,10 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 import {
   IdempotencyAcquireRequest,
   IdempotencyAcquireResult,
+  IdempotencyForgetResult,
   IdempotencyModule,
   IdempotencyRecordId,
+  IdempotencyRecordSnapshot,
   IdempotencyStore,
   Idempotent,
 } from '@nest-idempotency/core';
@@ -23,7 +25,7 @@ import { acquireRequest, describeIdempotencyStoreContract } from './idempotency-
 
 /** The store as the transactional mode calls it: every acquire says its work commits in this database. */
 class DurableWithWorkStore extends IdempotencyStore {
-  constructor(private readonly store: IdempotencyStore) {
+  constructor(private readonly store: TypeOrmIdempotencyStore) {
     super();
   }
 
@@ -37,6 +39,14 @@ class DurableWithWorkStore extends IdempotencyStore {
 
   release(id: IdempotencyRecordId, token: string): Promise<boolean> {
     return this.store.release(id, token);
+  }
+
+  inspect(id: IdempotencyRecordId): Promise<IdempotencyRecordSnapshot | undefined> {
+    return this.store.inspect(id);
+  }
+
+  forget(id: IdempotencyRecordId, options: { force: boolean }): Promise<IdempotencyForgetResult> {
+    return this.store.forget(id, options);
   }
 }
 

@@ -10,6 +10,11 @@ export { IdempotencyApolloPlugin } from './graphql/idempotency-apollo.plugin';
 export { IdempotencyInterceptor } from './idempotency.interceptor';
 export { IdempotencyService } from './core/idempotency.service';
 export type { IdempotentRunOptions } from './core/idempotency.service';
+export type {
+  IdempotencyForgetLookup,
+  IdempotencyRecordInspection,
+  IdempotencyRecordLookup,
+} from './core/record-inspection';
 
 // Options.
 export type {
@@ -69,7 +74,9 @@ export { IdempotencyStoreUnreachableError } from './stores/idempotency-store-unr
 export type {
   IdempotencyAcquireRequest,
   IdempotencyAcquireResult,
+  IdempotencyForgetResult,
   IdempotencyRecordId,
+  IdempotencyRecordSnapshot,
   IdempotencyStoreTransaction,
   TransactionalIdempotencyStore,
 } from './stores/idempotency-store';

@@ -19,6 +19,17 @@ describe('CompletedRecordCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('drops a deleted record, and deleting an absent one changes nothing', () => {
+    const cache = new CompletedRecordCache(10, () => now);
+    cache.set('a', record('"a"'));
+    cache.set('b', record('"b"'));
+    cache.delete('a');
+    cache.delete('missing');
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.get('b')?.response).toBe('"b"');
+    expect(cache.size).toBe(1);
+  });
+
   it('does not keep a record that has already expired', () => {
     const cache = new CompletedRecordCache(10, () => now);
     cache.set('a', record('"a"', now));

@@ -70,6 +70,12 @@ export class CompletedRecordCache {
     this.entries.set(key, entry);
   }
 
+  /** Forgets the record under `key`, if held: it was deleted from the store, and must not be replayed from here. */
+  delete(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry) this.drop(entry);
+  }
+
   private drop(entry: CacheEntry): void {
     this.entries.delete(entry.key);
     this.recency.remove(entry.node!);

@@ -14,6 +14,7 @@ import { describeError } from './describe-error';
 import { RecordSettlement } from './record-settlement';
 import { retryAfterSeconds } from './retry-after';
 import { StoreFailures } from './store-failures';
+import { readStoredResponse } from './stored-response';
 import { storableScope } from './stored-scope';
 import { TransactionalExecution } from './transactional-execution';
 import { IdempotencyAcquireRequest, IdempotencyAcquireResult } from '../stores/idempotency-store';
@@ -92,10 +93,9 @@ export class IdempotencyExecutor {
       if (acquired.state === 'completed') {
         let stored: unknown;
         try {
-          stored = JSON.parse(acquired.response);
+          stored = readStoredResponse(acquired.response);
         } catch (error) {
-          const invalid = new Error(`stored response is not valid JSON: ${describeError(error)}`);
-          return this.onStoreFailure(call, invalid, acquireMs);
+          return this.onStoreFailure(call, error, acquireMs);
         }
         this.events.emitOutcome('replayed', call, acquireMs);
         return { kind: 'replayed', stored };
@@ -125,7 +125,7 @@ export class IdempotencyExecutor {
       throw new IdempotencyKeyMismatchError();
     }
     // Parsed per hit, as a store replay is, so no caller ever holds an object another caller mutated.
-    const stored: unknown = JSON.parse(cached.response);
+    const stored = readStoredResponse(cached.response);
     if (this.events.listening) {
       this.events.emit({ outcome: 'replayed', route: call.route, scope: call.id.scope, fromLocalCache: true });
     }

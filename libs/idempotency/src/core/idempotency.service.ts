@@ -8,6 +8,12 @@ import { IdempotencyExecutor } from './idempotency.executor';
 import { IdempotencyKeyInvalidError, IdempotencyKeyMissingError } from './idempotency.errors';
 import { parseIdempotencyKey } from './idempotency-key';
 import { IdempotentCall, IdempotentExecution } from './idempotent-call';
+import {
+  IdempotencyForgetLookup,
+  IdempotencyRecordInspection,
+  IdempotencyRecordLookup,
+  RecordInspection,
+} from './record-inspection';
 import { describeError } from './describe-error';
 import { IDEMPOTENCY_MODULE_OPTIONS } from '../idempotency.module-definition';
 import {
@@ -16,6 +22,7 @@ import {
   ResolvedIdempotencyOptions,
 } from '../idempotency-options.interface';
 import { resolveIdempotencyOptions } from '../idempotency-options';
+import { IdempotencyForgetResult } from '../stores/idempotency-store';
 
 /** Options of `IdempotencyService.run()`. */
 export interface IdempotentRunOptions extends Pick<
@@ -41,6 +48,7 @@ export class IdempotencyService implements OnModuleDestroy {
   readonly defaults: ResolvedIdempotencyOptions;
   private readonly events: IdempotencyEventEmitter;
   private readonly executor: IdempotencyExecutor;
+  private readonly records: RecordInspection;
 
   constructor(@Optional() @Inject(IDEMPOTENCY_MODULE_OPTIONS) moduleOptions: IdempotencyModuleOptions = {}) {
     const options = moduleOptions ?? {};
@@ -49,6 +57,7 @@ export class IdempotencyService implements OnModuleDestroy {
     this.events = new IdempotencyEventEmitter(options.events, logger);
     const localCaches = options.localCache ? new CompletedRecordCaches(options.localCache) : undefined;
     this.executor = new IdempotencyExecutor(this.events, logger, localCaches);
+    this.records = new RecordInspection((overrides) => this.resolve(overrides), localCaches);
   }
 
   /**
@@ -108,6 +117,22 @@ export class IdempotencyService implements OnModuleDestroy {
    */
   execute(call: IdempotentCall): Promise<IdempotentExecution> {
     return this.executor.execute(call);
+  }
+
+  /**
+   * The record under a key, as the store holds it now, or undefined when there is none: why a request was
+   * replayed, or whether one still runs. Throws `IdempotencyKeyInvalidError` for a key no request could send.
+   */
+  inspect(lookup: IdempotencyRecordLookup): Promise<IdempotencyRecordInspection | undefined> {
+    return this.records.inspect(lookup);
+  }
+
+  /**
+   * Deletes the record under a key, so the next request with it runs the work again (and does again whatever the
+   * work does: a second payment). A running request's record is deleted only with `force`; else `in_flight`.
+   */
+  forget(lookup: IdempotencyForgetLookup): Promise<IdempotencyForgetResult> {
+    return this.records.forget(lookup);
   }
 
   /** Sends an event to the `events` hook; a throwing listener is logged, never allowed to fail a request. */

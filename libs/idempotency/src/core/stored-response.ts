@@ -15,3 +15,16 @@ export function serialise(value: unknown, maxBytes: number): string | { reason: 
   }
   return json;
 }
+
+/**
+ * A stored result read back from the text a store kept: the one place a replay (from the store or the local cache)
+ * and an inspection decode it, so a change of the stored form is made here once. Throws when the text is not a
+ * stored form (someone wrote to the store by hand).
+ */
+export function readStoredResponse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`stored response is not valid JSON: ${describeError(error)}`);
+  }
+}
