@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './auth/auth.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
@@ -28,6 +29,8 @@ export class AppModule {
         // The consumer's handler is registered only where messages come; without AMQP_URL no transport would
         // reach it, and the HTTP app stays as it is.
         ...(config.amqp ? [PaymentRequestsModule] : []),
+        // Without ADMIN_API_KEY the admin routes do not exist at all (404), rather than exist and refuse everyone.
+        ...(config.adminApiKey ? [AdminModule] : []),
       ],
     };
   }

@@ -62,6 +62,12 @@ describe('loadAppConfig', () => {
     expect(load({ IDEMPOTENCY_MEMORY_MAX_RECORDS: '2000' }).memoryStoreMaxRecordsPerScope).toBe(2_000);
   });
 
+  it('enables the admin routes only with a non-empty ADMIN_API_KEY', () => {
+    expect(load({}).adminApiKey).toBeUndefined();
+    expect(load({ ADMIN_API_KEY: '' }).adminApiKey).toBeUndefined();
+    expect(load({ ADMIN_API_KEY: 'adm_0123456789abcdef' }).adminApiKey).toBe('adm_0123456789abcdef');
+  });
+
   it.each([
     [{ PORT: 'eighty' }, 'Invalid PORT: "eighty" is not a whole number'],
     [{ PORT: '70000' }, 'Invalid PORT: 70000 is outside 0..65535'],
@@ -95,6 +101,12 @@ describe('loadAppConfig', () => {
     [{ API_KEYS: 'no-secret' }, 'Invalid API_KEYS: "no-secret" is not merchantId:secret'],
     [{ API_KEYS: 'a:x,a:y' }, 'Invalid API_KEYS: merchant "a" appears twice'],
     [{ API_KEYS: 'a:x,b:x' }, 'Invalid API_KEYS: two merchants share one secret'],
+    [{ ADMIN_API_KEY: 'short' }, 'Invalid ADMIN_API_KEY: must be at least 16 characters, without spaces'],
+    [{ ADMIN_API_KEY: 'has a space in it, long' }, 'Invalid ADMIN_API_KEY: must be at least 16 characters'],
+    [
+      { API_KEYS: 'a:sk_the_same_secret_1', ADMIN_API_KEY: 'sk_the_same_secret_1' },
+      "Invalid ADMIN_API_KEY: it is a merchant's API key too",
+    ],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(() => load(env)).toThrow(ConfigError);
     expect(() => load(env)).toThrow(message);

@@ -25,6 +25,11 @@ export interface AppConfig {
   apiKeys: Map<string, string>;
   /** True when API_KEYS was not set and a demo merchant was made up. */
   demoMerchant: boolean;
+  /**
+   * The operators' key to the admin routes (`/admin/idempotency/...`, header `X-Admin-Key`); none: those routes do
+   * not exist.
+   */
+  adminApiKey?: string;
   /** RabbitMQ to consume `payment.requested` messages from (AMQP_URL), and its queue; none: HTTP only. */
   amqp?: { url: string; queue: string };
 }
@@ -37,6 +42,12 @@ export class ConfigError extends Error {
   }
 }
 
+/** What a merchant id may be (API_KEYS); the admin routes refuse any other. */
+export const MERCHANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The shortest ADMIN_API_KEY the app accepts: the key opens every merchant's idempotency records. */
+const MIN_ADMIN_KEY_LENGTH = 16;
+
 /** The SQLite file used when DATABASE_URL is not set. */
 export const DEFAULT_SQLITE_PATH = resolve(process.cwd(), 'data', 'payments.sqlite');
 
@@ -47,6 +58,8 @@ export const DEFAULT_SQLITE_PATH = resolve(process.cwd(), 'data', 'payments.sqli
 export function loadAppConfig(env: NodeJS.ProcessEnv, generateSecret: () => string): AppConfig {
   const apiKeys = parseApiKeys(env.API_KEYS);
   const demoMerchant = apiKeys === undefined;
+  const merchantKeys = apiKeys ?? new Map([['demo', generateSecret()]]);
+  const adminApiKey = parseAdminApiKey(env.ADMIN_API_KEY, merchantKeys);
   const ttlSeconds = integer(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 365 * 86_400);
   const lockTimeoutSeconds = integer(env, 'IDEMPOTENCY_LOCK_TIMEOUT_SECONDS', 30, 1, 86_400);
   // A record that expired while its request still ran would let the retry run the request a second time.
@@ -79,9 +92,10 @@ export function loadAppConfig(env: NodeJS.ProcessEnv, generateSecret: () => stri
     idempotencyLockTimeoutMs: lockTimeoutSeconds * 1000,
     memoryStoreMaxRecords: memoryMax,
     memoryStoreMaxRecordsPerScope: memoryMaxPerScope,
-    apiKeys: apiKeys ?? new Map([['demo', generateSecret()]]),
+    apiKeys: merchantKeys,
     demoMerchant,
     amqp: parseAmqp(env.AMQP_URL, env.AMQP_QUEUE),
+    ...(adminApiKey === undefined ? {} : { adminApiKey }),
   };
 }
 
@@ -168,7 +182,7 @@ function parseApiKeys(raw: string | undefined): Map<string, string> | undefined 
     if (separator <= 0 || !secret) {
       throw new ConfigError('API_KEYS', `"${entry}" is not merchantId:secret`);
     }
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(merchant)) {
+    if (!MERCHANT_ID.test(merchant)) {
       throw new ConfigError('API_KEYS', `merchant id "${merchant}" must be 1-64 letters, digits, _ or -`);
     }
     if (keys.has(merchant)) throw new ConfigError('API_KEYS', `merchant "${merchant}" appears twice`);
@@ -176,4 +190,16 @@ function parseApiKeys(raw: string | undefined): Map<string, string> | undefined 
     keys.set(merchant, secret);
   }
   return keys;
+}
+
+function parseAdminApiKey(raw: string | undefined, merchantKeys: Map<string, string>): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length < MIN_ADMIN_KEY_LENGTH || /\s/.test(raw)) {
+    throw new ConfigError('ADMIN_API_KEY', `must be at least ${MIN_ADMIN_KEY_LENGTH} characters, without spaces`);
+  }
+  // One secret for two roles would let a merchant administer every merchant's records, or the admin act as one.
+  if ([...merchantKeys.values()].includes(raw)) {
+    throw new ConfigError('ADMIN_API_KEY', "it is a merchant's API key too; give the admin a key of its own");
+  }
+  return raw;
 }
