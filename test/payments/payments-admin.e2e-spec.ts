@@ -30,12 +30,9 @@ describe('payments admin routes without ADMIN_API_KEY', () => {
 
   it('do not exist: 404 whatever the caller sends, and nothing in the API docs', async () => {
     for (const method of ['get', 'delete'] as const) {
-      const res = await request(app.url)[method]('/admin/idempotency/m1/some-key').set('X-Admin-Key', ADMIN_KEY);
-      expect(res.status).toBe(404);
-      const asMerchant = await request(app.url)
-        [method]('/admin/idempotency/m1/some-key')
-        .set('Authorization', `Bearer ${MERCHANTS.m1}`);
-      expect(asMerchant.status).toBe(404);
+      const route = () => request(app.url)[method]('/admin/idempotency/m1/some-key');
+      expect((await route().set('X-Admin-Key', ADMIN_KEY)).status).toBe(404);
+      expect((await route().set('Authorization', `Bearer ${MERCHANTS.m1}`)).status).toBe(404);
     }
     const docs = await request(app.url).get('/docs-json').expect(200);
     expect(Object.keys(docs.body.paths).filter((path) => path.startsWith('/admin'))).toEqual([]);
@@ -153,6 +150,11 @@ for (const configuration of CONFIGURATIONS) {
       });
       expect((await admin.delete('m2', key)).status).toBe(404);
       await admin.get('m1', key).expect(200);
+      // m2 may use the same key for its own payment: its own record, shown and forgotten apart from m1's.
+      const theirs = await m2.post('/payments', paymentBody((await m2.createCustomer(1_000)).id), key).expect(201);
+      expect((await admin.get('m2', key).expect(200)).body.stored.body).toEqual(theirs.body);
+      await admin.delete('m2', key).expect(200);
+      expect((await admin.get('m1', key).expect(200)).body.stored.body).toEqual(paid.body);
     });
 
     it('forgets a record: the same key then runs again, and with another body makes a second payment', async () => {
