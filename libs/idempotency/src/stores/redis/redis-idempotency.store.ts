@@ -17,6 +17,7 @@ import {
   IN_FLIGHT,
   RELEASE_SCRIPT,
 } from './redis-idempotency.scripts';
+import { declareStoreKind } from '../../core/telemetry/store-kind';
 
 export type { RedisIdempotencyClusterConnection, RedisIdempotencyConnection } from './redis-idempotency.connection';
 
@@ -252,3 +253,5 @@ function offlineAsUnreachable(error: unknown): unknown {
     ? IdempotencyStoreUnreachableError.because('RedisIdempotencyStore: not connected to Redis', error)
     : error;
 }
+
+declareStoreKind(RedisIdempotencyStore, 'redis');

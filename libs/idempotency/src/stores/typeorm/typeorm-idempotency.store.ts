@@ -16,6 +16,7 @@ import { checkRecordsTable } from './records-table-check';
 import { sqlDialectFor } from './sql-dialects';
 import { IdempotencyTransactionHost } from './transaction-host';
 import { ExpirySweeper } from './expiry-sweeper';
+import { declareStoreKind } from '../../core/telemetry/store-kind';
 
 /** Options of the SQL store. */
 export interface TypeOrmIdempotencyStoreOptions {
@@ -293,3 +294,5 @@ function checkRecordId(id: IdempotencyRecordId): void {
   checkLength('scope', id.scope);
   checkLength('key', id.key);
 }
+
+declareStoreKind(TypeOrmIdempotencyStore, 'typeorm');
