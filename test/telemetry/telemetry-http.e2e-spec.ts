@@ -69,7 +69,8 @@ describe.each(CASES)('OpenTelemetry over HTTP (%s)', (_name, adapter, storeKind,
     const req = request(running.url).post(path).set('x-principal', principal);
     return (key === undefined ? req : req.set('Idempotency-Key', key)).send(body);
   };
-  const requests = (outcome: string) => sdk.total('idempotency.requests', { ...bounded, 'idempotency.outcome': outcome });
+  const requests = (outcome: string) =>
+    sdk.total('idempotency.requests', { ...bounded, 'idempotency.outcome': outcome });
   const callSpans = () => sdk.spans().filter((span) => span.name === SPAN_NAME);
   const childrenOf = (parent: ReadableSpan) =>
     sdk.spans().filter((span) => span.parentSpanContext?.spanId === parent.spanContext().spanId);
