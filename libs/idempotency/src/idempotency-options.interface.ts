@@ -1,7 +1,7 @@
 import { ExecutionContext } from '@nestjs/common';
 import { IdempotencyLocalCacheOptions } from './core/completed-record-cache';
 import { IdempotencyEventListener } from './core/idempotency.events';
-import type { IdempotencyTelemetryOptions } from './core/telemetry/idempotency-telemetry';
+import type { IdempotencyTelemetryOptions } from './core/telemetry/telemetry-options';
 import { IdempotencyStore } from './stores/idempotency-store';
 import type { IdempotencyErrorFormat } from './http/problem-details';
 

@@ -62,8 +62,8 @@ export type {
   IdempotencyEventListener,
   IdempotencyOutcome,
 } from './core/idempotency.events';
-export { IDEMPOTENCY_TELEMETRY_SCOPE } from './core/telemetry/idempotency-telemetry';
-export type { IdempotencyTelemetryOptions } from './core/telemetry/idempotency-telemetry';
+export { IDEMPOTENCY_TELEMETRY_SCOPE } from './core/telemetry/telemetry-options';
+export type { IdempotencyTelemetryOptions } from './core/telemetry/telemetry-options';
 export type { IdempotencyTransportKind } from './core/idempotent-call';
 
 // Stores: the contract (to write one), and the memory store.

@@ -2,15 +2,7 @@ import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { CallMetrics } from './call-metrics';
 import { CallTracing } from './call-tracing';
 import { loadOpenTelemetryApi } from './opentelemetry-api';
-
-/** Name of the library's meter and tracer. */
-export const IDEMPOTENCY_TELEMETRY_SCOPE = '@nest-idempotency/core';
-
-/** The module's `telemetry` option: the providers to report to (default: the global ones). */
-export interface IdempotencyTelemetryOptions {
-  meterProvider?: MeterProvider;
-  tracerProvider?: TracerProvider;
-}
+import { IDEMPOTENCY_TELEMETRY_SCOPE, IdempotencyTelemetryOptions } from './telemetry-options';
 
 /** What the library reports to: metrics, traces, either or neither. */
 export interface IdempotencyTelemetry {
@@ -37,10 +29,11 @@ export function startTelemetry(
     }
     return undefined;
   }
-  const meter = (option?.meterProvider ?? api.metrics.getMeterProvider()).getMeter(IDEMPOTENCY_TELEMETRY_SCOPE);
+  const meterProvider = (option?.meterProvider as MeterProvider | undefined) ?? api.metrics.getMeterProvider();
+  const meter = meterProvider.getMeter(IDEMPOTENCY_TELEMETRY_SCOPE);
   // The API hands out one shared no-op meter (and, behind its proxy, one no-op tracer provider) when no SDK is set.
   const metrics = meter === api.createNoopMeter() ? undefined : new CallMetrics(meter);
-  const tracerProvider = option?.tracerProvider ?? api.trace.getTracerProvider();
+  const tracerProvider = (option?.tracerProvider as TracerProvider | undefined) ?? api.trace.getTracerProvider();
   const noTracer =
     tracerProvider instanceof api.ProxyTracerProvider &&
     tracerProvider.getDelegate() === new api.ProxyTracerProvider().getDelegate();
