@@ -2,6 +2,7 @@ import { Channel, ChannelModel, connect } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import request from 'supertest';
+import { prometheusSamples } from '../support/prometheus-text';
 import { TEST_SERVICES } from '../support/services';
 
 /** One `payment.requested` message's data, as the sample consumer reads it (merchant m1 of the harness). */
@@ -81,10 +82,10 @@ export function troubleLines(output: string): string[] {
 export async function consumerOutcomes(url: string): Promise<Record<string, number>> {
   const text = (await request(url).get('/metrics')).text;
   const counts: Record<string, number> = {};
-  for (const match of text.matchAll(
-    /^idempotency_requests_total\{route="event payment\.requested",outcome="(\w+)"\} (\d+)$/gm,
-  )) {
-    counts[match[1]] = Number(match[2]);
+  for (const { labels, value } of prometheusSamples(text, 'idempotency_requests_total', {
+    idempotency_route: 'event payment.requested',
+  })) {
+    counts[labels.idempotency_outcome] = (counts[labels.idempotency_outcome] ?? 0) + value;
   }
   return counts;
 }

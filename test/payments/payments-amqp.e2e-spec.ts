@@ -1,6 +1,7 @@
 import { Channel, ChannelModel, connect } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { prometheusSamples } from '../support/prometheus-text';
 import { describeWithServices, TEST_SERVICES } from '../support/services';
 import request from 'supertest';
 import { API_KEYS, apiClient, createSqliteFile, PaymentsProcess, spawnPaymentsApp } from './payments-harness';
@@ -71,10 +72,10 @@ for (const store of STORES) {
     const outcomes = async () => {
       const text = (await request(app.url).get('/metrics')).text;
       const counts: Record<string, number> = {};
-      for (const match of text.matchAll(
-        /^idempotency_requests_total\{route="event payment\.requested",outcome="(\w+)"\} (\d+)$/gm,
-      )) {
-        counts[match[1]] = Number(match[2]);
+      for (const { labels, value } of prometheusSamples(text, 'idempotency_requests_total', {
+        idempotency_route: 'event payment.requested',
+      })) {
+        counts[labels.idempotency_outcome] = (counts[labels.idempotency_outcome] ?? 0) + value;
       }
       return counts;
     };

@@ -1,7 +1,7 @@
 import { IDEMPOTENCY_MAX_KEY_PREFIX_BYTES } from './idempotency.constants';
 import { IdempotencyModuleOptions, IdempotentRouteOptions } from './idempotency-options.interface';
 
-/** Where a set of options was declared: the module's own take `events` and `localCache`, a route's do not. */
+/** Where a set of options was declared: the module's own take `events`, `localCache` and `telemetry`, a route's do not. */
 export type IdempotencyOptionsLevel = 'module' | 'route';
 
 type Check = (value: unknown) => string | undefined;
@@ -24,6 +24,11 @@ const object =
   (what: string): Check =>
   (value) =>
     typeof value === 'object' && value !== null && !Array.isArray(value) ? undefined : what;
+
+const provider =
+  (method: string, what: string): Check =>
+  (value) =>
+    typeof (value as Record<string, unknown> | null)?.[method] === 'function' ? undefined : what;
 
 /** What each option must be, in words for the start-up error. */
 const ROUTE_OPTIONS: Record<keyof IdempotentRouteOptions, Check> = {
@@ -66,6 +71,10 @@ const MODULE_OPTIONS: Record<keyof IdempotencyModuleOptions, Check> = {
   ...ROUTE_OPTIONS,
   events: func('a function receiving each event'),
   localCache: object('an object such as { maxEntries: 10000 }'),
+  telemetry: (value) =>
+    value === false || (typeof value === 'object' && value !== null && !Array.isArray(value))
+      ? undefined
+      : 'false or an object such as { meterProvider, tracerProvider }',
 };
 
 /** The fields of the options that are objects, checked as `rmq.noAck` and so on. */
@@ -73,6 +82,10 @@ const FIELDS: Record<string, Record<string, Check>> = {
   rmq: { noAck: boolean },
   fingerprint: { headers: headerNames },
   localCache: { maxEntries: positiveWholeNumber },
+  telemetry: {
+    meterProvider: provider('getMeter', 'an OpenTelemetry MeterProvider (an object with a getMeter function)'),
+    tracerProvider: provider('getTracer', 'an OpenTelemetry TracerProvider (an object with a getTracer function)'),
+  },
 };
 
 /**
@@ -91,7 +104,7 @@ export function checkIdempotencyOptions(options: unknown, level: IdempotencyOpti
     if (!(name in known)) throw new Error(unknownOption(name, level));
     checkValue(name, value, known[name]);
     const fields = FIELDS[name];
-    if (!fields || value === undefined) continue;
+    if (!fields || value === undefined || value === false) continue;
     for (const [field, fieldValue] of Object.entries(value as object)) {
       if (!(field in fields)) {
         throw new Error(`Unknown idempotency option "${name}.${field}"; known: ${Object.keys(fields).join(', ')}`);

@@ -1,6 +1,7 @@
 import { ExecutionContext } from '@nestjs/common';
 import { IdempotencyLocalCacheOptions } from './core/completed-record-cache';
 import { IdempotencyEventListener } from './core/idempotency.events';
+import type { IdempotencyTelemetryOptions } from './core/telemetry/telemetry-options';
 import { IdempotencyStore } from './stores/idempotency-store';
 import type { IdempotencyErrorFormat } from './http/problem-details';
 
@@ -118,11 +119,21 @@ export interface IdempotencyModuleOptions extends IdempotentRouteOptions {
    * deleted from the store by hand is still replayed from here until then.
    */
   localCache?: IdempotencyLocalCacheOptions;
+  /**
+   * Where the library reports its OpenTelemetry metrics and traces (docs/operations.md): needs the optional peer
+   * `@opentelemetry/api`. Default: the global meter and tracer providers registered when the module starts (an
+   * SDK started before `NestFactory.create`); without an SDK, nothing is recorded and nothing is spent. `false`
+   * turns it off.
+   */
+  telemetry?: IdempotencyTelemetryOptions | false;
 }
 
 /** Options with every default filled in; what the service works with. */
 export interface ResolvedIdempotencyOptions extends Required<
-  Omit<IdempotencyModuleOptions, 'events' | 'localCache' | 'fingerprint' | 'replayHeaders' | 'key' | 'rmq'>
+  Omit<
+    IdempotencyModuleOptions,
+    'events' | 'localCache' | 'telemetry' | 'fingerprint' | 'replayHeaders' | 'key' | 'rmq'
+  >
 > {
   fingerprintHeaders: string[];
   replayHeaders: string[];

@@ -67,6 +67,9 @@ export type {
   IdempotencyEventListener,
   IdempotencyOutcome,
 } from './core/idempotency.events';
+export { IDEMPOTENCY_TELEMETRY_SCOPE } from './core/telemetry/telemetry-options';
+export type { IdempotencyTelemetryOptions } from './core/telemetry/telemetry-options';
+export type { IdempotencyTransportKind } from './core/idempotent-call';
 
 // Stores: the contract (to write one), and the memory store.
 export { IdempotencyStore, supportsTransactions } from './stores/idempotency-store';

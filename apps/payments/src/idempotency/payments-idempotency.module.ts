@@ -9,7 +9,7 @@ import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import { createIdempotencyStore } from './idempotency-store.factory';
 
-/** The library, configured from the environment, feeding its events to the metrics. */
+/** The library, configured from the environment, reporting to the app's metrics. */
 @Module({
   imports: [
     IdempotencyModule.forRootAsync({
@@ -34,6 +34,8 @@ import { createIdempotencyStore } from './idempotency-store.factory';
           ttl: config.idempotencyTtlMs,
           lockTimeout: config.idempotencyLockTimeoutMs,
           events: (event: IdempotencyEvent) => metrics.idempotency.record(event),
+          // The library's own instruments, on the meter provider /metrics serves (traces: the global provider, if any).
+          telemetry: { meterProvider: metrics.meterProvider },
         };
       },
     }),

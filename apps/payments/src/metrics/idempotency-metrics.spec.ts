@@ -1,14 +1,17 @@
-import { Registry } from 'prom-client';
-import { IdempotencyMetrics } from './idempotency-metrics';
+import { MetricsService } from './metrics.service';
 
 describe('IdempotencyMetrics', () => {
-  it('counts a deferred settlement apart from requests, leaving both rates to requests alone', async () => {
-    const registry = new Registry();
-    const metrics = new IdempotencyMetrics(registry);
+  let metrics: MetricsService;
+  beforeEach(() => (metrics = new MetricsService()));
+  afterEach(() => metrics.onApplicationShutdown());
+
+  it('computes both rates per route from keyed requests only, leaving deferred settlements out', async () => {
     const route = 'POST /payments';
-    metrics.record({ outcome: 'executed', route, scope: 'm', acquireMs: 1 });
-    metrics.record({ outcome: 'replayed', route, scope: 'm', acquireMs: 1 });
-    metrics.record({
+    metrics.idempotency.record({ outcome: 'executed', route, scope: 'm', acquireMs: 1 });
+    metrics.idempotency.record({ outcome: 'replayed', route, scope: 'm', acquireMs: 1 });
+    metrics.idempotency.record({ outcome: 'mismatch', route, scope: 'm', acquireMs: 1 });
+    metrics.idempotency.record({ outcome: 'missing_key', route, scope: 'm' });
+    metrics.idempotency.record({
       outcome: 'deferred_settlement',
       route,
       scope: 'm',
@@ -16,11 +19,15 @@ describe('IdempotencyMetrics', () => {
       deferred: { action: 'release', result: 'settled', attempts: 2 },
     });
 
-    const text = await registry.metrics();
-    expect(text).toContain(
-      'idempotency_deferred_settlements_total{route="POST /payments",action="release",result="settled"} 1',
+    const { contentType, body } = await metrics.scrape();
+    expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(body).toMatch(
+      /^idempotency_duplicate_request_ratio\{idempotency_route="POST \/payments",otel_scope_name="payments"\} 0\.333/m,
     );
-    expect(text).not.toMatch(/idempotency_requests_total\{[^}]*outcome="deferred_settlement"/);
-    expect(text).toContain('idempotency_duplicate_request_ratio{route="POST /payments"} 0.5');
+    expect(body).toMatch(
+      /^idempotency_key_collision_ratio\{idempotency_route="POST \/payments",otel_scope_name="payments"\} 0\.333/m,
+    );
+    expect(body).toMatch(/^process_cpu_time_total\{cpu_mode="user",otel_scope_name="payments"\} \d/m);
+    expect(body).toMatch(/^process_memory_usage\{otel_scope_name="payments"\} [1-9]\d*$/m);
   });
 });

@@ -1,10 +1,10 @@
-import { IdempotencyEvent } from '@nest-idempotency/core';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Meter } from '@opentelemetry/api';
+import { IdempotencyEvent, IdempotencyOutcome } from '@nest-idempotency/core';
 
 /** Outcomes that mean "a client sent a request it had sent before". */
-const DUPLICATE_OUTCOMES = new Set(['replayed', 'conflict']);
+const DUPLICATE_OUTCOMES = new Set<IdempotencyOutcome>(['replayed', 'conflict']);
 /** Outcomes of requests that carried a usable key (the denominator of both rates). */
-const KEYED_OUTCOMES = new Set([
+const KEYED_OUTCOMES = new Set<IdempotencyOutcome>([
   'executed',
   'replayed',
   'conflict',
@@ -16,70 +16,40 @@ const KEYED_OUTCOMES = new Set([
 ]);
 
 /**
- * Turns the library's events into the SRE figures of docs/protocol.md §11: outcome counters per route, the
- * acquire-latency histogram, and the duplicate request and key collision rates as gauges per route.
+ * The two rates of docs/protocol.md §11 that the library's own instruments leave to the application, as gauges per
+ * route since start: the duplicate request ratio and the key collision ratio. The counters and the acquire
+ * latency come from the library itself (`idempotency.*`, docs/operations.md).
  */
 export class IdempotencyMetrics {
-  private readonly requests: Counter<'route' | 'outcome'>;
-  private readonly acquireSeconds: Histogram<'route'>;
-  private readonly deferredSettlements: Counter<'route' | 'action' | 'result'>;
   private readonly tallies = new Map<string, { keyed: number; duplicates: number; mismatches: number }>();
 
-  constructor(registry: Registry) {
-    this.requests = new Counter({
-      name: 'idempotency_requests_total',
-      help: 'Requests to @Idempotent() routes, by outcome',
-      labelNames: ['route', 'outcome'],
-      registers: [registry],
-    });
-    this.acquireSeconds = new Histogram({
-      name: 'idempotency_acquire_duration_seconds',
-      help: 'Duration of the idempotency store acquire round trip',
-      labelNames: ['route'],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers: [registry],
-    });
-    this.deferredSettlements = new Counter({
-      name: 'idempotency_deferred_settlements_total',
-      help: 'Releases and completions that failed and were made again later, by how they ended',
-      labelNames: ['route', 'action', 'result'],
-      registers: [registry],
-    });
-    const tallies = this.tallies;
-    new Gauge({
-      name: 'idempotency_duplicate_request_ratio',
-      help: '(replayed + conflict) / keyed requests, since start',
-      labelNames: ['route'],
-      registers: [registry],
-      collect() {
-        for (const [route, tally] of tallies) this.set({ route }, tally.keyed ? tally.duplicates / tally.keyed : 0);
-      },
-    });
-    new Gauge({
-      name: 'idempotency_key_collision_ratio',
-      help: 'mismatch (422) / keyed requests, since start: keys reused for other requests',
-      labelNames: ['route'],
-      registers: [registry],
-      collect() {
-        for (const [route, tally] of tallies) this.set({ route }, tally.keyed ? tally.mismatches / tally.keyed : 0);
-      },
-    });
+  constructor(meter: Meter) {
+    meter
+      .createObservableGauge('idempotency.duplicate_request_ratio', {
+        description: '(replayed + conflict) / keyed requests, since start',
+        unit: '1',
+      })
+      .addCallback((result) => {
+        for (const [route, tally] of this.tallies) {
+          result.observe(tally.keyed ? tally.duplicates / tally.keyed : 0, { 'idempotency.route': route });
+        }
+      });
+    meter
+      .createObservableGauge('idempotency.key_collision_ratio', {
+        description: 'mismatch (422) / keyed requests, since start: keys reused for other requests',
+        unit: '1',
+      })
+      .addCallback((result) => {
+        for (const [route, tally] of this.tallies) {
+          result.observe(tally.keyed ? tally.mismatches / tally.keyed : 0, { 'idempotency.route': route });
+        }
+      });
   }
 
   /** The `events` hook given to `IdempotencyModule`. */
   record(event: IdempotencyEvent): void {
-    // A store call made again after its request was answered is not a request: counted apart, so the
-    // request counters and both rates keep meaning "requests".
-    if (event.deferred) {
-      this.deferredSettlements.inc({
-        route: event.route,
-        action: event.deferred.action,
-        result: event.deferred.result,
-      });
-      return;
-    }
-    this.requests.inc({ route: event.route, outcome: event.outcome });
-    if (event.acquireMs !== undefined) this.acquireSeconds.observe({ route: event.route }, event.acquireMs / 1000);
+    // A store call made again after its request was answered (`deferred_settlement`) is not a request, and an
+    // unusable key is not a keyed one: both rates keep meaning "of the keyed requests".
     if (!KEYED_OUTCOMES.has(event.outcome)) return;
     let tally = this.tallies.get(event.route);
     if (!tally) this.tallies.set(event.route, (tally = { keyed: 0, duplicates: 0, mismatches: 0 }));

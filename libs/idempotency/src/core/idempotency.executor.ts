@@ -16,6 +16,7 @@ import { retryAfterSeconds } from './retry-after';
 import { StoreFailures } from './store-failures';
 import { readStoredResponse } from './stored-response';
 import { storableScope } from './stored-scope';
+import { inStoreSpan } from './telemetry/store-span';
 import { TransactionalExecution } from './transactional-execution';
 import { IdempotencyAcquireRequest, IdempotencyAcquireResult } from '../stores/idempotency-store';
 import { isNotSent } from '../stores/idempotency-store-unreachable.error';
@@ -48,10 +49,20 @@ export class IdempotencyExecutor {
    * Runs `original` under the protocol. Throws `IdempotencyKeyMismatchError`, `IdempotencyInProgressError` and
    * `IdempotencyStoreUnavailableError`; everything else is in the result.
    */
-  async execute(original: IdempotentCall): Promise<IdempotentExecution> {
+  execute(original: IdempotentCall): Promise<IdempotentExecution> {
     const storedScope = storableScope(original.id.scope);
     const call =
       storedScope === original.id.scope ? original : { ...original, id: { ...original.id, scope: storedScope } };
+    const tracing = this.events.tracing;
+    return tracing ? tracing.traced(call, () => this.protocol(call)) : this.protocol(call);
+  }
+
+  /** Makes one last attempt at every deferred release and completion (bounded), then stops retrying. */
+  stop(): Promise<void> {
+    return this.failures.stop();
+  }
+
+  private async protocol(call: IdempotentCall): Promise<IdempotentExecution> {
     const { id, fingerprint, options } = call;
     let cacheKey: string | undefined;
     if (this.localCaches) {
@@ -74,7 +85,7 @@ export class IdempotencyExecutor {
       let acquired: IdempotencyAcquireResult;
       const started = performance.now();
       try {
-        acquired = await options.store.acquire(id, request);
+        acquired = await inStoreSpan(this.events.tracing, call, 'acquire', () => options.store.acquire(id, request));
       } catch (error) {
         return this.onStoreFailure(call, error, performance.now() - started, request.token);
       }
@@ -110,11 +121,6 @@ export class IdempotencyExecutor {
     }
   }
 
-  /** Makes one last attempt at every deferred release and completion (bounded), then stops retrying. */
-  stop(): Promise<void> {
-    return this.failures.stop();
-  }
-
   /**
    * A completed record this process saw complete, served without asking the store: the same answers as the
    * store's (a replay, or 422 for another fingerprint). Its event has no `acquireMs`: no acquire was made.
@@ -127,7 +133,7 @@ export class IdempotencyExecutor {
     // Parsed per hit, as a store replay is, so no caller ever holds an object another caller mutated.
     const stored = readStoredResponse(cached.response);
     if (this.events.listening) {
-      this.events.emit({ outcome: 'replayed', route: call.route, scope: call.id.scope, fromLocalCache: true });
+      this.events.emit({ outcome: 'replayed', route: call.route, scope: call.id.scope, fromLocalCache: true }, call);
     }
     return { kind: 'replayed', stored };
   }
@@ -154,12 +160,12 @@ export class IdempotencyExecutor {
       });
     }
     if (!options.failOpen) {
-      this.failures.failed(options.store, route, 'refused', reason);
-      this.events.emit({ ...event, outcome: 'store_error' });
+      this.failures.failed(call, 'acquire', 'refused', reason);
+      this.events.emit({ ...event, outcome: 'store_error' }, call);
       throw new IdempotencyStoreUnavailableError(retryAfterSeconds(options.retryAfter, options.lockTimeout));
     }
-    this.failures.failed(options.store, route, 'unprotected', reason);
-    this.events.emit({ ...event, outcome: 'fail_open' });
+    this.failures.failed(call, 'acquire', 'unprotected', reason);
+    this.events.emit({ ...event, outcome: 'fail_open' }, call);
     return { kind: 'unprotected', settlement: await settle(call) };
   }
 }

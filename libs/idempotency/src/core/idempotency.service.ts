@@ -15,6 +15,8 @@ import {
   RecordInspection,
 } from './record-inspection';
 import { describeError } from './describe-error';
+import { CallSource } from './telemetry/call-source';
+import { startTelemetry } from './telemetry/idempotency-telemetry';
 import { IDEMPOTENCY_MODULE_OPTIONS } from '../idempotency.module-definition';
 import {
   IdempotencyModuleOptions,
@@ -33,7 +35,7 @@ export interface IdempotentRunOptions extends Pick<
   scope?: string;
   /** What the key stands for (the message's payload, say): the same key with another value → mismatch error. */
   fingerprint?: unknown;
-  /** Name in events and logs. Default `run`. */
+  /** Name in events, logs and telemetry (`idempotency.route`): a constant, not a value per call. Default `run`. */
   name?: string;
 }
 
@@ -54,7 +56,7 @@ export class IdempotencyService implements OnModuleDestroy {
     const options = moduleOptions ?? {};
     const logger = new Logger('Idempotency');
     this.defaults = resolveIdempotencyOptions(options);
-    this.events = new IdempotencyEventEmitter(options.events, logger);
+    this.events = new IdempotencyEventEmitter(options.events, logger, startTelemetry(options.telemetry));
     const localCaches = options.localCache ? new CompletedRecordCaches(options.localCache) : undefined;
     this.executor = new IdempotencyExecutor(this.events, logger, localCaches);
     this.records = new RecordInspection((overrides) => this.resolve(overrides), localCaches);
@@ -82,19 +84,21 @@ export class IdempotencyService implements OnModuleDestroy {
   async run<T>(key: string, work: () => T | Promise<T>, options: IdempotentRunOptions = {}): Promise<T> {
     const name = options.name ?? 'run';
     const scope = options.scope ?? '';
+    const { scope: _scope, fingerprint: _fingerprint, name: _name, ...overrides } = options;
+    const resolved = this.resolve(overrides);
     const parsed = parseIdempotencyKey(key);
     if (parsed.status !== 'valid') {
-      this.emit({ outcome: parsed.status === 'missing' ? 'missing_key' : 'invalid_key', route: name, scope });
+      const outcome = parsed.status === 'missing' ? 'missing_key' : 'invalid_key';
+      this.emit({ outcome, route: name, scope }, { transport: 'run', route: name, options: resolved });
       throw parsed.status === 'missing'
         ? new IdempotencyKeyMissingError()
         : new IdempotencyKeyInvalidError(parsed.reason);
     }
-    const { scope: _scope, fingerprint: _fingerprint, name: _name, ...overrides } = options;
-    const resolved = this.resolve(overrides);
     const execution = await this.execute({
       id: { namespace: resolved.keyPrefix, scope, key: parsed.key },
       fingerprint: options.fingerprint === undefined ? '' : sha256(canonicalize(options.fingerprint)),
       route: name,
+      transport: 'run',
       options: resolved,
       work: async () => {
         try {
@@ -135,9 +139,12 @@ export class IdempotencyService implements OnModuleDestroy {
     return this.records.forget(lookup);
   }
 
-  /** Sends an event to the `events` hook; a throwing listener is logged, never allowed to fail a request. */
-  emit(event: IdempotencyEvent): void {
-    this.events.emit(event);
+  /**
+   * Sends an event to the `events` hook (a throwing listener is logged, never allowed to fail a request) and, when
+   * `source` says which call it is about, to the OpenTelemetry instruments.
+   */
+  emit(event: IdempotencyEvent, source?: CallSource): void {
+    this.events.emit(event, source);
   }
 }
 

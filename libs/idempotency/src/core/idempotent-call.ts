@@ -15,12 +15,17 @@ export interface IdempotentSettlement {
   keep: { store: unknown } | { release: 'released' | 'not_stored'; reason: string; rollBack?: boolean };
 }
 
+/** Which kind of call the library protects: an HTTP route, a message handler, a GraphQL mutation, `run()`. */
+export type IdempotencyTransportKind = 'http' | 'rpc' | 'graphql' | 'run';
+
 /** One protected call, as a transport or `run()` describes it to the protocol. */
 export interface IdempotentCall {
   id: IdempotencyRecordId;
   fingerprint: string;
-  /** Name in events and logs: `POST /payments`, or the operation's name. */
+  /** Name in events, logs and telemetry: `POST /payments`, or the operation's name. */
   route: string;
+  /** Who made the call, for telemetry's `idempotency.transport`. */
+  transport: IdempotencyTransportKind;
   options: ResolvedIdempotencyOptions;
   /** Runs the work once this call owns the record. It should settle rather than throw. */
   work: () => Promise<IdempotentSettlement>;

@@ -6,6 +6,7 @@ import { IdempotentCall, IdempotentExecution, IdempotentSettlement } from './ide
 import { describeError } from './describe-error';
 import { StoreFailures } from './store-failures';
 import { serialise } from './stored-response';
+import { inStoreSpan } from './telemetry/store-span';
 
 /**
  * Settles a call's record once its work has run: completes it with the stored form of the result (fenced by the
@@ -51,10 +52,10 @@ export class RecordSettlement {
     const { id, route, options } = call;
     const started = performance.now();
     try {
-      await options.store.release(id, token);
+      await inStoreSpan(this.events.tracing, call, 'release', () => options.store.release(id, token));
       this.failures.succeeded(options.store, started);
     } catch (error) {
-      this.failures.failed(options.store, route, 'release_deferred', describeError(error));
+      this.failures.failed(call, 'release', 'release_deferred', describeError(error));
       this.failures.defer(call, 'release', () => options.store.release(id, token), {
         retryWhenNotOwned: false,
         bytes: 0,
@@ -63,7 +64,7 @@ export class RecordSettlement {
     if (outcome === 'not_stored') {
       this.logger.warn(`${route}: response sent but not stored for replay (${reason}); the key was released`);
     }
-    this.events.emit({ outcome, route, scope: id.scope, acquireMs, reason });
+    this.events.emit({ outcome, route, scope: id.scope, acquireMs, reason }, call);
     return { kind: 'executed', settlement };
   }
 
@@ -85,7 +86,9 @@ export class RecordSettlement {
     const completing = Date.now();
     const started = performance.now();
     try {
-      const completed = await options.store.complete(id, token, serialised, options.ttl);
+      const completed = await inStoreSpan(this.events.tracing, call, 'complete', () =>
+        options.store.complete(id, token, serialised, options.ttl),
+      );
       this.failures.succeeded(options.store, started);
       if (completed) {
         if (cacheKey !== undefined) this.cacheCompleted(call, cacheKey, serialised, completing);
@@ -94,19 +97,22 @@ export class RecordSettlement {
         this.logger.warn(
           `${route}: the lease expired while the request ran and another request took it over; this result was not stored`,
         );
-        this.events.emit({ route, scope: id.scope, acquireMs, outcome: 'executed', leaseLost: true });
+        this.events.emit({ route, scope: id.scope, acquireMs, outcome: 'executed', leaseLost: true }, call);
       }
     } catch (error) {
       // The work is done and cannot be undone: send its result, and store it later, so that a retry gets
       // the replay (meanwhile a 409) rather than a 409 for the whole lease and then a second run.
-      this.failures.failed(options.store, route, 'complete_deferred', describeError(error));
-      this.events.emit({
-        route,
-        scope: id.scope,
-        acquireMs,
-        outcome: 'store_error',
-        reason: `complete failed: ${describeError(error)}`,
-      });
+      this.failures.failed(call, 'complete', 'complete_deferred', describeError(error));
+      this.events.emit(
+        {
+          route,
+          scope: id.scope,
+          acquireMs,
+          outcome: 'store_error',
+          reason: `complete failed: ${describeError(error)}`,
+        },
+        call,
+      );
       this.failures.defer(call, 'complete', () => options.store.complete(id, token, serialised, options.ttl), {
         retryWhenNotOwned: false,
         bytes: serialised.length * 2,

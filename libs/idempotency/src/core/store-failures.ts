@@ -4,6 +4,7 @@ import { IdempotencyEventEmitter } from './event-emitter';
 import { IdempotentCall } from './idempotent-call';
 import { describeError } from './describe-error';
 import { StoreFailureEffect, StoreOutageReports } from './store-outage-report';
+import { StoreOperation } from './telemetry/call-source';
 
 /** How a deferred call is retried: see `DeferredSettlement`. */
 export interface DeferOptions {
@@ -19,12 +20,14 @@ export interface DeferOptions {
 export class StoreFailures {
   private readonly deferred = new DeferredSettlementQueue();
   private readonly outages: StoreOutageReports;
+  private readonly stopObservingPending: () => void;
 
   constructor(
     logger: Logger,
     private readonly events: IdempotencyEventEmitter,
   ) {
     this.outages = new StoreOutageReports(logger);
+    this.stopObservingPending = events.observePending(() => this.deferred.size);
   }
 
   /** A call to `store` that started at `startedAt` (performance.now()) succeeded: it may end an outage. */
@@ -32,9 +35,10 @@ export class StoreFailures {
     this.outages.succeeded(store, startedAt);
   }
 
-  /** A call to `store` failed, with this effect on the request. */
-  failed(store: object, route: string, effect: StoreFailureEffect, reason: string): void {
-    this.outages.failed(store, route, effect, reason);
+  /** A store call (`operation`) of `call` failed, with this effect on it. */
+  failed(call: IdempotentCall, operation: StoreOperation, effect: StoreFailureEffect, reason: string): void {
+    this.outages.failed(call.options.store, call.route, effect, reason);
+    this.events.storeFailed(call, operation, effect);
   }
 
   /** Queues a failed release or completion to be made again, and reports how it ends in the log and events. */
@@ -53,13 +57,10 @@ export class StoreFailures {
       onSettled: (result, attempts, lastError) => {
         const reason = `deferred ${action}: ${result} after ${attempts} attempt(s)${lastError === undefined ? '' : `; last error: ${describeError(lastError)}`}`;
         this.outages.deferredSettled(options.store, route, action, result, reason);
-        this.events.emit({
-          outcome: 'deferred_settlement',
-          route,
-          scope: id.scope,
-          reason,
-          deferred: { action, result, attempts },
-        });
+        this.events.emit(
+          { outcome: 'deferred_settlement', route, scope: id.scope, reason, deferred: { action, result, attempts } },
+          call,
+        );
       },
     });
   }
@@ -68,5 +69,6 @@ export class StoreFailures {
   async stop(): Promise<void> {
     await this.deferred.stop();
     this.outages.stop();
+    this.stopObservingPending();
   }
 }

@@ -7,6 +7,7 @@ import { RecordSettlement } from './record-settlement';
 import { retryAfterSeconds } from './retry-after';
 import { StoreFailures } from './store-failures';
 import { serialise } from './stored-response';
+import { inStoreSpan } from './telemetry/store-span';
 import {
   IdempotencyStore,
   IdempotencyStoreTransaction,
@@ -56,7 +57,9 @@ export class TransactionalExecution {
     try {
       outcome = await store.runInTransaction(async (transaction) => {
         const settlement = (progress.settlement = await settle(call));
-        const decided = await this.decide(call, token, settlement, transaction.complete.bind(transaction));
+        const complete: IdempotencyStoreTransaction['complete'] = (...args) =>
+          inStoreSpan(this.events.tracing, call, 'complete', () => transaction.complete(...args));
+        const decided = await this.decide(call, token, settlement, complete);
         if (decided.kind === 'lease_lost' || decided.kind === 'rolled_back') throw new RollBack(decided);
         return decided;
       });
@@ -98,7 +101,7 @@ export class TransactionalExecution {
     switch (outcome.kind) {
       case 'committed':
         if (cacheKey !== undefined) this.records.cacheCompleted(call, cacheKey, outcome.stored, outcome.completing);
-        this.events.emit({ ...event, outcome: 'executed' });
+        this.events.emit({ ...event, outcome: 'executed' }, call);
         return { kind: 'executed', settlement: outcome.settlement };
       case 'not_stored':
         return this.records.release(call, token, outcome.settlement, 'not_stored', outcome.reason, acquireMs);
@@ -106,7 +109,7 @@ export class TransactionalExecution {
         this.logger.warn(
           `${route}: the lease expired while the request ran and another request took it over; its writes were rolled back`,
         );
-        this.events.emit({ ...event, outcome: 'conflict', leaseLost: true });
+        this.events.emit({ ...event, outcome: 'conflict', leaseLost: true }, call);
         // The new owner's lease is unknown here; the hint is never longer than a whole one.
         const conflict: IdempotentSettlement = {
           result: {
@@ -133,11 +136,12 @@ export class TransactionalExecution {
     error: unknown,
     settlement: IdempotentSettlement | undefined,
   ): Promise<IdempotentExecution> {
-    const { route, options } = call;
+    const { options } = call;
     const unavailable = new IdempotencyStoreUnavailableError(
       retryAfterSeconds(options.retryAfter, options.lockTimeout),
     );
-    this.failures.failed(options.store, route, settlement ? 'rolled_back' : 'refused', describeError(error));
+    // The transaction is where the record completes: its failure counts as the complete's.
+    this.failures.failed(call, 'complete', settlement ? 'rolled_back' : 'refused', describeError(error));
     const reason = `transaction failed: ${describeError(error)}`;
     const failed: IdempotentSettlement = { result: { error: unavailable }, keep: { release: 'released', reason } };
     const execution = await this.records.release(call, token, failed, 'released', reason, acquireMs);

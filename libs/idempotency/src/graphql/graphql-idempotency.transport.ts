@@ -83,18 +83,18 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     const parsed = request ? readIdempotencyKeyHeader(request, options.headerName) : { status: 'missing' as const };
     if (parsed.status === 'missing') {
       if (!options.required) return next.handle();
-      this.idempotency.emit({ outcome: 'missing_key', route, scope });
+      this.idempotency.emit({ outcome: 'missing_key', route, scope }, { transport: 'graphql', route, options });
       throw graphQLErrorOf(new IdempotencyKeyMissingError(keyName));
     }
     if (parsed.status === 'invalid') {
-      this.idempotency.emit({ outcome: 'invalid_key', route, scope });
+      this.idempotency.emit({ outcome: 'invalid_key', route, scope }, { transport: 'graphql', route, options });
       throw graphQLErrorOf(new IdempotencyKeyInvalidError(parsed.reason, keyName));
     }
     if (principal === undefined && options.scope === principalScope)
       warnNoPrincipalOnce(this.logger, settings, route, 'result');
 
     const id: IdempotencyRecordId = { namespace: options.keyPrefix, scope, key: parsed.key };
-    this.claimField(state, id, String(info.path.key), route, keyName);
+    this.claimField(state, id, String(info.path.key), route, keyName, options);
     if (!state.pluginActive) this.warnNoPlugin();
     request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
 
@@ -103,6 +103,7 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
         id,
         fingerprint: this.fingerprint(route, context.getArgByIndex(1), request, options),
         route,
+        transport: 'graphql',
         options,
         work: () => this.runResolver(next, options, route),
       });
@@ -128,6 +129,7 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     field: string,
     route: string,
     keyName: string,
+    options: ResolvedIdempotencyOptions,
   ): void {
     const record = JSON.stringify([id.namespace, id.scope, id.key]);
     const guarded = state.fieldsByRecord.get(record);
@@ -135,7 +137,10 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
       state.fieldsByRecord.set(record, field);
       return;
     }
-    this.idempotency.emit({ outcome: 'mismatch', route, scope: id.scope, reason: `the key already guards ${guarded}` });
+    this.idempotency.emit(
+      { outcome: 'mismatch', route, scope: id.scope, reason: `the key already guards ${guarded}` },
+      { transport: 'graphql', route, options },
+    );
     throw graphQLErrorOf(
       new IdempotencyKeyMismatchError(),
       `The ${keyName} already guards the mutation field "${guarded}" of this request, and one key guards one ` +

@@ -93,11 +93,11 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
     const parsed = readIdempotencyKeyHeader(request, options.headerName);
     if (parsed.status === 'missing') {
       if (!options.required) return next.handle();
-      this.idempotency.emit({ outcome: 'missing_key', route, scope });
+      this.idempotency.emit({ outcome: 'missing_key', route, scope }, { transport: 'http', route, options });
       throw this.refusal(new IdempotencyKeyMissingException(options.headerName), context.getArgByIndex(1), options);
     }
     if (parsed.status === 'invalid') {
-      this.idempotency.emit({ outcome: 'invalid_key', route, scope });
+      this.idempotency.emit({ outcome: 'invalid_key', route, scope }, { transport: 'http', route, options });
       throw this.refusal(
         new IdempotencyKeyInvalidException(options.headerName, parsed.reason),
         context.getArgByIndex(1),
@@ -115,6 +115,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
         id: { namespace: options.keyPrefix, scope, key: parsed.key },
         fingerprint: this.fingerprint(request, options),
         route,
+        transport: 'http',
         options,
         work: isSse
           ? async () => {

@@ -56,7 +56,10 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
       return next.handle();
     }
     if (identity.status === 'refused') {
-      if (identity.outcome) this.idempotency.emit({ outcome: identity.outcome, route, scope: identity.scope });
+      if (identity.outcome) {
+        const source = { transport: 'rpc' as const, route, options };
+        this.idempotency.emit({ outcome: identity.outcome, route, scope: identity.scope }, source);
+      }
       throw this.refusal(identity.refusal, settings, delivery);
     }
 
@@ -67,6 +70,7 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
         id: identity.id,
         fingerprint: identity.fingerprint,
         route,
+        transport: 'rpc',
         options,
         work: async () => (ownSettlement = await this.runHandler(next, delivery)),
       });

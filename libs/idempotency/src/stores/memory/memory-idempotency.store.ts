@@ -9,6 +9,7 @@ import {
 import { EvictionCause, EvictionReport } from './eviction-report';
 import { ExpiryEntry, ExpiryWheel } from './expiry-wheel';
 import { RecencyList, RecencyNode } from './recency-list';
+import { declareStoreKind } from '../../core/telemetry/store-kind';
 
 /** Options of the in-process store. */
 export interface MemoryIdempotencyStoreOptions {
@@ -293,3 +294,5 @@ function assertPositiveInteger(name: string, value: number): void {
     throw new Error(`MemoryIdempotencyStore: ${name} must be a positive integer, got ${value}`);
   }
 }
+
+declareStoreKind(MemoryIdempotencyStore, 'memory');

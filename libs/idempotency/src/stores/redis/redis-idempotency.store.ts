@@ -25,6 +25,7 @@ import {
   LEFT_IN_FLIGHT,
   RELEASE_SCRIPT,
 } from './redis-idempotency.scripts';
+import { declareStoreKind } from '../../core/telemetry/store-kind';
 
 export type { RedisIdempotencyClusterConnection, RedisIdempotencyConnection } from './redis-idempotency.connection';
 
@@ -268,3 +269,5 @@ function offlineAsUnreachable(error: unknown): unknown {
     ? IdempotencyStoreUnreachableError.because('RedisIdempotencyStore: not connected to Redis', error)
     : error;
 }
+
+declareStoreKind(RedisIdempotencyStore, 'redis');

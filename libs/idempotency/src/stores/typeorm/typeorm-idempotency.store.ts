@@ -19,6 +19,7 @@ import { sqlDialectFor } from './sql-dialects';
 import { IdempotencyTransactionHost } from './transaction-host';
 import { ExpirySweeper } from './expiry-sweeper';
 import { boundedCall } from './bounded-call';
+import { declareStoreKind } from '../../core/telemetry/store-kind';
 
 /** Options of the SQL store. */
 export interface TypeOrmIdempotencyStoreOptions {
@@ -276,3 +277,5 @@ function checkRecordId(id: IdempotencyRecordId): void {
   checkLength('scope', id.scope);
   checkLength('key', id.key);
 }
+
+declareStoreKind(TypeOrmIdempotencyStore, 'typeorm');
