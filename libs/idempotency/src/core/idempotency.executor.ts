@@ -12,8 +12,10 @@ import {
 import { IdempotentCall, IdempotentExecution, settle } from './idempotent-call';
 import { describeError } from './describe-error';
 import { RecordSettlement } from './record-settlement';
+import { ResponseCodec } from './response-codec';
 import { retryAfterSeconds } from './retry-after';
 import { StoreFailures } from './store-failures';
+import { readStoredResponse } from './stored-response';
 import { storableScope } from './stored-scope';
 import { TransactionalExecution } from './transactional-execution';
 import { IdempotencyAcquireRequest, IdempotencyAcquireResult } from '../stores/idempotency-store';
@@ -37,10 +39,12 @@ export class IdempotencyExecutor {
     logger: Logger,
     /** The `localCache` option's caches: completed records this process saw complete, one cache per store. */
     private readonly localCaches: CompletedRecordCaches | undefined,
+    /** What a record holds: the serialised response, compressed and sealed as the module's options say. */
+    private readonly codec: ResponseCodec,
   ) {
     this.failures = new StoreFailures(logger, events);
-    this.records = new RecordSettlement(events, this.failures, logger, localCaches);
-    this.transactional = new TransactionalExecution(this.records, this.failures, events, logger);
+    this.records = new RecordSettlement(events, this.failures, logger, localCaches, codec);
+    this.transactional = new TransactionalExecution(this.records, this.failures, events, logger, codec);
   }
 
   /**
@@ -92,10 +96,9 @@ export class IdempotencyExecutor {
       if (acquired.state === 'completed') {
         let stored: unknown;
         try {
-          stored = JSON.parse(acquired.response);
-        } catch (error) {
-          const invalid = new Error(`stored response is not valid JSON: ${describeError(error)}`);
-          return this.onStoreFailure(call, invalid, acquireMs);
+          stored = readStoredResponse(acquired.response, this.codec, id, options.maxResponseBytes);
+        } catch (unreadable) {
+          return this.onStoreFailure(call, unreadable, acquireMs);
         }
         this.events.emitOutcome('replayed', call, acquireMs);
         return { kind: 'replayed', stored };

@@ -9,6 +9,7 @@ import { IdempotencyKeyInvalidError, IdempotencyKeyMissingError } from './idempo
 import { parseIdempotencyKey } from './idempotency-key';
 import { IdempotentCall, IdempotentExecution } from './idempotent-call';
 import { describeError } from './describe-error';
+import { ResponseCodec } from './response-codec';
 import { IDEMPOTENCY_MODULE_OPTIONS } from '../idempotency.module-definition';
 import {
   IdempotencyModuleOptions,
@@ -48,7 +49,8 @@ export class IdempotencyService implements OnModuleDestroy {
     this.defaults = resolveIdempotencyOptions(options);
     this.events = new IdempotencyEventEmitter(options.events, logger);
     const localCaches = options.localCache ? new CompletedRecordCaches(options.localCache) : undefined;
-    this.executor = new IdempotencyExecutor(this.events, logger, localCaches);
+    const codec = new ResponseCodec(options.compression, options.encryption);
+    this.executor = new IdempotencyExecutor(this.events, logger, localCaches, codec);
   }
 
   /**

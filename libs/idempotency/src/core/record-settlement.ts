@@ -4,6 +4,7 @@ import { CompletedRecordCaches } from './completed-record-cache';
 import { IdempotencyEventEmitter } from './event-emitter';
 import { IdempotentCall, IdempotentExecution, IdempotentSettlement } from './idempotent-call';
 import { describeError } from './describe-error';
+import { ResponseCodec } from './response-codec';
 import { StoreFailures } from './store-failures';
 import { serialise } from './stored-response';
 
@@ -19,6 +20,7 @@ export class RecordSettlement {
     private readonly logger: Logger,
     /** The `localCache` option's caches, if on. */
     private readonly localCaches: CompletedRecordCaches | undefined,
+    private readonly codec: ResponseCodec,
   ) {}
 
   /** Stores the result for replay (when `keep` says so and it fits), else releases the record. */
@@ -81,11 +83,13 @@ export class RecordSettlement {
     cacheKey: string | undefined,
   ): Promise<void> {
     const { id, route, options } = call;
+    // The store keeps the encoded form; the local cache the plain JSON, so its hits decode nothing.
+    const encoded = this.codec.encode(serialised, id);
     // Taken before the call, so a cached copy never outlives the record, whose TTL starts within the call.
     const completing = Date.now();
     const started = performance.now();
     try {
-      const completed = await options.store.complete(id, token, serialised, options.ttl);
+      const completed = await options.store.complete(id, token, encoded, options.ttl);
       this.failures.succeeded(options.store, started);
       if (completed) {
         if (cacheKey !== undefined) this.cacheCompleted(call, cacheKey, serialised, completing);
@@ -107,9 +111,9 @@ export class RecordSettlement {
         outcome: 'store_error',
         reason: `complete failed: ${describeError(error)}`,
       });
-      this.failures.defer(call, 'complete', () => options.store.complete(id, token, serialised, options.ttl), {
+      this.failures.defer(call, 'complete', () => options.store.complete(id, token, encoded, options.ttl), {
         retryWhenNotOwned: false,
-        bytes: serialised.length * 2,
+        bytes: encoded.length * 2,
       });
     }
   }
