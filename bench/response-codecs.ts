@@ -71,7 +71,9 @@ function storedLength(compressed: number): number {
 
 function main(): void {
   const zstd = (zlib as { zstdCompressSync?: unknown }).zstdCompressSync;
-  console.log(`Node ${process.version}; zstd: ${typeof zstd === 'function' ? 'present' : 'absent (zlib.zstdCompressSync is undefined)'}`);
+  console.log(
+    `Node ${process.version}; zstd: ${typeof zstd === 'function' ? 'present' : 'absent (zlib.zstdCompressSync is undefined)'}`,
+  );
   console.log(
     '\n| sample | plain bytes | codec | compressed | stored (marker + base64) | µs compress | µs decompress | bytes saved per µs |',
   );
