@@ -9,7 +9,8 @@
  * saved per µs of compression. A stored size above the plain JSON's means compression would cost bytes.
  */
 import * as zlib from 'node:zlib';
-import { sampleResponses } from './lib/sample-responses';
+import { sampleResponses, thresholdSamples } from './lib/sample-responses';
+import { microsecondsPerCall as microseconds } from './lib/stats';
 
 interface Codec {
   name: string;
@@ -45,25 +46,6 @@ const CODECS: Codec[] = [
   ...[1, 2, 4, 5, 6, 11].map(brotli),
 ];
 
-/** Median µs per call, over batches sized so that each takes a few milliseconds. */
-function microseconds(fn: () => unknown): number {
-  for (let i = 0; i < 200; i++) fn();
-  let perBatch = 1;
-  for (;;) {
-    const started = process.hrtime.bigint();
-    for (let i = 0; i < perBatch; i++) fn();
-    if (Number(process.hrtime.bigint() - started) > 5e6) break;
-    perBatch *= 2;
-  }
-  const samples: number[] = [];
-  for (let batch = 0; batch < 15; batch++) {
-    const started = process.hrtime.bigint();
-    for (let i = 0; i < perBatch; i++) fn();
-    samples.push(Number(process.hrtime.bigint() - started) / perBatch / 1000);
-  }
-  return samples.sort((a, b) => a - b)[7];
-}
-
 /** What the library stores for `compressed` bytes: a one-character marker, then base64. */
 function storedLength(compressed: number): number {
   return 1 + 4 * Math.ceil(compressed / 3);
@@ -93,6 +75,18 @@ function main(): void {
         `| ${sample.name} | ${input.length} | ${codec.name} | ${compressed.length} | ${stored} | ${compressUs.toFixed(1)} | ${decompressUs.toFixed(1)} | ${(saved / compressUs).toFixed(1)} |`,
       );
     }
+  }
+  // Where the threshold falls: the chosen codec on responses between a payment and a resource.
+  const chosen = CODECS.find((codec) => codec.name === 'deflate-raw 6')!;
+  console.log('\n| response (deflate-raw 6) | plain bytes | stored bytes | saved | µs compress |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const sample of [...sampleResponses().slice(0, 2), ...thresholdSamples()]) {
+    const input = Buffer.from(sample.json);
+    const stored = storedLength(chosen.compress(input).length);
+    const saved = `${(((input.length - stored) / input.length) * 100).toFixed(0)}%`;
+    console.log(
+      `| ${sample.name} | ${input.length} | ${stored} | ${saved} | ${microseconds(() => chosen.compress(input)).toFixed(1)} |`,
+    );
   }
 }
 
