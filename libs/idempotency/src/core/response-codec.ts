@@ -50,18 +50,18 @@ export class ResponseCodec {
 
   /** What the store keeps for the serialised response `json` of the record `id`. */
   encode(json: string, id: IdempotencyRecordId): string {
-    const compressed = this.compress(json);
+    const deflated = this.compress(json);
     if (this.encryption) {
-      const payload = compressed
-        ? Buffer.concat([Buffer.of(DEFLATED_PAYLOAD), compressed])
+      const payload = deflated
+        ? Buffer.concat([Buffer.of(DEFLATED_PAYLOAD), deflated.compressed])
         : Buffer.concat([Buffer.of(PLAIN_PAYLOAD), Buffer.from(json)]);
       const { keyId, sealed } = this.encryption.seal(payload, id, encryptedHeader);
       return `${encryptedHeader(keyId)}${sealed.toString('base64')}`;
     }
-    if (!compressed) return json;
-    const stored = `${MARKER}${DEFLATED}${compressed.toString('base64')}`;
+    if (!deflated) return json;
+    const stored = `${MARKER}${DEFLATED}${deflated.compressed.toString('base64')}`;
     // Base64 costs a third: a response that barely compresses is smaller as it is.
-    return stored.length < json.length ? stored : json;
+    return stored.length < deflated.plainBytes ? stored : json;
   }
 
   /**
@@ -81,14 +81,14 @@ export class ResponseCodec {
     }
   }
 
-  /** The deflated bytes of `json`, or undefined when it is under the threshold (or compression is off). */
-  private compress(json: string): Buffer | undefined {
+  /** `json` deflated, or undefined when it is under the threshold, compression is off, or deflate saves nothing. */
+  private compress(json: string): { compressed: Buffer; plainBytes: number } | undefined {
     // No response under the threshold pays for a Buffer; UTF-8 takes at most three bytes per UTF-16 unit.
     if (this.threshold === undefined || json.length * 3 < this.threshold) return undefined;
     const bytes = Buffer.from(json);
     if (bytes.length < this.threshold) return undefined;
     const compressed = deflateRawSync(bytes, { level: DEFLATE_LEVEL });
-    return compressed.length < bytes.length ? compressed : undefined;
+    return compressed.length < bytes.length ? { compressed, plainBytes: bytes.length } : undefined;
   }
 
   private open(stored: string, id: IdempotencyRecordId, maxBytes: number): string {
