@@ -11,3 +11,22 @@ export function range(values: readonly number[]): [number, number] | null {
   const finite = values.filter((value) => Number.isFinite(value));
   return finite.length ? [Math.min(...finite), Math.max(...finite)] : null;
 }
+
+/** Median µs per call of `fn` in this process, over 15 batches sized so that each takes a few milliseconds. */
+export function microsecondsPerCall(fn: () => unknown): number {
+  for (let i = 0; i < 200; i++) fn();
+  let perBatch = 1;
+  for (;;) {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < perBatch; i++) fn();
+    if (Number(process.hrtime.bigint() - started) > 5e6) break;
+    perBatch *= 2;
+  }
+  const samples: number[] = [];
+  for (let batch = 0; batch < 15; batch++) {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < perBatch; i++) fn();
+    samples.push(Number(process.hrtime.bigint() - started) / perBatch / 1000);
+  }
+  return median(samples)!;
+}

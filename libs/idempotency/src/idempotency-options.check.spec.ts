@@ -54,11 +54,27 @@ describe('checkIdempotencyOptions', () => {
     ['events as an object', { events: {} }, '"events" must be a function receiving each event, got the object {}'],
     ['localCache as a number', { localCache: 100 }, '"localCache" must be an object'],
     ['localCache.maxEntries as a string', { localCache: { maxEntries: '100' } }, '"localCache.maxEntries" must be'],
+    [
+      'compression as true',
+      { compression: true },
+      '"compression" must be false or an object such as { threshold: 512 }',
+    ],
+    ['a negative threshold', { compression: { threshold: -1 } }, '"compression.threshold" must be a whole number >= 0'],
+    ['a threshold typo', { compression: { treshold: 1 } }, 'Unknown idempotency option "compression.treshold"'],
+    ['encryption as a key', { encryption: 'c2VjcmV0' }, '"encryption" must be an object such as { keys: { k1:'],
+    ['encryption.keys as a key', { encryption: { keys: 'c2VjcmV0' } }, '"encryption.keys" must be an object'],
+    ['encryption.current as a number', { encryption: { current: 1 } }, '"encryption.current" must be the id of'],
     ['a typo', { lockTimout: 1_000 }, 'Unknown idempotency option "lockTimout" (did you mean "lockTimeout"?)'],
     ['another case', { ttL: 1_000 }, 'Unknown idempotency option "ttL" (did you mean "ttl"?)'],
     ['a nested typo', { rmq: { noack: false } }, 'Unknown idempotency option "rmq.noack"'],
   ])('refuses %s, naming the option and the type of its value', (_case, options, message) => {
     expect(() => checkIdempotencyOptions(options, 'module')).toThrow(message);
+  });
+
+  it('never shows a misplaced encryption key in its message', () => {
+    for (const options of [{ encryption: 'c2VjcmV0' }, { encryption: { keys: 'c2VjcmV0' } }]) {
+      expect(() => checkIdempotencyOptions(options, 'module')).toThrow(/got a string$/);
+    }
   });
 
   it('refuses the module-only options on a route, saying where they go', () => {
@@ -91,6 +107,8 @@ describe('checkIdempotencyOptions', () => {
           errorFormat: 'problem+json',
           events: () => undefined,
           localCache: { maxEntries: 10 },
+          compression: { threshold: 0 },
+          encryption: { keys: { k1: Buffer.alloc(32) }, current: 'k1' },
         },
         'module',
       ),

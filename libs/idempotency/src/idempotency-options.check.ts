@@ -1,7 +1,10 @@
 import { IDEMPOTENCY_MAX_KEY_PREFIX_BYTES } from './idempotency.constants';
 import { IdempotencyModuleOptions, IdempotentRouteOptions } from './idempotency-options.interface';
 
-/** Where a set of options was declared: the module's own take `events`, `localCache` and `telemetry`, a route's do not. */
+/**
+ * Where a set of options was declared: the module's own take `events`, `localCache`, `telemetry`, `compression` and
+ * `encryption`, a route's do not.
+ */
 export type IdempotencyOptionsLevel = 'module' | 'route';
 
 type Check = (value: unknown) => string | undefined;
@@ -11,6 +14,8 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 const positiveWholeNumber: Check = (value) =>
   typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? undefined : 'a positive whole number';
+const wholeNumber: Check = (value) =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? undefined : 'a whole number >= 0';
 const boolean: Check = (value) => (typeof value === 'boolean' ? undefined : 'true or false');
 const func =
   (what: string): Check =>
@@ -75,6 +80,11 @@ const MODULE_OPTIONS: Record<keyof IdempotencyModuleOptions, Check> = {
     value === false || (typeof value === 'object' && value !== null && !Array.isArray(value))
       ? undefined
       : 'false or an object such as { meterProvider, tracerProvider }',
+  compression: (value) =>
+    value === false || (typeof value === 'object' && value !== null && !Array.isArray(value))
+      ? undefined
+      : 'false or an object such as { threshold: 512 }',
+  encryption: object("an object such as { keys: { k1: <32-byte Buffer or base64> }, current: 'k1' }"),
 };
 
 /** The fields of the options that are objects, checked as `rmq.noAck` and so on. */
@@ -85,6 +95,12 @@ const FIELDS: Record<string, Record<string, Check>> = {
   telemetry: {
     meterProvider: provider('getMeter', 'an OpenTelemetry MeterProvider (an object with a getMeter function)'),
     tracerProvider: provider('getTracer', 'an OpenTelemetry TracerProvider (an object with a getTracer function)'),
+  },
+  compression: { threshold: wholeNumber },
+  // The keys themselves (32 bytes, ids) are checked where they are read, without ever printing one.
+  encryption: {
+    keys: object('an object of key id to 32-byte Buffer or base64 string'),
+    current: (value) => (typeof value === 'string' ? undefined : 'the id of a key in "encryption.keys"'),
   },
 };
 
@@ -118,8 +134,16 @@ function checkValue(name: string, value: unknown, check: Check): void {
   if (value === undefined) return;
   const expected = check(value);
   if (expected !== undefined) {
-    throw new Error(`Idempotency option "${name}" must be ${expected}, got ${describeValue(value)}`);
+    // A misplaced key must not end up in a start-up log: say only what kind of value it was.
+    const got = name === 'encryption' || name === 'encryption.keys' ? describeType(value) : describeValue(value);
+    throw new Error(`Idempotency option "${name}" must be ${expected}, got ${got}`);
   }
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 function unknownOption(name: string, level: IdempotencyOptionsLevel): string {

@@ -42,3 +42,10 @@ export const IDEMPOTENCY_NEVER_REPLAYED_HEADERS: readonly string[] = ['set-cooki
 
 /** Longest key accepted, in characters (IETF draft: implementations choose; Stripe uses 255). */
 export const IDEMPOTENCY_MAX_KEY_LENGTH = 255;
+
+/**
+ * Stored responses this large (UTF-8 bytes of their JSON) or larger are compressed by default. Below it, deflate
+ * saves a few bytes at best, and base64 (which keeps the record text in every store) gives them back: at ~280 bytes
+ * the stored form is no smaller, at ~530 bytes it is 28% smaller (bench/response-codecs.ts, docs/capacity.md).
+ */
+export const IDEMPOTENCY_DEFAULT_COMPRESSION_THRESHOLD_BYTES = 512;

@@ -27,6 +27,8 @@ export type {
   ResolvedIdempotencyOptions,
 } from './idempotency-options.interface';
 export type { IdempotencyLocalCacheOptions } from './core/completed-record-cache';
+export type { IdempotencyCompressionOptions } from './core/response-codec';
+export type { IdempotencyEncryptionOptions } from './core/response-encryption';
 export { principalScope, sharedScope, storeBelow500 } from './idempotency-options';
 export {
   IDEMPOTENCY_DEFAULT_HEADER,

@@ -12,6 +12,7 @@ import {
 import { IdempotentCall, IdempotentExecution, settle } from './idempotent-call';
 import { describeError } from './describe-error';
 import { RecordSettlement } from './record-settlement';
+import { ResponseCodec } from './response-codec';
 import { retryAfterSeconds } from './retry-after';
 import { StoreFailures } from './store-failures';
 import { readStoredResponse } from './stored-response';
@@ -39,10 +40,12 @@ export class IdempotencyExecutor {
     logger: Logger,
     /** The `localCache` option's caches: completed records this process saw complete, one cache per store. */
     private readonly localCaches: CompletedRecordCaches | undefined,
+    /** What a record holds: the serialised response, compressed and sealed as the module's options say. */
+    private readonly codec: ResponseCodec,
   ) {
     this.failures = new StoreFailures(logger, events);
-    this.records = new RecordSettlement(events, this.failures, logger, localCaches);
-    this.transactional = new TransactionalExecution(this.records, this.failures, events, logger);
+    this.records = new RecordSettlement(events, this.failures, logger, localCaches, codec);
+    this.transactional = new TransactionalExecution(this.records, this.failures, events, logger, codec);
   }
 
   /**
@@ -104,9 +107,10 @@ export class IdempotencyExecutor {
       if (acquired.state === 'completed') {
         let stored: unknown;
         try {
-          stored = readStoredResponse(acquired.response);
-        } catch (error) {
-          return this.onStoreFailure(call, error, acquireMs);
+          stored = readStoredResponse(acquired.response, this.codec, id, options.maxResponseBytes);
+        } catch (unreadable) {
+          // The record proves the work completed: whatever `failOpen` says, running it again would do it twice.
+          this.refuse(call, describeError(unreadable), acquireMs);
         }
         this.events.emitOutcome('replayed', call, acquireMs);
         return { kind: 'replayed', stored };
@@ -131,7 +135,7 @@ export class IdempotencyExecutor {
       throw new IdempotencyKeyMismatchError();
     }
     // Parsed per hit, as a store replay is, so no caller ever holds an object another caller mutated.
-    const stored = readStoredResponse(cached.response);
+    const stored: unknown = JSON.parse(cached.response);
     if (this.events.listening) {
       this.events.emit({ outcome: 'replayed', route: call.route, scope: call.id.scope, fromLocalCache: true }, call);
     }
@@ -152,20 +156,23 @@ export class IdempotencyExecutor {
   ): Promise<IdempotentExecution> {
     const { route, id, options } = call;
     const reason = describeError(error);
-    const event = { route, scope: id.scope, acquireMs, reason };
     if (acquireToken !== undefined && !isNotSent(error)) {
       this.failures.defer(call, 'release', () => options.store.release(id, acquireToken), {
         retryWhenNotOwned: true,
         bytes: 0,
       });
     }
-    if (!options.failOpen) {
-      this.failures.failed(call, 'acquire', 'refused', reason);
-      this.events.emit({ ...event, outcome: 'store_error' }, call);
-      throw new IdempotencyStoreUnavailableError(retryAfterSeconds(options.retryAfter, options.lockTimeout));
-    }
+    if (!options.failOpen) this.refuse(call, reason, acquireMs);
     this.failures.failed(call, 'acquire', 'unprotected', reason);
-    this.events.emit({ ...event, outcome: 'fail_open' }, call);
+    this.events.emit({ route, scope: id.scope, acquireMs, reason, outcome: 'fail_open' }, call);
     return { kind: 'unprotected', settlement: await settle(call) };
+  }
+
+  /** Answers 503 for a store failure (or a record that cannot be read), counted into the store's outage report. */
+  private refuse(call: IdempotentCall, reason: string, acquireMs: number): never {
+    const { route, id, options } = call;
+    this.failures.failed(call, 'acquire', 'refused', reason);
+    this.events.emit({ route, scope: id.scope, acquireMs, reason, outcome: 'store_error' }, call);
+    throw new IdempotencyStoreUnavailableError(retryAfterSeconds(options.retryAfter, options.lockTimeout));
   }
 }

@@ -17,6 +17,7 @@ import {
 import { describeError } from './describe-error';
 import { CallSource } from './telemetry/call-source';
 import { startTelemetry } from './telemetry/idempotency-telemetry';
+import { ResponseCodec } from './response-codec';
 import { IDEMPOTENCY_MODULE_OPTIONS } from '../idempotency.module-definition';
 import {
   IdempotencyModuleOptions,
@@ -58,8 +59,9 @@ export class IdempotencyService implements OnModuleDestroy {
     this.defaults = resolveIdempotencyOptions(options);
     this.events = new IdempotencyEventEmitter(options.events, logger, startTelemetry(options.telemetry));
     const localCaches = options.localCache ? new CompletedRecordCaches(options.localCache) : undefined;
-    this.executor = new IdempotencyExecutor(this.events, logger, localCaches);
-    this.records = new RecordInspection((overrides) => this.resolve(overrides), localCaches);
+    const codec = new ResponseCodec(options.compression, options.encryption);
+    this.executor = new IdempotencyExecutor(this.events, logger, localCaches, codec);
+    this.records = new RecordInspection((overrides) => this.resolve(overrides), localCaches, codec);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { CompletedRecordCaches, completedRecordCacheKey } from './completed-record-cache';
 import { IdempotencyKeyInvalidError, IdempotencyKeyMissingError } from './idempotency.errors';
 import { parseIdempotencyKey } from './idempotency-key';
+import { ResponseCodec } from './response-codec';
 import { readStoredResponse } from './stored-response';
 import { storableScope } from './stored-scope';
 import { IDEMPOTENCY_MESSAGE_NAMESPACE_SUFFIX } from '../idempotency.constants';
@@ -70,6 +71,8 @@ export class RecordInspection {
     private readonly resolve: (overrides: IdempotentRouteOptions) => ResolvedIdempotencyOptions,
     /** The `localCache` option's caches, from which a forgotten record is dropped too. */
     private readonly localCaches: CompletedRecordCaches | undefined,
+    /** How stored responses are encoded (compressed, encrypted): an inspection reads them as a replay does. */
+    private readonly codec: ResponseCodec,
   ) {}
 
   async inspect(lookup: IdempotencyRecordLookup): Promise<IdempotencyRecordInspection | undefined> {
@@ -83,7 +86,7 @@ export class RecordInspection {
       const leaseExpiresAt = new Date(record.leaseExpiresAt);
       return { state: 'in_flight', fingerprint: record.fingerprint, leaseExpiresAt, expiresAt };
     }
-    const stored = readStoredResponse(record.response);
+    const stored = readStoredResponse(record.response, this.codec, id, options.maxResponseBytes);
     const status = httpStatusOf(stored);
     return {
       state: 'completed',

@@ -4,6 +4,7 @@ import { CompletedRecordCaches } from './completed-record-cache';
 import { IdempotencyEventEmitter } from './event-emitter';
 import { IdempotentCall, IdempotentExecution, IdempotentSettlement } from './idempotent-call';
 import { describeError } from './describe-error';
+import { ResponseCodec } from './response-codec';
 import { StoreFailures } from './store-failures';
 import { serialise } from './stored-response';
 import { inStoreSpan } from './telemetry/store-span';
@@ -20,6 +21,7 @@ export class RecordSettlement {
     private readonly logger: Logger,
     /** The `localCache` option's caches, if on. */
     private readonly localCaches: CompletedRecordCaches | undefined,
+    private readonly codec: ResponseCodec,
   ) {}
 
   /** Stores the result for replay (when `keep` says so and it fits), else releases the record. */
@@ -82,12 +84,14 @@ export class RecordSettlement {
     cacheKey: string | undefined,
   ): Promise<void> {
     const { id, route, options } = call;
+    // The store keeps the encoded form; the local cache the plain JSON, so its hits decode nothing.
+    const encoded = this.codec.encode(serialised, id);
     // Taken before the call, so a cached copy never outlives the record, whose TTL starts within the call.
     const completing = Date.now();
     const started = performance.now();
     try {
       const completed = await inStoreSpan(this.events.tracing, call, 'complete', () =>
-        options.store.complete(id, token, serialised, options.ttl),
+        options.store.complete(id, token, encoded, options.ttl),
       );
       this.failures.succeeded(options.store, started);
       if (completed) {
@@ -113,9 +117,9 @@ export class RecordSettlement {
         },
         call,
       );
-      this.failures.defer(call, 'complete', () => options.store.complete(id, token, serialised, options.ttl), {
+      this.failures.defer(call, 'complete', () => options.store.complete(id, token, encoded, options.ttl), {
         retryWhenNotOwned: false,
-        bytes: serialised.length * 2,
+        bytes: encoded.length * 2,
       });
     }
   }

@@ -1,4 +1,6 @@
 import { describeError } from './describe-error';
+import { ResponseCodec } from './response-codec';
+import { IdempotencyRecordId } from '../stores/idempotency-store';
 
 /** The stored form of a result, or why it cannot be stored. */
 export function serialise(value: unknown, maxBytes: number): string | { reason: string } {
@@ -17,13 +19,24 @@ export function serialise(value: unknown, maxBytes: number): string | { reason: 
 }
 
 /**
- * A stored result read back from the text a store kept: the one place a replay (from the store or the local cache)
- * and an inspection decode it, so a change of the stored form is made here once. Throws when the text is not a
- * stored form (someone wrote to the store by hand).
+ * The stored form of a result back from what a store's record holds: decoded (inflated, opened) by `codec` for the
+ * record `id`, inflating at most `maxBytes`, then parsed. Throws, saying why, for a record that cannot be read; the
+ * caller treats that as a store failure (503, fail closed).
  */
-export function readStoredResponse(text: string): unknown {
+export function readStoredResponse(
+  text: string,
+  codec: ResponseCodec,
+  id: IdempotencyRecordId,
+  maxBytes: number,
+): unknown {
+  let json: string;
   try {
-    return JSON.parse(text);
+    json = codec.decode(text, id, maxBytes);
+  } catch (error) {
+    throw new Error(`stored response cannot be decoded: ${describeError(error)}`);
+  }
+  try {
+    return JSON.parse(json);
   } catch (error) {
     throw new Error(`stored response is not valid JSON: ${describeError(error)}`);
   }

@@ -4,6 +4,7 @@ import { IdempotencyInProgressError, IdempotencyStoreUnavailableError } from './
 import { IdempotentCall, IdempotentExecution, IdempotentSettlement, settle } from './idempotent-call';
 import { describeError } from './describe-error';
 import { RecordSettlement } from './record-settlement';
+import { ResponseCodec } from './response-codec';
 import { retryAfterSeconds } from './retry-after';
 import { StoreFailures } from './store-failures';
 import { serialise } from './stored-response';
@@ -41,6 +42,7 @@ export class TransactionalExecution {
     private readonly failures: StoreFailures,
     private readonly events: IdempotencyEventEmitter,
     private readonly logger: Logger,
+    private readonly codec: ResponseCodec,
   ) {}
 
   /** Runs an owned call's work in the store's transaction and answers as the transaction ended. */
@@ -85,7 +87,9 @@ export class TransactionalExecution {
     const serialised = serialise(keep.store, options.maxResponseBytes);
     if (typeof serialised !== 'string') return { kind: 'not_stored', settlement, reason: serialised.reason };
     const completing = Date.now();
-    if (!(await complete(id, token, serialised, options.ttl))) return { kind: 'lease_lost', settlement };
+    if (!(await complete(id, token, this.codec.encode(serialised, id), options.ttl))) {
+      return { kind: 'lease_lost', settlement };
+    }
     return { kind: 'committed', settlement, stored: serialised, completing };
   }
 
