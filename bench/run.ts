@@ -46,6 +46,8 @@ const API_KEY = 'sk_bench_merchant_one';
 const CUSTOMERS = 200;
 /** The light load under which the Redis store's acquire latency is the round trip itself: one client at a time. */
 const LIGHT_LOAD = { connections: 1 };
+/** The large response of the compression and encryption variants: an order with its line items, as JSON. */
+const LARGE_RESPONSE_BYTES = 8_000;
 /** maxEntries of the replay variant with `localCache` on: far more than the one record it replays. */
 const LOCAL_CACHE_ENTRIES = 10_000;
 
@@ -184,6 +186,8 @@ async function main(): Promise<number> {
     major === 11
       ? [name, 'bench/apps/trivial-app.ts', { env }]
       : [name, nest12Entry!, { env, plainNode: true, cwd: NEST12_DIR }];
+  const redisEnv = { BENCH_STORE: 'redis', BENCH_REDIS_URL: redisUrl };
+  const largeResponse = { BENCH_RESPONSE_BYTES: String(LARGE_RESPONSE_BYTES) };
   const trivialApps = (prefix: string, major: 11 | 12): Record<string, AppSpec> => ({
     [`${prefix}-unguarded`]: trivial(`${prefix}-unguarded`, { BENCH_STORE: 'none' }, major),
     [`${prefix}-interceptor`]: trivial(`${prefix}-interceptor`, { BENCH_STORE: 'interceptor' }, major),
@@ -210,6 +214,21 @@ async function main(): Promise<number> {
     'lib-redis-cached': trivial(
       'lib-redis-cached',
       { BENCH_STORE: 'redis', BENCH_REDIS_URL: redisUrl, BENCH_LOCAL_CACHE: String(LOCAL_CACHE_ENTRIES) },
+      11,
+    ),
+    // What each optional feature costs, each app the Redis-guarded one with one feature more.
+    'lib-redis-metrics': trivial('lib-redis-metrics', { ...redisEnv, BENCH_TELEMETRY: 'metrics' }, 11),
+    'lib-redis-traces': trivial('lib-redis-traces', { ...redisEnv, BENCH_TELEMETRY: 'traces' }, 11),
+    'lib-unguarded-large': trivial('lib-unguarded-large', { BENCH_STORE: 'none', ...largeResponse }, 11),
+    'lib-redis-large-plain': trivial(
+      'lib-redis-large-plain',
+      { ...redisEnv, ...largeResponse, BENCH_COMPRESSION: 'off' },
+      11,
+    ),
+    'lib-redis-large-compressed': trivial('lib-redis-large-compressed', { ...redisEnv, ...largeResponse }, 11),
+    'lib-redis-large-encrypted': trivial(
+      'lib-redis-large-encrypted',
+      { ...redisEnv, ...largeResponse, BENCH_ENCRYPTION: 'on' },
       11,
     ),
     ...trivialApps('nest12', 12),
@@ -257,6 +276,11 @@ async function main(): Promise<number> {
   const freshOrder = (): RequestShape => {
     const n = ++counter;
     return { path: '/orders', headers: { 'idempotency-key': `${runId}-o${n}` }, body: order(`order-${n}`) };
+  };
+  // Fresh keys of their own, so that the records one variant writes can be told from another's in Redis.
+  const freshOrderTagged = (tag: string) => (): RequestShape => {
+    const n = ++counter;
+    return { path: '/orders', headers: { 'idempotency-key': `${runId}-${tag}${n}` }, body: order(`order-${n}`) };
   };
   const sameOrder = (key: string) => {
     const shape: RequestShape = { path: '/orders', headers: { 'idempotency-key': key }, body: order('order-replayed') };
@@ -370,6 +394,7 @@ async function main(): Promise<number> {
       maxRedisCommandsPerRequest: 0.01,
       note: "completed records served from the app's memory: the run fails if these replays send Redis commands",
     },
+    ...featureVariants(runId, freshOrderTagged),
     ...trivialVariants('nest12', 'nest12-', 12),
     {
       id: 'peer-unguarded',
@@ -576,12 +601,13 @@ async function main(): Promise<number> {
       platform: `${process.platform} ${process.arch}`,
       nest: nestVersions(selected),
     },
-    variants: selected.map(({ id, label, group, baseline, floor, targets, note }) => ({
+    variants: selected.map(({ id, label, group, baseline, floor, reference, targets, note }) => ({
       id,
       label,
       group,
       baseline,
       floor,
+      reference,
       targets,
       note,
     })),
@@ -589,6 +615,7 @@ async function main(): Promise<number> {
     unsaturatedAcquire: unsaturated,
     directAcquire,
     recordSizes,
+    largeResponseBytes: LARGE_RESPONSE_BYTES,
     profiled: profileDir ? { dir: profileDir, apps: settings.profile } : undefined,
   };
   if (!settings.only) writeFileSync(LAST_RUN, `${JSON.stringify(report, null, 1)}\n`);
@@ -678,6 +705,78 @@ function paymentsEnv(
 }
 
 /** The variants BENCH_ONLY names, plus what their ratios and targets need: baselines, floors, the peer. */
+/**
+ * The optional features, each measured against the same app without it (its `reference`), on the Redis store and
+ * Nest 11: metrics, then traces on top; and on an 8 KB response, the stored form plain, compressed, then encrypted.
+ */
+function featureVariants(runId: string, fresh: (tag: string) => () => RequestShape): Variant[] {
+  const group = 'features';
+  const large = `${(LARGE_RESPONSE_BYTES / 1000).toFixed(0)} KB response`;
+  return [
+    {
+      id: 'redis-metrics',
+      label: 'Feature: OpenTelemetry metrics (Redis store)',
+      group,
+      app: 'lib-redis-metrics',
+      baseline: 'unguarded',
+      reference: 'redis',
+      request: fresh('m'),
+      expectOutcome: 'executed',
+    },
+    {
+      id: 'redis-traces',
+      label: 'Feature: OpenTelemetry metrics and traces (Redis store)',
+      group,
+      app: 'lib-redis-traces',
+      baseline: 'unguarded',
+      reference: 'redis-metrics',
+      request: fresh('t'),
+      expectOutcome: 'executed',
+    },
+    {
+      id: 'unguarded-large',
+      label: `Unguarded, ${large}`,
+      group,
+      app: 'lib-unguarded-large',
+      baseline: null,
+      request: fresh('u'),
+      expectOutcome: null,
+    },
+    {
+      id: 'redis-large-plain',
+      label: `Redis store, ${large}, stored as JSON (compression off)`,
+      group,
+      app: 'lib-redis-large-plain',
+      baseline: 'unguarded-large',
+      request: fresh('p'),
+      expectOutcome: 'executed',
+      redisRecords: `idempotency:{:${runId}-p*`,
+    },
+    {
+      id: 'redis-large-compressed',
+      label: `Feature: compression (Redis store, ${large})`,
+      group,
+      app: 'lib-redis-large-compressed',
+      baseline: 'unguarded-large',
+      reference: 'redis-large-plain',
+      request: fresh('c'),
+      expectOutcome: 'executed',
+      redisRecords: `idempotency:{:${runId}-c*`,
+    },
+    {
+      id: 'redis-large-encrypted',
+      label: `Feature: encryption at rest, on top of compression (Redis store, ${large})`,
+      group,
+      app: 'lib-redis-large-encrypted',
+      baseline: 'unguarded-large',
+      reference: 'redis-large-compressed',
+      request: fresh('e'),
+      expectOutcome: 'executed',
+      redisRecords: `idempotency:{:${runId}-e*`,
+    },
+  ];
+}
+
 function selectVariants(all: Variant[], only: string[] | null): Variant[] {
   if (!only) return all;
   const unknown = only.filter((id) => !all.some((variant) => variant.id === id));
@@ -692,6 +791,7 @@ function selectVariants(all: Variant[], only: string[] | null): Variant[] {
     wanted.add(variant.id);
     want(variant.baseline);
     want(variant.floor);
+    want(variant.reference);
     for (const target of variant.targets ?? [])
       if (target.kind === 'peer') [target.peer, target.peerFloor].forEach(want);
   };

@@ -12,6 +12,10 @@
  *   BENCH_REDIS_URL    for redis
  *   BENCH_SQL_URL      postgres://… or a file path for sqlite
  *   BENCH_LOCAL_CACHE  a number: the module's `localCache: { maxEntries }` (replays served in process); unset: off
+ *   BENCH_RESPONSE_BYTES  a number: the order is answered with line items adding up to about that many bytes
+ *   BENCH_COMPRESSION  off: the module's `compression: false` (stored responses kept as JSON); unset: the default
+ *   BENCH_ENCRYPTION   on: stored responses encrypted at rest under a random key; unset: off
+ *   BENCH_TELEMETRY    metrics | traces: the OpenTelemetry SDK registered first (bench/apps/bench-telemetry.ts)
  */
 import 'reflect-metadata';
 import {
@@ -30,7 +34,10 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 import { Idempotent, IdempotencyModule, IdempotencyStore, MemoryIdempotencyStore } from '@nest-idempotency/core';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { CreateIdempotencyRecords1764259200000, TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
+import { randomBytes } from 'node:crypto';
 import { AcquireRecorder, serveBenchApp } from './app-process';
+import { startBenchTelemetry } from './bench-telemetry';
+import { lineItems } from './order-document';
 
 /** What the bench posts: a small order. */
 interface OrderBody {
@@ -41,10 +48,14 @@ interface OrderBody {
 
 let sequence = 0;
 const recorder = new AcquireRecorder();
+const responseBytes = positiveInteger('BENCH_RESPONSE_BYTES');
 
-// The handler's whole work: build a small JSON answer (about 100 bytes), as a create endpoint would.
+// The handler's whole work: build a small JSON answer (about 100 bytes), as a create endpoint would; or, with
+// BENCH_RESPONSE_BYTES, the order with its line items.
 function createOrder(body: OrderBody) {
-  return { id: ++sequence, amount: body.amount, currency: body.currency, reference: body.reference, status: 'created' };
+  const id = ++sequence;
+  const order = { id, amount: body.amount, currency: body.currency, reference: body.reference, status: 'created' };
+  return responseBytes === undefined ? order : { ...order, items: lineItems(id, responseBytes) };
 }
 
 @Controller('orders')
@@ -113,12 +124,28 @@ async function createStore(
 }
 
 function localCacheOption(): { localCache?: { maxEntries: number } } {
-  const raw = process.env.BENCH_LOCAL_CACHE;
-  if (raw === undefined || raw === '') return {};
-  const maxEntries = Number(raw);
-  if (!Number.isInteger(maxEntries) || maxEntries < 1)
-    throw new Error(`BENCH_LOCAL_CACHE must be a positive integer (maxEntries), got ${raw}`);
-  return { localCache: { maxEntries } };
+  const maxEntries = positiveInteger('BENCH_LOCAL_CACHE');
+  return maxEntries === undefined ? {} : { localCache: { maxEntries } };
+}
+
+/** The storage options BENCH_COMPRESSION and BENCH_ENCRYPTION ask for (spread in, like `localCache`). */
+function storedFormOptions(): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  const compression = process.env.BENCH_COMPRESSION;
+  if (compression === 'off') options.compression = false;
+  else if (compression) throw new Error(`BENCH_COMPRESSION must be off or unset, got ${compression}`);
+  const encryption = process.env.BENCH_ENCRYPTION;
+  if (encryption === 'on') options.encryption = { keys: { bench: randomBytes(32) }, current: 'bench' };
+  else if (encryption) throw new Error(`BENCH_ENCRYPTION must be on or unset, got ${encryption}`);
+  return options;
+}
+
+function positiveInteger(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${raw}`);
+  return value;
 }
 
 function required(name: string): string {
@@ -131,7 +158,9 @@ async function start() {
   const kind = (process.env.BENCH_STORE ?? 'none') as StoreKind;
   if (!['none', 'interceptor', 'memory', 'redis', 'postgres', 'postgres-tx', 'sqlite'].includes(kind))
     throw new Error(`unknown BENCH_STORE ${kind}`);
-  const closers: Array<() => Promise<void>> = [];
+  // Before Nest starts, as an app's tracing bootstrap does, so that the library finds the global providers.
+  const stopTelemetry = startBenchTelemetry(process.env.BENCH_TELEMETRY);
+  const closers: Array<() => Promise<void>> = [stopTelemetry];
   let module: DynamicModule;
   if (kind === 'none') {
     module = { module: class UnguardedBenchModule {}, controllers: [UnguardedOrdersController] };
@@ -150,6 +179,7 @@ async function start() {
           transactional: kind === 'postgres-tx',
           events: recorder.record,
           ...localCache,
+          ...storedFormOptions(),
         }),
       ],
       controllers: [GuardedOrdersController],

@@ -1,6 +1,7 @@
 import type { AppStats } from '../apps/app-process';
 import type { LoadResult } from './load';
 import { median, range } from './stats';
+import { renderFeatureCosts } from './feature-costs';
 import { judgeTargets, Target, TargetRow, targetsTable } from './targets';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -11,11 +12,13 @@ export interface VariantInfo {
   id: string;
   label: string;
   /** nest11 and nest12: this library's trivial app on that Nest major; peer: the peer on Nest 10. */
-  group: 'nest11' | 'nest12' | 'peer' | 'payments';
+  group: 'nest11' | 'nest12' | 'peer' | 'payments' | 'features';
   /** The unguarded variant it is compared with; null for a baseline. */
   baseline: string | null;
   /** The pass-through interceptor variant on the same Nest major, which floor-relative targets refer to. */
   floor?: string;
+  /** The same app without the feature this variant adds: docs/benchmarks.md shows the difference per request. */
+  reference?: string;
   /** The speed targets that apply to it. */
   targets?: Target[];
   note?: string;
@@ -64,6 +67,8 @@ export interface BenchReport {
   /** `RedisIdempotencyStore.acquire` alone, called one at a time from the harness. */
   directAcquire?: { p50Ms: number; p99Ms: number; calls: number };
   recordSizes: RecordSize[];
+  /** Bytes of JSON the large-response variants answer with. */
+  largeResponseBytes?: number;
   profiled?: { dir: string; apps: string[] };
 }
 
@@ -150,7 +155,7 @@ export function summarise(report: BenchReport): Summary {
   };
 
   const nestOf = (group: VariantInfo['group']) =>
-    ({ nest11: '11', nest12: '12', peer: '10', payments: '11' })[group] ?? '?';
+    ({ nest11: '11', nest12: '12', peer: '10', payments: '11', features: '11' })[group] ?? '?';
   const targets = judgeTargets(
     variants.map((v) => ({
       id: v.info.id,
@@ -176,6 +181,7 @@ const GROUP_COLOURS: Record<VariantInfo['group'], string> = {
   nest12: '#7a5cb8',
   peer: '#c0793a',
   payments: '#4a9a5b',
+  features: '#8c8c8c',
 };
 
 /** A horizontal bar chart of each variant's ratio to its baseline, with 1.0 and the targets marked. */
@@ -252,13 +258,15 @@ export function renderChart(report: BenchReport, summary: Summary): string {
   parts.push(
     `<line x1="${one.toFixed(1)}" y1="${top - 6}" x2="${one.toFixed(1)}" y2="${plotBottom}" stroke="#222" stroke-dasharray="4 3"/>`,
   );
-  let legendX = labelWidth;
+  // From the left edge: five groups do not fit under the plot alone.
+  let legendX = 40;
   const firstRow = plotBottom + 40;
   for (const [group, label] of [
     ['nest11', 'this library, Nest 11'],
     ['nest12', 'this library, Nest 12'],
     ['peer', '@node-idempotency/nestjs'],
     ['payments', 'payments app'],
+    ['features', 'optional features'],
   ] as const) {
     parts.push(`<rect x="${legendX}" y="${firstRow - 10}" width="12" height="12" fill="${GROUP_COLOURS[group]}"/>`);
     parts.push(`<text x="${legendX + 16}" y="${firstRow}">${label}</text>`);
@@ -335,6 +343,7 @@ against its baseline measured in the same round). Latencies are what autocannon 
 p50/p99 is the library's own \`acquireMs\` from its \`events\` hook, collected in the app process; app CPU is the app
 process's CPU time (user + system, all threads) divided by the requests it served.
 
+${renderFeatureCosts(report, summary)}
 Acquire latency of the Redis store, as the \`events\` hook reports it:
 
 | load | acquire p50 (ms) | acquire p99 (ms) |
