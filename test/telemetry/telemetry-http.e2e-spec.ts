@@ -6,8 +6,14 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { IdempotencyModule, IdempotencyStore, MemoryIdempotencyStore } from '@nest-idempotency/core';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
+import {
+  CreateIdempotencyRecords1764259200000,
+  IdempotencyRecordEntity,
+  TypeOrmIdempotencyStore,
+} from '@nest-idempotency/core/typeorm';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
 import { isServiceAvailable, TEST_SERVICES } from '../support/services';
+import { createIsolatedDatabase, SqlDialect } from '../support/typeorm-data-sources';
 import { fixtureTracing, IncomingSpanInterceptor, slowGate, TelemetryFixtureController } from './telemetry-fixtures';
 import { OtelTestSdk } from './otel-test-sdk';
 
@@ -15,10 +21,42 @@ const ROUTE = 'POST /telemetry/orders/:id';
 const SPAN_NAME = `idempotency ${ROUTE}`;
 const ACQUIRE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
-const STORES: Array<[string, 'memory' | 'redis', () => IdempotencyStore]> = [
-  ['memory', 'memory', () => new MemoryIdempotencyStore()],
+interface OpenedStore {
+  store: IdempotencyStore;
+  close: () => Promise<unknown>;
+}
+
+/** A TypeORM store on a database of its own, dropped afterwards. */
+async function typeOrmStore(dialect: SqlDialect): Promise<OpenedStore> {
+  const database = await createIsolatedDatabase(dialect);
+  const dataSource = await database.connect({
+    entities: [IdempotencyRecordEntity],
+    migrations: [CreateIdempotencyRecords1764259200000],
+  });
+  await dataSource.runMigrations();
+  return { store: new TypeOrmIdempotencyStore(dataSource, { sweepIntervalMs: 0 }), close: () => database.drop() };
+}
+
+const STORES: Array<[string, 'memory' | 'redis' | 'typeorm', () => Promise<OpenedStore>]> = [
+  ['memory', 'memory', async () => ({ store: new MemoryIdempotencyStore(), close: async () => {} })],
+  ['SQLite (TypeORM)', 'typeorm', () => typeOrmStore('sqlite')],
   ...(isServiceAvailable('redis')
-    ? [['Redis', 'redis', () => new RedisIdempotencyStore(TEST_SERVICES.redis)] as (typeof STORES)[number]]
+    ? [
+        [
+          'Redis',
+          'redis',
+          async () => {
+            const store = new RedisIdempotencyStore(TEST_SERVICES.redis);
+            return { store, close: () => store.close() };
+          },
+        ] as (typeof STORES)[number],
+      ]
+    : []),
+  ...(isServiceAvailable('postgres')
+    ? [['PostgreSQL (TypeORM)', 'typeorm', () => typeOrmStore('postgres')] as (typeof STORES)[number]]
+    : []),
+  ...(isServiceAvailable('mariadb')
+    ? [['MariaDB (TypeORM)', 'typeorm', () => typeOrmStore('mariadb')] as (typeof STORES)[number]]
     : []),
 ];
 const CASES = HTTP_ADAPTERS.flatMap(([adapterName, adapter]) =>
@@ -30,7 +68,7 @@ const principalScope = (context: ExecutionContext) => context.switchToHttp().get
 
 describe.each(CASES)('OpenTelemetry over HTTP (%s)', (_name, adapter, storeKind, openStore) => {
   const sdk = new OtelTestSdk();
-  let store: IdempotencyStore;
+  let opened: OpenedStore;
   let running: RunningApp;
   const keyPrefix = `telemetry-${randomUUID()}`;
   const bounded = { 'idempotency.transport': 'http', 'idempotency.route': ROUTE, 'idempotency.store': storeKind };
@@ -38,7 +76,8 @@ describe.each(CASES)('OpenTelemetry over HTTP (%s)', (_name, adapter, storeKind,
   beforeAll(async () => {
     sdk.start();
     fixtureTracing.provider = sdk.tracerProvider;
-    store = openStore();
+    opened = await openStore();
+    const store = opened.store;
     running = await startHttpApp(
       {
         imports: [
@@ -57,7 +96,7 @@ describe.each(CASES)('OpenTelemetry over HTTP (%s)', (_name, adapter, storeKind,
   });
   afterAll(async () => {
     await running?.close();
-    await (store as { close?: () => unknown }).close?.();
+    await opened?.close();
     await sdk.shutdown();
   });
   beforeEach(() => {
