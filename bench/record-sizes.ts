@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const compressing = new ResponseCodec({});
   const keys = { k1: randomBytes(32) };
   const sealing = new ResponseCodec({}, { keys, current: 'k1' });
-  const sealingSmall = new ResponseCodec({ threshold: 128 }, { keys, current: 'k1' });
+  const sealingUncompressed = new ResponseCodec(false, { keys, current: 'k1' });
   try {
     const rows: RecordSizeRow[] = [];
     for (const sample of SAMPLES) {
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
         plain: measured.plain.row,
         compressed: measured.compressed.row,
         encrypted: measured.encrypted.row,
-        encryptedLowThresholdBytes: sealingSmall.encode(json, id).length,
+        encryptedUncompressedBytes: sealingUncompressed.encode(json, id).length,
         encodeUs: {
           compressed: microsecondsPerCall(() => compressing.encode(json, id)),
           encrypted: microsecondsPerCall(() => sealing.encode(json, id)),

@@ -51,8 +51,8 @@ export interface RecordSizeRow {
   plain: RecordFootprint;
   compressed: RecordFootprint;
   encrypted: RecordFootprint;
-  /** Stored bytes when encrypted with `compression: { threshold: 128 }`: base64 is paid anyway, deflate then pays. */
-  encryptedLowThresholdBytes: number;
+  /** Stored bytes of the response sealed without compression (`compression: false` with `encryption`). */
+  encryptedUncompressedBytes: number;
   /** Median µs to encode (compress; compress and seal) and to decode, in the measuring process. */
   encodeUs: { compressed: number; encrypted: number };
   decodeUs: { compressed: number; encrypted: number };

@@ -116,10 +116,9 @@ ${sizeRows.join('\n')}
   refuses NUL bytes and invalid UTF-8), at 4 bytes per 3: a third more than the raw compressed bytes, which is why
   a response under ${sizes.threshold} bytes is left plain (deflate saves at most a quarter there, base64 gives it back;
   \`bench/response-codecs.ts\` shows each codec and level). Encryption adds 31 bytes before base64 (IV, tag, a format
-  byte) and the key id: about 45 bytes on a compressed record; a response under the threshold is sealed as it is, so
-  base64 takes its third of the whole JSON too (a payment: ${payment.encrypted.storedBytes} bytes stored for ${payment.jsonBytes}). With
-  \`encryption\` on, base64 is paid either way, so a lower threshold pays: at \`{ threshold: 128 }\` the payment is
-  stored in ${payment.encryptedLowThresholdBytes} bytes.
+  byte) and the key id: about 45 bytes on a compressed record. A sealed record is base64 whatever happens, so with
+  \`encryption\` on the default threshold drops to 128 bytes, and a payment is stored in ${payment.encrypted.storedBytes} bytes for its
+  ${payment.jsonBytes} of JSON (${payment.encryptedUncompressedBytes} sealed without compression).
 - **Redis CPU per request**: ${run.redisCpuUsPerRequest.toFixed(1)} µs for a new key (acquire + complete, two Lua scripts)${run.paymentsRedisCpuUsPerRequest !== null ? `, ${run.paymentsRedisCpuUsPerRequest.toFixed(1)} µs on the payments route (fewer requests per second, so Redis's own background work weighs more per request)` : ''},
   measured as the server's CPU time over a measurement divided by its requests, on this shared
   ${run.cores}-core machine (${run.cpuModel}), where Redis competes with the load generator and the app

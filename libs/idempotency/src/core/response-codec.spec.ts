@@ -112,6 +112,16 @@ describe('ResponseCodec', () => {
       expect(codec.decode(stored, id, MAX)).toBe(json);
     });
 
+    it('compresses from 128 bytes by default when sealing, since base64 is paid either way', () => {
+      const json = response(300);
+      const byDefault = new ResponseCodec(undefined, { keys: { k1 }, current: 'k1' });
+      const sealedAsItIs = sealing('k1', { k1 });
+      const compressed = byDefault.encode(json, id);
+      expect(compressed.length).toBeLessThan(sealedAsItIs.encode(json, id).length);
+      expect(byDefault.decode(compressed, id, MAX)).toBe(json);
+      expect(new ResponseCodec(undefined).encode(json, id)).toBe(json);
+    });
+
     it('uses a fresh IV per record: the same response twice is two different records', () => {
       const json = response(100);
       expect(codec.encode(json, id)).not.toBe(codec.encode(json, id));

@@ -2,13 +2,19 @@ import { TextDecoder } from 'node:util';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { describeError } from './describe-error';
 import { IdempotencyEncryptionOptions, ResponseEncryption, strictBase64 } from './response-encryption';
-import { IDEMPOTENCY_DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '../idempotency.constants';
+import {
+  IDEMPOTENCY_DEFAULT_COMPRESSION_THRESHOLD_BYTES,
+  IDEMPOTENCY_DEFAULT_SEALED_COMPRESSION_THRESHOLD_BYTES,
+} from '../idempotency.constants';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
 
 /** The `compression` module option; `false` stores every response as plain JSON. */
 export type IdempotencyCompressionOptions =
   | {
-      /** Responses whose JSON is at least this many UTF-8 bytes are compressed. Default 512. */
+      /**
+       * Responses whose JSON is at least this many UTF-8 bytes are compressed. Default 512, or 128 with `encryption`
+       * on (a sealed record is base64 either way, so deflate pays from far smaller sizes).
+       */
       threshold?: number;
     }
   | false;
@@ -43,8 +49,10 @@ export class ResponseCodec {
   private readonly encryption: ResponseEncryption | undefined;
 
   constructor(compression: IdempotencyCompressionOptions | undefined, encryption?: IdempotencyEncryptionOptions) {
-    this.threshold =
-      compression === false ? undefined : (compression?.threshold ?? IDEMPOTENCY_DEFAULT_COMPRESSION_THRESHOLD_BYTES);
+    const defaultThreshold = encryption
+      ? IDEMPOTENCY_DEFAULT_SEALED_COMPRESSION_THRESHOLD_BYTES
+      : IDEMPOTENCY_DEFAULT_COMPRESSION_THRESHOLD_BYTES;
+    this.threshold = compression === false ? undefined : (compression?.threshold ?? defaultThreshold);
     this.encryption = encryption ? new ResponseEncryption(encryption) : undefined;
   }
 
