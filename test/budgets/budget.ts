@@ -15,7 +15,7 @@ export interface Cost {
 export function expectExactly(what: Cost, cost: number, budget: number, why = ''): void {
   if (cost !== budget)
     throw new Error(
-      `${what.engine}: ${what.request} must cost ${budget} ${what.unit}, it cost ${cost}${why && ` (${why})`}`,
+      `${what.engine}: ${what.request} must cost ${counted(budget, what.unit)}, it cost ${cost}${why && ` (${why})`}`,
     );
 }
 
@@ -23,7 +23,7 @@ export function expectExactly(what: Cost, cost: number, budget: number, why = ''
 export function expectWithin(what: Cost, cost: number, atLeast: number, below: number, why = ''): void {
   if (cost < atLeast || cost >= below) {
     throw new Error(
-      `${what.engine}: ${what.request} must cost at least ${atLeast} and fewer than ${below} ${what.unit}, it cost ${cost}${why && ` (${why})`}`,
+      `${what.engine}: ${what.request} must cost at least ${atLeast} and fewer than ${counted(below, what.unit)}, it cost ${cost}${why && ` (${why})`}`,
     );
   }
 }
@@ -36,4 +36,10 @@ export async function fewestOf(rounds: number, below: number, measure: () => Pro
   let fewest = Infinity;
   for (let round = 0; round < rounds && fewest >= below; round++) fewest = Math.min(fewest, await measure());
   return fewest;
+}
+
+/** "2 round trips", "1 round trip", "1 WAL flush". */
+function counted(count: number, unit: string): string {
+  if (count !== 1) return `${count} ${unit}`;
+  return `${count} ${unit.replace(/(sh)es$|s$/, '$1')}`;
 }

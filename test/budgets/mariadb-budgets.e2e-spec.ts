@@ -85,6 +85,8 @@ describeWithServices(['mariadb'], 'Budgets per request on MariaDB (a database of
     for (let i = 0; i < count; i++) await request();
   };
 
+  // Flushes are counted over N requests, between budget × N (no two sequential commits share one) and (budget + 1) × N,
+  // which one more flush per request reaches; the fewest of three runs keeps other clients' flushes out.
   const N = 20;
   const mariadb = (request: string, unit: string): Cost => ({ engine: 'MariaDB', request, unit });
 
@@ -96,8 +98,8 @@ describeWithServices(['mariadb'], 'Budgets per request on MariaDB (a database of
     const one = await costsOf(() => guarded.fresh());
     expectExactly(mariadb('a fresh key', 'statements'), one.Questions, 2);
     expectExactly(mariadb('a fresh key', 'prepared statements'), one.Com_stmt_execute, 2);
-    const writes = await redoWritesOf(N, 2 * N + N / 2, () => guarded.fresh());
-    expectWithin(mariadb(`${N} fresh keys`, 'redo log flushes'), writes, 2 * N, 2 * N + N / 2);
+    const writes = await redoWritesOf(N, 3 * N, () => guarded.fresh());
+    expectWithin(mariadb(`${N} fresh keys`, 'redo log flushes'), writes, 2 * N, 3 * N);
   });
 
   it('costs a replay, a mismatch and a conflict 2 statements each and no redo log write', async () => {
@@ -109,8 +111,8 @@ describeWithServices(['mariadb'], 'Budgets per request on MariaDB (a database of
     const replay = await costsOf(() => guarded.replay(key));
     expectExactly(mariadb('a replay', 'statements'), replay.Questions, 2, 'the upsert, the read of the row it lost to');
     expectExactly(mariadb('a replay', 'redo log writes'), replay.Innodb_log_writes, 0);
-    const writes = await redoWritesOf(N, N / 2, () => guarded.replay(key));
-    expectWithin(mariadb(`${N} replays`, 'redo log flushes'), writes, 0, N / 2);
+    const writes = await redoWritesOf(N, N, () => guarded.replay(key));
+    expectWithin(mariadb(`${N} replays`, 'redo log flushes'), writes, 0, N);
     const mismatch = await costsOf(() => guarded.mismatch(key));
     expectExactly(mariadb('a mismatch (422)', 'statements'), mismatch.Questions, 2);
     const conflict = await guarded.conflict((second) => costsOf(second));
@@ -126,12 +128,7 @@ describeWithServices(['mariadb'], 'Budgets per request on MariaDB (a database of
     expectExactly(mariadb(request, 'prepared statements'), one.Com_stmt_execute, 2, 'the acquire, the completion');
     // Not 1 as on PostgreSQL: innodb_flush_log_at_trx_commit is global, so no session can let the acquire's commit
     // go without its flush; that flush, and the transaction's, are the floor here.
-    const writes = await redoWritesOf(N, 2 * N + N / 2, () => guarded.fresh('transactional'));
-    expectWithin(
-      mariadb(`${N} fresh keys in the transactional mode`, 'redo log flushes'),
-      writes,
-      2 * N,
-      2 * N + N / 2,
-    );
+    const writes = await redoWritesOf(N, 3 * N, () => guarded.fresh('transactional'));
+    expectWithin(mariadb(`${N} fresh keys in the transactional mode`, 'redo log flushes'), writes, 2 * N, 3 * N);
   });
 });

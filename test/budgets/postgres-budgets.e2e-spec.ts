@@ -66,6 +66,8 @@ describeWithServices(['postgres'], 'Budgets per request on PostgreSQL (a databas
       { transactional: true },
     );
     dataSource = guarded.app.get(DataSource);
+    // An autovacuum worker's transactions would count in the database's figures too.
+    expect(await dataSource.query('SHOW autovacuum')).toEqual([{ autovacuum: 'off' }]);
     await dataSource.query(CREATE_WRITES_TABLE);
     // The store's statements and TypeORM's go through the pool's clients: each one counts them, once wrapped.
     const wrapped = new WeakSet<PoolClient>();
@@ -129,6 +131,8 @@ describeWithServices(['postgres'], 'Budgets per request on PostgreSQL (a databas
     for (let i = 0; i < count; i++) await request();
   };
 
+  // Flushes are counted over N requests, between budget × N (no two sequential commits share one) and (budget + 1) × N,
+  // which one more flush per request reaches; the fewest of three runs keeps other clients' flushes out.
   const N = 20;
   const postgres = (request: string, unit: string): Cost => ({ engine: 'PostgreSQL', request, unit });
 
@@ -138,12 +142,8 @@ describeWithServices(['postgres'], 'Budgets per request on PostgreSQL (a databas
     expectExactly(postgres('a fresh key', 'commits'), one.commits, 2);
     expectExactly(postgres('a fresh key', 'row writes'), one.rowWrites, 2, 'one insert, one update');
     // Each commit waits for its own flush; the WAL writer and other databases may add some, never take any away.
-    const flushes = await fewestOf(
-      3,
-      2 * N + N / 2,
-      async () => (await costsOf(times(N, () => guarded.fresh()))).walFlushes,
-    );
-    expectWithin(postgres(`${N} fresh keys`, 'WAL flushes'), flushes, 2 * N, 2 * N + N / 2);
+    const flushes = await fewestOf(3, 3 * N, async () => (await costsOf(times(N, () => guarded.fresh()))).walFlushes);
+    expectWithin(postgres(`${N} fresh keys`, 'WAL flushes'), flushes, 2 * N, 3 * N);
   });
 
   // Issue 21's budget for a replay, which the store exceeds today (see the next test): it.failing keeps it in view and
@@ -155,8 +155,11 @@ describeWithServices(['postgres'], 'Budgets per request on PostgreSQL (a databas
       const one = await costsOf(() => guarded.replay(key));
       expectExactly(postgres('a replay', 'statements'), one.statements, 1);
       expectExactly(postgres('a replay', 'row writes'), one.rowWrites, 0);
-      const flushes = await fewestOf(3, 1, async () => (await costsOf(times(N, () => guarded.replay(key)))).walFlushes);
-      expectWithin(postgres(`${N} replays`, 'WAL flushes'), flushes, 0, N / 2);
+      // WAL bytes are the whole server's: the fewest of three replays is the closest to this one's.
+      const walBytes = await fewestOf(3, 1, async () => (await costsOf(() => guarded.replay(key))).walBytes);
+      expectExactly(postgres('a replay', 'WAL bytes'), walBytes, 0);
+      const flushes = await fewestOf(3, N, async () => (await costsOf(times(N, () => guarded.replay(key)))).walFlushes);
+      expectWithin(postgres(`${N} replays`, 'WAL flushes'), flushes, 0, N);
     },
   );
 
@@ -171,10 +174,10 @@ describeWithServices(['postgres'], 'Budgets per request on PostgreSQL (a databas
     expectExactly(postgres('a replay', 'row writes'), replay.rowWrites, 0);
     const flushes = await fewestOf(
       3,
-      N + N / 2,
+      2 * N,
       async () => (await costsOf(times(N, () => guarded.replay(key)))).walFlushes,
     );
-    expectWithin(postgres(`${N} replays`, 'WAL flushes'), flushes, N, N + N / 2);
+    expectWithin(postgres(`${N} replays`, 'WAL flushes'), flushes, N, 2 * N);
     const mismatch = await costsOf(() => guarded.mismatch(key));
     expectExactly(postgres('a mismatch (422)', 'statements'), mismatch.statements, 2);
     expectExactly(postgres('a mismatch (422)', 'row writes'), mismatch.rowWrites, 0);
@@ -196,9 +199,9 @@ describeWithServices(['postgres'], 'Budgets per request on PostgreSQL (a databas
     // The acquire commits without waiting for its flush; the transaction's flush carries it.
     const flushes = await fewestOf(
       3,
-      N + N / 2,
+      2 * N,
       async () => (await costsOf(times(N, () => guarded.fresh('transactional')))).walFlushes,
     );
-    expectWithin(postgres(`${N} fresh keys in the transactional mode`, 'WAL flushes'), flushes, N, N + N / 2);
+    expectWithin(postgres(`${N} fresh keys in the transactional mode`, 'WAL flushes'), flushes, N, 2 * N);
   });
 });
