@@ -6,7 +6,7 @@ import { CreateIdempotencyRecords1764259200000, TypeOrmIdempotencyStore } from '
 import { createIsolatedDatabase, IsolatedDatabase } from '../support/typeorm-data-sources';
 import { Cost, expectExactly } from './budget';
 import { CREATE_WRITES_TABLE, GuardedApp } from './guarded-app';
-import { fileSyncsOf, statementCounter, STRACE_AVAILABLE } from './sqlite-counters';
+import { countStatements, fileSyncsOf, StatementCounter, STRACE_AVAILABLE } from './sqlite-counters';
 
 const itWithStrace = STRACE_AVAILABLE ? it : it.skip;
 
@@ -20,7 +20,8 @@ describe('Budgets per request on SQLite (a file of its own)', () => {
   let guarded: GuardedApp;
   let db: Database;
   let path: string;
-  let statementsOf: (work: () => Promise<unknown>) => Promise<string[]>;
+  let counter: StatementCounter;
+  const statementsOf = (work: () => Promise<unknown>) => counter.statementsOf(work);
 
   beforeAll(async () => {
     database = await createIsolatedDatabase('sqlite');
@@ -49,10 +50,11 @@ describe('Budgets per request on SQLite (a file of its own)', () => {
     // only a checkpoint syncs. The fsync budgets below hold for that setting.
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('synchronous', { simple: true })).toBe(1);
-    statementsOf = statementCounter(db);
+    counter = countStatements(db);
     await guarded.replay(await guarded.fresh());
   }, 30_000);
   afterAll(async () => {
+    counter?.restore();
     await guarded?.close();
     await database?.drop();
   });

@@ -6,28 +6,42 @@ import type { Database, Statement } from 'better-sqlite3';
 /** Whether `strace` can be run here; without it the fsync budgets are skipped and say so. */
 export const STRACE_AVAILABLE = spawnSync('strace', ['-V']).status === 0;
 
+/** Counts the statements one better-sqlite3 connection executes; `restore` takes the counting out again. */
+export interface StatementCounter {
+  /** The first words of each statement `work` executed, in order. */
+  statementsOf(work: () => Promise<unknown>): Promise<string[]>;
+  restore(): void;
+}
+
 /**
  * Counts what `db` executes: better-sqlite3 runs every statement, a transaction's BEGIN and COMMIT included, through
- * its Statement class's run/get/all/iterate. Resolves the first words of each statement `work` executed, in order.
+ * its Statement class's run/get/all/iterate. That class is the native addon's, loaded once per process and shared by
+ * every test file Jest runs in it: restore it when done.
  */
-export function statementCounter(db: Database): (work: () => Promise<unknown>) => Promise<string[]> {
+export function countStatements(db: Database): StatementCounter {
   let executed: string[] | undefined;
   const prototype = Object.getPrototypeOf(db.prepare('SELECT 1')) as Record<string, unknown>;
-  for (const method of ['run', 'get', 'all', 'iterate']) {
+  const originals = (['run', 'get', 'all', 'iterate'] as const).map((method) => {
     const original = prototype[method] as (...args: unknown[]) => unknown;
     prototype[method] = function (this: Statement, ...args: unknown[]) {
       if (executed && this.database === db) executed.push(this.source.trim().split(/\s+/).slice(0, 2).join(' '));
       return original.apply(this, args);
     };
-  }
-  return async (work) => {
-    executed = [];
-    try {
-      await work();
-      return executed;
-    } finally {
-      executed = undefined;
-    }
+    return [method, original] as const;
+  });
+  return {
+    async statementsOf(work) {
+      executed = [];
+      try {
+        await work();
+        return executed;
+      } finally {
+        executed = undefined;
+      }
+    },
+    restore() {
+      for (const [method, original] of originals) prototype[method] = original;
+    },
   };
 }
 
