@@ -13,12 +13,39 @@ import {
   InMemorySpanExporter,
   ReadableSpan,
   SimpleSpanProcessor,
+  Span,
+  SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 
 /** A reader a test collects from when it wants, rather than on a timer. */
 class CollectingMetricReader extends MetricReader {
   protected async onForceFlush(): Promise<void> {}
   protected async onShutdown(): Promise<void> {}
+}
+
+/** A span's start or end, in the order they happened. */
+export interface SpanEvent {
+  event: 'start' | 'end';
+  spanId: string;
+}
+
+/**
+ * Notes when each span starts and ends, in order: a finished span's times are anchored on `Date.now()` (whole
+ * milliseconds), so two spans within one millisecond cannot be ordered by them.
+ */
+class TimelineSpanProcessor implements SpanProcessor {
+  constructor(private readonly timeline: SpanEvent[]) {}
+
+  onStart(span: Span): void {
+    this.timeline.push({ event: 'start', spanId: span.spanContext().spanId });
+  }
+
+  onEnd(span: ReadableSpan): void {
+    this.timeline.push({ event: 'end', spanId: span.spanContext().spanId });
+  }
+
+  async forceFlush(): Promise<void> {}
+  async shutdown(): Promise<void> {}
 }
 
 /** One data point of a counter or a histogram, flattened for assertions. */
@@ -39,7 +66,11 @@ export class OtelTestSdk {
   readonly reader = new CollectingMetricReader();
   readonly meterProvider = new MeterProvider({ readers: [this.reader] });
   readonly spanExporter = new InMemorySpanExporter();
-  readonly tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(this.spanExporter)] });
+  /** Every span's start and end since the last `resetSpans()`, in order. */
+  readonly timeline: SpanEvent[] = [];
+  readonly tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new TimelineSpanProcessor(this.timeline), new SimpleSpanProcessor(this.spanExporter)],
+  });
   private contextManager: ContextManager | undefined;
 
   /** Installs the AsyncLocalStorage context manager globally (the API has one slot for it). */
@@ -100,5 +131,12 @@ export class OtelTestSdk {
   /** Forgets the spans finished so far (metrics are cumulative: tests compare before and after). */
   resetSpans(): void {
     this.spanExporter.reset();
+    this.timeline.length = 0;
+  }
+
+  /** Where `span`'s start or end falls in the timeline (-1 if it is not there). */
+  indexOf(event: SpanEvent['event'], span: ReadableSpan): number {
+    const spanId = span.spanContext().spanId;
+    return this.timeline.findIndex((entry) => entry.event === event && entry.spanId === spanId);
   }
 }

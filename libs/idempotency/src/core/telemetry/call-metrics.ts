@@ -3,6 +3,7 @@ import { IdempotencyEvent } from '../idempotency.events';
 import { StoreFailureEffect } from '../store-outage-report';
 import { callAttributes } from './call-attributes';
 import { CallSource, StoreOperation } from './call-source';
+import { observePendingSettlements } from './pending-settlements-gauge';
 
 /** Bucket bounds of `idempotency.acquire.duration`, in seconds: a local Redis answers in 0.1–1 ms, a WAN store in 10+. */
 const ACQUIRE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -18,9 +19,8 @@ export class CallMetrics {
   private readonly storeErrors: Counter;
   private readonly deferredSettlements: Counter;
   private readonly localCacheHits: Counter;
-  private readonly pendingSources = new Set<() => number>();
 
-  constructor(meter: Meter) {
+  constructor(private readonly meter: Meter) {
     this.requests = meter.createCounter('idempotency.requests', {
       description: 'Calls guarded by the idempotency layer, by outcome',
       unit: '{request}',
@@ -46,21 +46,11 @@ export class CallMetrics {
       description: 'Replays answered from the localCache without asking the store',
       unit: '{request}',
     });
-    const pending = meter.createObservableUpDownCounter('idempotency.deferred_settlements.pending', {
-      description: 'Releases and completions waiting to be made again now',
-      unit: '{settlement}',
-    });
-    pending.addCallback((result) => {
-      let count = 0;
-      for (const size of this.pendingSources) count += size();
-      result.observe(count);
-    });
   }
 
   /** Counts a queue of deferred settlements into `idempotency.deferred_settlements.pending`, until the returned stop. */
   observePending(size: () => number): () => void {
-    this.pendingSources.add(size);
-    return () => this.pendingSources.delete(size);
+    return observePendingSettlements(this.meter, size);
   }
 
   /** Records what became of a call (or, for `deferred_settlement`, of a store call made again later). */
