@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Controller, Injectable, ModuleMetadata, Post } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { getDataSourceToken, InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
-import { DataSource } from 'typeorm';
-import { Idempotent } from '@nest-idempotency/core';
-import { IdempotencyTransaction } from '@nest-idempotency/core/typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { Idempotent, IdempotencyModule } from '@nest-idempotency/core';
+import {
+  CreateIdempotencyRecords1764259200000,
+  IdempotencyTransaction,
+  TypeOrmIdempotencyStore,
+} from '@nest-idempotency/core/typeorm';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
 
 /** The table the transactional route writes its one row into; `CREATE_WRITES_TABLE` makes it on every dialect. */
@@ -79,6 +83,27 @@ export class GuardedApp {
    * Starts an Express app on `imports` (which must register `IdempotencyModule`); `transactional` adds the
    * transactional route, whose module needs `TypeOrmModule` among the imports.
    */
+  /** The app on the TypeORM store over one migrated DataSource made from `options`, with the transactional route. */
+  static startOnTypeOrm(options: DataSourceOptions): Promise<GuardedApp> {
+    return GuardedApp.start(
+      [
+        TypeOrmModule.forRoot({
+          ...options,
+          migrations: [CreateIdempotencyRecords1764259200000],
+          migrationsRun: true,
+        } as DataSourceOptions),
+        IdempotencyModule.forRootAsync({
+          inject: [getDataSourceToken()],
+          useFactory: (source: DataSource) => ({
+            store: new TypeOrmIdempotencyStore(source, { sweepIntervalMs: 0 }),
+            scope: () => 'budgets',
+          }),
+        }),
+      ],
+      { transactional: true },
+    );
+  }
+
   static async start(imports: ModuleMetadata['imports'], options: { transactional?: boolean } = {}) {
     const [, express] = HTTP_ADAPTERS[0];
     const running = await startHttpApp(

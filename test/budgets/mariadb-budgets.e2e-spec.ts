@@ -1,7 +1,4 @@
-import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, DataSourceOptions } from 'typeorm';
-import { IdempotencyModule } from '@nest-idempotency/core';
-import { CreateIdempotencyRecords1764259200000, TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
 import { describeWithServices } from '../support/services';
 import { createIsolatedDatabase, IsolatedDatabase } from '../support/typeorm-data-sources';
 import { Cost, expectExactly, expectWithin, fewestOf } from './budget';
@@ -29,24 +26,10 @@ describeWithServices(['mariadb'], 'Budgets per request on MariaDB (a database of
 
   beforeAll(async () => {
     database = await createIsolatedDatabase('mariadb');
-    guarded = await GuardedApp.start(
-      [
-        TypeOrmModule.forRoot({
-          ...database.options,
-          poolSize: 1,
-          migrations: [CreateIdempotencyRecords1764259200000],
-          migrationsRun: true,
-        } as DataSourceOptions),
-        IdempotencyModule.forRootAsync({
-          inject: [getDataSourceToken()],
-          useFactory: (source: DataSource) => ({
-            store: new TypeOrmIdempotencyStore(source, { sweepIntervalMs: 0 }),
-            scope: () => 'budgets',
-          }),
-        }),
-      ],
-      { transactional: true },
-    );
+    guarded = await GuardedApp.startOnTypeOrm({
+      ...database.options,
+      poolSize: 1,
+    } as DataSourceOptions);
     dataSource = guarded.app.get(DataSource);
     await dataSource.query(CREATE_WRITES_TABLE);
     const [{ Value: flushAtCommit }] = await dataSource.query("SHOW VARIABLES LIKE 'innodb_flush_log_at_trx_commit'");

@@ -1,9 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { Client, Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
-import { IdempotencyModule } from '@nest-idempotency/core';
-import { CreateIdempotencyRecords1764259200000, TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
 import { describeWithServices, TEST_SERVICES } from '../support/services';
 import { Cost, expectExactly, expectWithin, fewestOf } from './budget';
 import { CREATE_WRITES_TABLE, GuardedApp } from './guarded-app';
@@ -46,25 +43,11 @@ describeWithServices(['postgres'], 'Budgets per request on PostgreSQL (a databas
     await onServer(`CREATE DATABASE ${database}`);
     const url = new URL(TEST_SERVICES.postgres);
     url.pathname = `/${database}`;
-    guarded = await GuardedApp.start(
-      [
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          url: url.toString(),
-          poolSize: 1,
-          migrations: [CreateIdempotencyRecords1764259200000],
-          migrationsRun: true,
-        }),
-        IdempotencyModule.forRootAsync({
-          inject: [getDataSourceToken()],
-          useFactory: (source: DataSource) => ({
-            store: new TypeOrmIdempotencyStore(source, { sweepIntervalMs: 0 }),
-            scope: () => 'budgets',
-          }),
-        }),
-      ],
-      { transactional: true },
-    );
+    guarded = await GuardedApp.startOnTypeOrm({
+      type: 'postgres',
+      url: url.toString(),
+      poolSize: 1,
+    });
     dataSource = guarded.app.get(DataSource);
     // An autovacuum worker's transactions would count in the database's figures too.
     expect(await dataSource.query('SHOW autovacuum')).toEqual([{ autovacuum: 'off' }]);

@@ -1,8 +1,5 @@
-import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import type { Database } from 'better-sqlite3';
 import { DataSource, DataSourceOptions } from 'typeorm';
-import { IdempotencyModule } from '@nest-idempotency/core';
-import { CreateIdempotencyRecords1764259200000, TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
 import { createIsolatedDatabase, IsolatedDatabase } from '../support/typeorm-data-sources';
 import { Cost, expectExactly } from './budget';
 import { CREATE_WRITES_TABLE, GuardedApp } from './guarded-app';
@@ -27,23 +24,9 @@ describe('Budgets per request on SQLite (a file of its own)', () => {
   beforeAll(async () => {
     database = await createIsolatedDatabase('sqlite');
     path = (database.options as { database: string }).database;
-    guarded = await GuardedApp.start(
-      [
-        TypeOrmModule.forRoot({
-          ...database.options,
-          migrations: [CreateIdempotencyRecords1764259200000],
-          migrationsRun: true,
-        } as DataSourceOptions),
-        IdempotencyModule.forRootAsync({
-          inject: [getDataSourceToken()],
-          useFactory: (source: DataSource) => ({
-            store: new TypeOrmIdempotencyStore(source, { sweepIntervalMs: 0 }),
-            scope: () => 'budgets',
-          }),
-        }),
-      ],
-      { transactional: true },
-    );
+    guarded = await GuardedApp.startOnTypeOrm({
+      ...database.options,
+    } as DataSourceOptions);
     const dataSource = guarded.app.get(DataSource);
     await dataSource.query(CREATE_WRITES_TABLE);
     db = (dataSource.driver as unknown as { databaseConnection: Database }).databaseConnection;
