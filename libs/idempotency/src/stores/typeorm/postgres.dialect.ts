@@ -39,7 +39,12 @@ export class PostgresDialect implements SqlDialect {
     const values = [id.namespace, id.scope, id.key, attempt.fingerprint, attempt.token, attempt.leaseMs, attempt.ttlMs];
     // A fresh key takes one plain insert, which the server runs at a fraction of the cost of the full decision
     // below; the insert alone decides (a concurrent insert of the same key makes it wait, then do nothing).
-    if ((await this.run(call, insertFresh, values)).rowCount === 1) return { state: 'acquired', takenOver: false };
+    const [fresh] = (await this.run(call, insertFresh, values)).rows as Array<Record<string, unknown>>;
+    if (Number(fresh.inserted) > 0) return { state: 'acquired', takenOver: false };
+    // A replay, or a request still in flight, as the insert's snapshot saw it: answered without a lock or a write.
+    // A record to take over (expired, or its lease ended), or one the snapshot cannot see, takes the decision.
+    const seen = blockingResult(fresh.ttl_left == null ? undefined : existingRecordLeft(fresh), attempt.fingerprint);
+    if (seen) return seen;
     const { rows } = await this.run(call, decide, values);
     const row = rows[0] as Record<string, unknown>;
     // `prev` is the current row, locked before the insert ran, so it is exactly what the insert decided on.

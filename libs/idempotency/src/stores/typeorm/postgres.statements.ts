@@ -17,7 +17,11 @@ export interface NamedStatement {
 
 /** The two statements of an acquire: the insert of a fresh key, and the full decision. */
 export interface AcquireStatements {
-  /** Inserts a record for a key that has none, and does nothing otherwise: most keys are fresh. */
+  /**
+   * Inserts a record for a key that has none, and does nothing otherwise: most keys are fresh. It also returns the
+   * live row its snapshot sees, without locking it, so a replay or a request in flight is answered by this one
+   * statement, which writes nothing: no transaction id, no WAL, no flush.
+   */
   insertFresh: NamedStatement;
   decide: NamedStatement;
 }
@@ -105,12 +109,22 @@ function acquireStatements(table: string, deferFlush: boolean): AcquireStatement
   const fromNoFlushWait = deferFlush ? ' FROM no_flush_wait' : '';
   const purpose = deferFlush ? 'deferred' : 'plain';
   return {
+    // The SELECT reads the statement's snapshot, taken before the insert: a row it shows was there already, and one
+    // a concurrent transaction committed meanwhile is not shown (the insert waited for it and did nothing), which the
+    // caller takes to `decide`. A data-modifying CTE runs once whether or not it is read.
     insertFresh: statement(
       `insert_${purpose}`,
-      `${deferFlush ? `WITH ${noFlushWait} ` : ''}INSERT INTO ${table} (${columns})
-       SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::varchar,
-              ${NOW} + $6::bigint, ${NOW} + $7::bigint, NULL${fromNoFlushWait}
-       ON CONFLICT (namespace, scope, "key") DO NOTHING`,
+      `WITH ${deferFlush ? `${noFlushWait}, ` : ''}inserted AS (
+         INSERT INTO ${table} (${columns})
+         SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::varchar,
+                ${NOW} + $6::bigint, ${NOW} + $7::bigint, NULL${fromNoFlushWait}
+         ON CONFLICT (namespace, scope, "key") DO NOTHING
+         RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM inserted) AS inserted, r.fingerprint, r.response,
+              r.lease_until - ${NOW} AS lease_left, r.expires_at - ${NOW} AS ttl_left
+       FROM (SELECT 1) AS one
+       LEFT JOIN ${table} AS r ON r.namespace = $1::varchar AND r.scope = $2::varchar AND r."key" = $3::varchar`,
     ),
     // One statement. `prev` locks the current row (FOR UPDATE waits for, then sees, a concurrent writer's commit),
     // so the insert's guard and the reported row are the same version; `won` says whether the insert (or the
