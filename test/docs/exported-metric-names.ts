@@ -20,7 +20,8 @@ export async function exportedMetricNames(): Promise<string[]> {
   const recordingOne: Meter = Object.create(meter);
   recordingOne.createCounter = (name, options) => withValue(meter.createCounter(name, options));
   recordingOne.createHistogram = (name, options) => withValue(meter.createHistogram(name, options));
-  new CallMetrics(recordingOne);
+  // The pending-settlements gauge is created when the first queue of deferred settlements registers.
+  new CallMetrics(recordingOne).observePending(() => 1);
   const { resourceMetrics } = await exporter.collect();
   await provider.shutdown();
   const text = new PrometheusSerializer().serialize(resourceMetrics);

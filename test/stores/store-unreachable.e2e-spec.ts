@@ -50,7 +50,9 @@ describe('RedisIdempotencyStore: which failures are marked as never sent', () =>
     redis = await startRedisServer();
     proxy = new TcpProxy(redis.address);
     await proxy.start();
-    const store = new RedisIdempotencyStore(`redis://127.0.0.1:${proxy.port}`, { commandTimeout: 300 });
+    // A timeout long enough that the write surely goes out first, even on a loaded machine whose event loop stalls:
+    // the test is about a call that was written, so one that expired unwritten would test the other case.
+    const store = new RedisIdempotencyStore(`redis://127.0.0.1:${proxy.port}`, { commandTimeout: 1_500 });
     stores.push(store);
     await store.acquire(id(), request());
     void proxy.holdFrom(() => true);
