@@ -149,8 +149,9 @@ function brokenPackageLinks(): string[] {
 describe('the README examples', () => {
   const examples = DOCUMENTS.flatMap(examplesOf);
 
-  it('are there to check, in both READMEs and in the guides', () => {
-    for (const document of ['README.md', PACKAGE_README, 'docs/stores.md', 'docs/transactional.md', 'docs/client.md'])
+  it('are there to check, in the package README and in every guide that shows code', () => {
+    const withCode = ['stores', 'transactional', 'message-consumers', 'graphql', 'client', 'operations'];
+    for (const document of [PACKAGE_README, ...withCode.map((guide) => `docs/${guide}.md`)])
       expect(examples.filter((example) => example.document === document).length).toBeGreaterThanOrEqual(1);
     expect(examples.length).toBeGreaterThanOrEqual(20);
   });
