@@ -3,10 +3,12 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 import { createIsolatedDatabase, IsolatedDatabase } from '../support/typeorm-data-sources';
 import { Cost, expectExactly } from './budget';
 import { CREATE_WRITES_TABLE, GuardedApp } from './guarded-app';
+import { recordSkippedSuite } from '../support/skipped-suites';
 import { countStatements, fileSyncsOf, StatementCounter, STRACE_AVAILABLE } from './sqlite-counters';
 
 // Outside CI a machine without strace skips the fsync budget; in CI (which installs strace) it runs and fails loudly.
 const itWithStrace = STRACE_AVAILABLE || process.env.CI === 'true' ? it : it.skip;
+if (itWithStrace === it.skip) recordSkippedSuite('the SQLite fsync budget', 'strace not installed');
 
 /**
  * Budgets per guarded request on SQLite (TypeORM store, better-sqlite3, WAL mode as `enableWAL` sets it): the

@@ -1,7 +1,7 @@
 /**
  * The client's retry table, one row per answer: the status, whether it carries `Retry-After`, and what the client
  * does. The unit spec checks the policy against it, the e2e suite runs it on both front ends against a real server,
- * and the library README's table says the same.
+ * and the table in docs/client.md says the same.
  */
 export const RETRY_TABLE: readonly [status: number, retryAfter: boolean, decision: 'done' | 'retry' | 'rejected'][] = [
   [200, false, 'done'],

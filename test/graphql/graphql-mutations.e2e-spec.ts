@@ -8,21 +8,19 @@ import {
 } from '@nest-idempotency/core';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { HTTP_ADAPTERS, RunningApp } from '../support/http-app';
-import { isServiceAvailable, TEST_SERVICES } from '../support/services';
+import { rowsNeeding, TEST_SERVICES } from '../support/services';
 import { graphqlRequest, startGraphQLApp } from './graphql-app';
 import { calls, PaymentsFixtureResolver } from './graphql-fixture.resolver';
 
 /** The stores the GraphQL transport is proven on: memory, and Redis when it answers (CI requires it). */
 const STORES: Array<[string, () => Pick<IdempotencyModuleOptions, 'store' | 'keyPrefix'>]> = [
   ['memory', () => ({ store: new MemoryIdempotencyStore() })],
-  ...(isServiceAvailable('redis')
-    ? [
-        [
-          'Redis',
-          () => ({ store: new RedisIdempotencyStore(TEST_SERVICES.redis), keyPrefix: `graphql-${randomUUID()}` }),
-        ] as (typeof STORES)[number],
-      ]
-    : []),
+  ...rowsNeeding(['redis'], 'GraphQL mutations on the Redis store', [
+    [
+      'Redis',
+      () => ({ store: new RedisIdempotencyStore(TEST_SERVICES.redis), keyPrefix: `graphql-${randomUUID()}` }),
+    ] as (typeof STORES)[number],
+  ]),
 ];
 const CASES = HTTP_ADAPTERS.flatMap(([platform, adapter]) =>
   STORES.map(([storeName, open]) => [platform, storeName, adapter, open] as const),

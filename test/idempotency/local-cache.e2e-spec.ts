@@ -11,7 +11,7 @@ import {
 } from '@nest-idempotency/core';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
-import { isServiceAvailable, TEST_SERVICES } from '../support/services';
+import { rowsNeeding, TEST_SERVICES } from '../support/services';
 import { calls, OrdersFixtureController } from './fixture.controller';
 
 /** A route whose records live 400 ms, so a test can see one expire. */
@@ -26,9 +26,9 @@ class ShortLivedFixtureController {
 
 const STORES: Array<[string, () => IdempotencyStore]> = [
   ['memory', () => new MemoryIdempotencyStore()],
-  ...(isServiceAvailable('redis')
-    ? [['Redis', () => new RedisIdempotencyStore(TEST_SERVICES.redis)] as [string, () => IdempotencyStore]]
-    : []),
+  ...rowsNeeding(['redis'], 'localCache on the Redis store', [
+    ['Redis', () => new RedisIdempotencyStore(TEST_SERVICES.redis)] as [string, () => IdempotencyStore],
+  ]),
 ];
 
 /**

@@ -10,7 +10,7 @@ import {
 } from '@nest-idempotency/core';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
-import { isServiceAvailable, TEST_SERVICES } from '../support/services';
+import { rowsNeeding, TEST_SERVICES } from '../support/services';
 import {
   calls,
   LayeredFixtureController,
@@ -26,18 +26,16 @@ import {
 const STORES: Array<[string, () => Pick<IdempotencyModuleOptions, 'store' | 'keyPrefix' | 'localCache'>]> = [
   ['memory', () => ({ store: new MemoryIdempotencyStore() })],
   ['memory + localCache', () => ({ store: new MemoryIdempotencyStore(), localCache: { maxEntries: 1_000 } })],
-  ...(isServiceAvailable('redis')
-    ? [
-        [
-          'Redis + localCache',
-          () => ({
-            store: new RedisIdempotencyStore(TEST_SERVICES.redis),
-            keyPrefix: `protocol-${randomUUID()}`,
-            localCache: { maxEntries: 1_000 },
-          }),
-        ] as (typeof STORES)[number],
-      ]
-    : []),
+  ...rowsNeeding(['redis'], 'the protocol on the Redis + localCache store', [
+    [
+      'Redis + localCache',
+      () => ({
+        store: new RedisIdempotencyStore(TEST_SERVICES.redis),
+        keyPrefix: `protocol-${randomUUID()}`,
+        localCache: { maxEntries: 1_000 },
+      }),
+    ] as (typeof STORES)[number],
+  ]),
 ];
 const CASES = HTTP_ADAPTERS.flatMap(([platform, adapter]) =>
   STORES.map(([storeName, open]) => [platform, storeName, adapter, open] as const),

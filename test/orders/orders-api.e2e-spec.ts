@@ -10,7 +10,7 @@ import {
   startPaymentsApp,
   THROWAWAY_DATABASES,
 } from '../payments/payments-harness';
-import { isServiceAvailable } from '../support/services';
+import { isServiceAvailable, servicesAvailableFor } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { OrdersApp, ordersClient, startOrdersApp } from './orders-harness';
 
@@ -21,9 +21,9 @@ const ORDERS_DATABASES = [THROWAWAY_DATABASES.sqlite, THROWAWAY_DATABASES.postgr
  * The shop against a real payments app (on an SQLite file of its own), the shop reaching payments through a TCP
  * proxy so that a test can take the link away or lose answers on it.
  */
-describe.each(ORDERS_DATABASES)('orders app on $name (pays through the payments app)', ({ services, create }) => {
+describe.each(ORDERS_DATABASES)('orders app on $name (pays through the payments app)', ({ name, services, create }) => {
   // A describe.each row cannot be skipped by describeWithServices; a missing server skips its tests here.
-  const run = services.every(isServiceAvailable) ? it : it.skip;
+  const run = servicesAvailableFor(`orders app on ${name}`, services) ? it : it.skip;
   const paymentsFile = createSqliteFile();
   let ordersDatabase: { url: string; drop: () => Promise<void> } | undefined;
   let payments: PaymentsApp;

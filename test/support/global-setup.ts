@@ -1,10 +1,12 @@
 import { probeServices, publishAvailableServices, TEST_SERVICES, TestService } from './services';
+import { provideSkippedSuitesFile } from './skipped-suites';
 
 /**
  * Checks once, before any suite, that Redis, PostgreSQL, MariaDB, RabbitMQ and NATS answer. Under CI=true a missing
  * service fails the whole run loudly; elsewhere the suites that need it are skipped and say so.
  */
 export default async function globalSetup(): Promise<void> {
+  provideSkippedSuitesFile();
   const failures = await probeServices();
   const available = (Object.keys(failures) as TestService[]).filter((name) => failures[name] === null);
   const missing = (Object.keys(failures) as TestService[]).filter((name) => failures[name] !== null);

@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import mysql from 'mysql2/promise';
 import { connect as connectNats } from 'nats';
 import { Client } from 'pg';
+import { recordSkippedSuite } from './skipped-suites';
 
 /** The servers the suites talk to, and where (overridable, for a machine whose services sit elsewhere). */
 export const TEST_SERVICES = {
@@ -86,5 +87,29 @@ export function describeWithServices(services: TestService[], name: string, body
     describe(name, body);
     return;
   }
-  describe.skip(`${name} [SKIPPED: ${missing.join(', ')} not reachable]`, body);
+  const reason = unreachable(missing);
+  recordSkippedSuite(name, reason);
+  describe.skip(`${name} [SKIPPED: ${reason}]`, body);
+}
+
+/**
+ * The rows of a `describe.each` (stores, databases) that need `services`: all of them, or none, the skip recorded
+ * under `name` so that the run's last line names it.
+ */
+export function rowsNeeding<Row>(services: TestService[], name: string, rows: Row[]): Row[] {
+  const missing = services.filter((service) => !isServiceAvailable(service));
+  if (missing.length === 0) return rows;
+  recordSkippedSuite(name, unreachable(missing));
+  return [];
+}
+
+/** Whether every one of `services` answers; when one does not, `name`'s skip is recorded for the run's last line. */
+export function servicesAvailableFor(name: string, services: TestService[]): boolean {
+  const missing = services.filter((service) => !isServiceAvailable(service));
+  if (missing.length > 0) recordSkippedSuite(name, unreachable(missing));
+  return missing.length === 0;
+}
+
+function unreachable(services: TestService[]): string {
+  return `${services.join(', ')} not reachable`;
 }

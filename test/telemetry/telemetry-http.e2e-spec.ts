@@ -12,7 +12,7 @@ import {
   TypeOrmIdempotencyStore,
 } from '@nest-idempotency/core/typeorm';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
-import { isServiceAvailable, TEST_SERVICES } from '../support/services';
+import { rowsNeeding, TEST_SERVICES } from '../support/services';
 import { createIsolatedDatabase, SqlDialect } from '../support/typeorm-data-sources';
 import { fixtureTracing, IncomingSpanInterceptor, slowGate, TelemetryFixtureController } from './telemetry-fixtures';
 import { OtelTestSdk } from './otel-test-sdk';
@@ -40,24 +40,22 @@ async function typeOrmStore(dialect: SqlDialect): Promise<OpenedStore> {
 const STORES: Array<[string, 'memory' | 'redis' | 'typeorm', () => Promise<OpenedStore>]> = [
   ['memory', 'memory', async () => ({ store: new MemoryIdempotencyStore(), close: async () => {} })],
   ['SQLite (TypeORM)', 'typeorm', () => typeOrmStore('sqlite')],
-  ...(isServiceAvailable('redis')
-    ? [
-        [
-          'Redis',
-          'redis',
-          async () => {
-            const store = new RedisIdempotencyStore(TEST_SERVICES.redis);
-            return { store, close: () => store.close() };
-          },
-        ] as (typeof STORES)[number],
-      ]
-    : []),
-  ...(isServiceAvailable('postgres')
-    ? [['PostgreSQL (TypeORM)', 'typeorm', () => typeOrmStore('postgres')] as (typeof STORES)[number]]
-    : []),
-  ...(isServiceAvailable('mariadb')
-    ? [['MariaDB (TypeORM)', 'typeorm', () => typeOrmStore('mariadb')] as (typeof STORES)[number]]
-    : []),
+  ...rowsNeeding(['redis'], 'telemetry on the Redis store', [
+    [
+      'Redis',
+      'redis',
+      async () => {
+        const store = new RedisIdempotencyStore(TEST_SERVICES.redis);
+        return { store, close: () => store.close() };
+      },
+    ] as (typeof STORES)[number],
+  ]),
+  ...rowsNeeding(['postgres'], 'telemetry on the PostgreSQL store', [
+    ['PostgreSQL (TypeORM)', 'typeorm', () => typeOrmStore('postgres')] as (typeof STORES)[number],
+  ]),
+  ...rowsNeeding(['mariadb'], 'telemetry on the MariaDB store', [
+    ['MariaDB (TypeORM)', 'typeorm', () => typeOrmStore('mariadb')] as (typeof STORES)[number],
+  ]),
 ];
 const CASES = HTTP_ADAPTERS.flatMap(([adapterName, adapter]) =>
   STORES.map(([storeName, kind, open]) => [`${adapterName}, ${storeName} store`, adapter, kind, open] as const),

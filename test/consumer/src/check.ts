@@ -1,7 +1,7 @@
 /*
  * Runs the fixture app on each store through the package's public entry points, over real HTTP, and checks
  * what the README promises: a first request runs, a duplicate is replayed, a changed body is refused with 422;
- * and the transactional mode, whose handler injects IdempotencyTransaction as the README shows; and the client entry
+ * and the transactional mode, whose handler injects IdempotencyTransaction as docs/transactional.md shows; and the client entry
  * against the app on the memory store (./client.ts).
  * Prints one line per check and exits non-zero when any fails.
  */

@@ -4,7 +4,7 @@ import { IdempotencyTransaction, TypeOrmIdempotencyStore } from '@nest-idempoten
 import { DataSource } from 'typeorm';
 import { OrderBody } from './orders';
 
-/** Writes the order in the request's idempotency transaction, as the README's transactional example does. */
+/** Writes the order in the request's idempotency transaction, as the transactional example in docs/transactional.md does. */
 @Injectable()
 export class OrdersWriter {
   constructor(

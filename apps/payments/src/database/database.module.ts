@@ -7,6 +7,7 @@ import { takeTurnsOnSqlite } from '@nest-idempotency/core/typeorm';
 import { APP_CONFIG } from '../config/app-config.module';
 import { AppConfig } from '../config/app-config';
 import { dataSourceOptions } from './data-source-options';
+import { openMigratedDataSource } from './migrated-data-source';
 import { PostgresConnectionLossListener } from './postgres-connection-loss.listener';
 
 /**
@@ -18,7 +19,8 @@ import { PostgresConnectionLossListener } from './postgres-connection-loss.liste
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [APP_CONFIG],
-      useFactory: async (config: AppConfig) => ({ ...(await dataSourceOptions(config.database)), migrationsRun: true }),
+      useFactory: (config: AppConfig) => dataSourceOptions(config.database),
+      dataSourceFactory: (options) => openMigratedDataSource(options!),
     }),
     ClsModule.forRoot({
       global: true,

@@ -23,7 +23,7 @@ import { createIdempotencyStore } from './idempotency-store.factory';
       ) => {
         const store = createIdempotencyStore(config, dataSource, transactionHost);
         // On the app's own database the record commits with the payment (exactly once); on Redis it cannot,
-        // and the reference's UNIQUE constraint guards the remaining window (see README, Guarantees).
+        // and the reference's UNIQUE constraint guards the remaining window (see docs/transactional.md, Guarantees per mode).
         const transactional = config.idempotencyStore === 'typeorm';
         if (transactional && !(supportsTransactions(store) && store.sharesConnectionWith(dataSource))) {
           throw new Error('IDEMPOTENCY_STORE=typeorm must run on the application DataSource to be transactional');
