@@ -17,23 +17,6 @@ const GUIDES = readdirSync(join(ROOT, 'docs'))
 const DOCUMENTS = ['README.md', PACKAGE_README, ...GUIDES];
 const REPOSITORY_DOCS_URL = 'https://github.com/nest-idempotency/nest-idempotency/blob/main/docs/';
 
-/**
- * `@nestjs/config` is not among the repository's dependencies. Until it is, the package README's `ConfigService`
- * example is checked against the two members it uses, as @nestjs/config 4 declares them.
- */
-const NEST_CONFIG_DECLARATION = `
-declare module '@nestjs/config' {
-  import { DynamicModule } from '@nestjs/common';
-  export class ConfigModule {
-    static forRoot(options?: { isGlobal?: boolean; envFilePath?: string | string[] }): Promise<DynamicModule>;
-  }
-  export class ConfigService {
-    get<T = any>(propertyPath: string): T | undefined;
-    getOrThrow<T = any>(propertyPath: string): T;
-  }
-}
-`;
-
 interface Example {
   document: string;
   line: number;
@@ -64,29 +47,10 @@ function compilerOptions(): ts.CompilerOptions {
   return { ...options, noEmit: true, noUnusedLocals: false, types: ['node'] };
 }
 
-function isInstalled(name: string): boolean {
-  try {
-    require.resolve(name, { paths: [ROOT] });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function diagnose(examples: Example[]): string[] {
   const options = compilerOptions();
   const host = ts.createCompilerHost(options);
-  const declarations: Example[] = isInstalled('@nestjs/config')
-    ? []
-    : [
-        {
-          document: '(declaration)',
-          line: 1,
-          file: join(ROOT, 'nestjs-config.example.d.ts'),
-          code: NEST_CONFIG_DECLARATION,
-        },
-      ];
-  const byFile = new Map([...examples, ...declarations].map((example) => [example.file, example]));
+  const byFile = new Map(examples.map((example) => [example.file, example]));
   const { getSourceFile, fileExists, readFile } = host;
   host.fileExists = (name) => byFile.has(name) || fileExists.call(host, name);
   host.readFile = (name) => byFile.get(name)?.code ?? readFile.call(host, name);
