@@ -31,6 +31,8 @@ export interface FixedRateMeasurement {
   acquireP50Ms: number | null;
   acquireP99Ms: number | null;
   latencyP99Ms: number;
+  /** The app's event-loop delay p99 (ms): what any reply waits for before its callback runs. */
+  loopDelayP99Ms: number;
 }
 
 export interface FixedRatePhase {
@@ -67,13 +69,15 @@ export async function runFixedRatePhase(phase: FixedRatePhase): Promise<FixedRat
         acquireP50Ms: stats.acquireP50Ms,
         acquireP99Ms: stats.acquireP99Ms,
         latencyP99Ms: load.latencyP99Ms,
+        loopDelayP99Ms: stats.loopDelayP99Ms,
       };
       measurements.push(measurement);
       phase.log(
         `  ${entry.id.padEnd(20)} at ${entry.rate} req/s: ${load.rps.toFixed(0)} req/s, app CPU ${measurement.cpuUsPerRequest.toFixed(1)} µs/req` +
           (stats.acquireP99Ms !== null
             ? `, acquire p50 ${stats.acquireP50Ms!.toFixed(3)} p99 ${stats.acquireP99Ms.toFixed(3)} ms`
-            : ''),
+            : '') +
+          `, event-loop delay p99 ${stats.loopDelayP99Ms.toFixed(3)} ms`,
       );
     }
   }

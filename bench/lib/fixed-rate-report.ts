@@ -64,16 +64,18 @@ export function renderOpenLoopAcquire(report: BenchReport): string {
   const rows = [...byVariant(phase)].map(([id, ms]) => {
     const p99 = ms.flatMap((m) => (m.acquireP99Ms === null ? [] : [m.acquireP99Ms]));
     const p50 = ms.flatMap((m) => (m.acquireP50Ms === null ? [] : [m.acquireP50Ms]));
-    return `| ${label(id)} | ${ms[0].rate} | ${fixed(median(ms.map((m) => m.rps)), 0)} | ${fixed(median(p50), 3)} | ${fixed(median(p99), 3)} | ${spread(p99, 3)} | ${fixed(median(ms.map((m) => m.latencyP99Ms)), 1)} |`;
+    return `| ${label(id)} | ${ms[0].rate} | ${fixed(median(ms.map((m) => m.rps)), 0)} | ${fixed(median(p50), 3)} | ${fixed(median(p99), 3)} | ${spread(p99, 3)} | ${fixed(median(ms.map((m) => m.loopDelayP99Ms)), 3)} | ${fixed(median(ms.map((m) => m.latencyP99Ms)), 1)} |`;
   });
   return `### Acquire latency at half the saturating rate
 
 The library's own \`acquireMs\` (from its \`events\` hook) while autocannon sends a fixed rate, half the median req/s the
 same variant reached in the closed-loop rounds, whatever the app answers (\`overallRate\`, ${report.settings.connections}
 connections): the lookup's latency with the app busy half the time, rather than the queue in front of it at saturation.
+The event-loop delay is how late a 1 ms timer fired in the same app over the same seconds (\`monitorEventLoopDelay\`):
+a store's reply that arrives while the loop is busy with other requests waits as long before the library sees it.
 
-| variant | rate sent (req/s) | served (req/s) | acquire p50 (ms) | acquire p99 (ms, median) | p99 range over rounds | request p99 (ms) |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| variant | rate sent (req/s) | served (req/s) | acquire p50 (ms) | acquire p99 (ms, median) | p99 range over rounds | event-loop delay p99 (ms) | request p99 (ms) |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}
 `;
 }
