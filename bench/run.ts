@@ -9,11 +9,12 @@
  *
  * It writes docs/benchmarks.md, docs/benchmarks.svg and docs/capacity.md (not when BENCH_ONLY narrows the run).
  *
- * Settings (environment): BENCH_ROUNDS (3), BENCH_DURATION seconds per measurement (5), BENCH_WARMUP seconds (3),
+ * Settings (environment): BENCH_ROUNDS (6), BENCH_DURATION seconds per measurement (3), BENCH_WARMUP seconds (3),
  * BENCH_CONNECTIONS (50), BENCH_ONLY=variant,... (baselines, floors and the peer its targets need are added),
  * BENCH_PROFILE=app,... (V8's CPU profile of those apps over the measured rounds; see bench/profile-summary.ts),
  * BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test),
- * BENCH_REDIS_URL (default: a dedicated redis-server the bench starts), BENCH_STRICT=1 (exit 2 when a speed target
+ * BENCH_REDIS_URL (default: a dedicated redis-server the bench starts), BENCH_PIN=0 (no taskset pinning: lib/cpu-pinning.ts),
+ * BENCH_STRICT=1 (exit 2 when a speed target
  * is missed; bench/lib/targets.ts), BENCH_RENDER_ONLY=1 (rewrite the docs from the local bench/last-run.json).
  */
 import { spawnSync } from 'node:child_process';
@@ -27,6 +28,10 @@ import { Client } from 'pg';
 import type { AppStats } from './apps/app-process';
 import { LoadResult, RequestShape, runLoad } from './lib/load';
 import { NEST12_DIR, prepareNest12 } from './lib/nest12';
+import { choosePinning, pin } from './lib/cpu-pinning';
+import { commonRate, runFixedRatePhase } from './lib/fixed-rate-phase';
+import { median } from './lib/stats';
+import { repeats } from './lib/targets';
 import { capacityRunOf, readRecordSizes, saveCapacityRun } from './lib/capacity-inputs';
 import { AppProcess, REPO_ROOT, runningCount, startRedisServer, stopAll } from './lib/processes';
 import {
@@ -79,8 +84,8 @@ function readSettings(env = process.env): Settings {
           .filter(Boolean)
       : null;
   return {
-    rounds: int('BENCH_ROUNDS', 3, 3),
-    durationS: int('BENCH_DURATION', 5, 1),
+    rounds: int('BENCH_ROUNDS', 6, 2),
+    durationS: int('BENCH_DURATION', 3, 1),
     warmupS: int('BENCH_WARMUP', 3, 1),
     connections: int('BENCH_CONNECTIONS', 50, 1),
     only: list('BENCH_ONLY'),
@@ -153,6 +158,11 @@ async function main(): Promise<number> {
     }
   }
   installPeer();
+  const { pinning, reason: pinningReason } = choosePinning();
+  if (pinning) {
+    pin(process.pid, pinning.load);
+    log(`CPU pinning: each app on core(s) ${pinning.app}; the harness, its load and Redis on ${pinning.load}`);
+  } else log(`CPU pinning off: ${pinningReason}`);
 
   // --- Setup: Redis, databases, files; each registered for cleanup as soon as it exists.
   let redisUrl = settings.redisUrl;
@@ -160,6 +170,7 @@ async function main(): Promise<number> {
   if (!redisUrl) {
     const server = await startRedisServer();
     redisUrl = server.url;
+    if (pinning) pin(server.pid, pinning.load);
   }
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: () => null });
   cleanups.push({ name: 'redis client', run: () => void redis.disconnect() });
@@ -329,7 +340,10 @@ async function main(): Promise<number> {
         label: `Nest ${major}: memory store, fresh keys`,
         app: `${prefix}-memory`,
         expectOutcome: 'executed',
-        targets: [{ kind: 'of-floor', factor: 0.95 }],
+        targets: [
+          { kind: 'cpu-above-floor', maxUs: 20 },
+          { kind: 'cpu-above-floor-vs', other: id('redis') },
+        ],
       },
       {
         ...common,
@@ -339,8 +353,8 @@ async function main(): Promise<number> {
         expectOutcome: 'executed',
         redisRecords: `idempotency:{:${runId}-o*`,
         targets: [
-          { kind: 'of-floor', factor: 0.95 },
-          { kind: 'peer', peer: 'peer-redis', peerFloor: 'peer-interceptor' },
+          { kind: 'cpu-above-floor-vs', other: 'peer-redis' },
+          { kind: 'acquire-p99', maxMs: 1 },
         ],
       },
       {
@@ -349,7 +363,6 @@ async function main(): Promise<number> {
         label: `Nest ${major}: SQLite (TypeORM store), fresh keys`,
         app: `${prefix}-sqlite`,
         expectOutcome: 'executed',
-        targets: [{ kind: 'of-floor', factor: 0.85 }],
       },
       {
         ...common,
@@ -357,7 +370,7 @@ async function main(): Promise<number> {
         label: `Nest ${major}: PostgreSQL (TypeORM store), fresh keys`,
         app: `${prefix}-postgres`,
         expectOutcome: 'executed',
-        targets: [{ kind: 'ratio', min: 0.45 }],
+        targets: [{ kind: 'acquire-p99', maxMs: 1 }],
       },
       {
         ...common,
@@ -365,7 +378,6 @@ async function main(): Promise<number> {
         label: `Nest ${major}: PostgreSQL (TypeORM store, transactional mode), fresh keys`,
         app: `${prefix}-postgres-tx`,
         expectOutcome: 'executed',
-        targets: [{ kind: 'ratio', min: 0.35 }],
         note: 'the record completes inside a BEGIN/COMMIT around the handler; compare with the non-transactional PostgreSQL row',
       },
     ];
@@ -452,7 +464,6 @@ async function main(): Promise<number> {
       request: freshPayment,
       expectOutcome: 'executed',
       redisRecords: `idempotency:{m1:${runId}-p*`,
-      targets: [{ kind: 'ratio', min: 0.9 }],
     },
     {
       id: 'payments-replay',
@@ -480,7 +491,6 @@ async function main(): Promise<number> {
       baseline: 'payments-postgres-unguarded',
       request: freshPayment,
       expectOutcome: 'executed',
-      targets: [{ kind: 'ratio', min: 0.85 }],
       note: "the record is acquired in one statement and completes inside the payment's own transaction",
     },
   ];
@@ -493,6 +503,7 @@ async function main(): Promise<number> {
     const app = new AppProcess(appName, entry, { ...options, ...profile });
     log(`starting ${name}`);
     await app.start();
+    if (pinning) pin(app.pid!, pinning.app);
     apps.set(name, app);
   }
 
@@ -552,6 +563,45 @@ async function main(): Promise<number> {
     }
   }
   for (const app of apps.values()) await app.stopProfile();
+
+  // --- CPU per request at one fixed rate, and acquire latency at half of each variant's saturating rate.
+  const saturated = (id: string) => median(measurements.filter((m) => m.variant === id).map((m) => m.load.rps)) ?? 0;
+  const phaseEntry = (variant: Variant, rate: number) => ({
+    id: variant.id,
+    app: apps.get(variant.app)!,
+    request: variant.request,
+    rate,
+  });
+  const phase = (entries: ReturnType<typeof phaseEntry>[]) => ({
+    entries,
+    rounds: settings.rounds,
+    durationS: settings.durationS,
+    connections: settings.connections,
+    check: async (id: string, load: LoadResult, stats: AppStats) => {
+      const variant = selected.find((v) => v.id === id)!;
+      await assertClean(variant, load, apps.get(variant.app)!);
+      assertOutcomes(variant, stats, load);
+    },
+    log,
+  });
+  const cpuVariants = selected.filter((v) => cpuCompared(selected).has(v.id));
+  let fixedRate: BenchReport['fixedRate'];
+  if (cpuVariants.length) {
+    const rate = commonRate(cpuVariants.map((v) => saturated(v.id)));
+    log(
+      `app CPU at a fixed ${rate} req/s (half the slowest of them at saturation): ${cpuVariants.map((v) => v.id).join(' ')}`,
+    );
+    const cpuMeasurements = await runFixedRatePhase(phase(cpuVariants.map((v) => phaseEntry(v, rate))));
+    fixedRate = { rate, measurements: cpuMeasurements };
+  }
+  const latencyVariants = selected.filter((v) => v.targets?.some((t) => t.kind === 'acquire-p99'));
+  let openLoop: BenchReport['openLoop'];
+  if (latencyVariants.length) {
+    log(`acquire latency at half the saturating rate, open loop: ${latencyVariants.map((v) => v.id).join(' ')}`);
+    openLoop = await runFixedRatePhase(
+      phase(latencyVariants.map((v) => phaseEntry(v, Math.max(50, Math.round(saturated(v.id) / 2))))),
+    );
+  }
 
   // --- Acquire latency of the Redis store under light load, where it is the round trip rather than the queue.
   const unsaturated: AppStats[] = [];
@@ -614,6 +664,9 @@ async function main(): Promise<number> {
     measurements,
     unsaturatedAcquire: unsaturated,
     directAcquire,
+    fixedRate,
+    openLoop,
+    pinning: pinning ?? { unpinned: pinningReason },
     recordSizes,
     largeResponseBytes: LARGE_RESPONSE_BYTES,
     profiled: profileDir ? { dir: profileDir, apps: settings.profile } : undefined,
@@ -649,12 +702,20 @@ function publish(report: BenchReport, settings: Pick<Settings, 'only' | 'strict'
     log('wrote docs/benchmarks.md, docs/benchmarks.svg, docs/capacity.md');
   }
   log(`done in ${report.elapsedS.toFixed(0)} s`);
-  const missed = summary.targets.filter((row) => row.met === false);
+  const count = (verdict: string) => summary.targets.filter((row) => row.verdict === verdict).length;
+  const unrepeated = summary.targets.filter((row) => repeats(row) === false);
   log(
-    `targets: ${summary.targets.filter((row) => row.met).length} met, ${missed.length} missed, ${summary.targets.filter((row) => row.met === null).length} not measured`,
+    `targets: ${count('met')} met, ${count('missed')} missed, ${count('undecided')} undecided, ${count('not measured')} not measured; ` +
+      `${unrepeated.length} figure(s) differ between the halves of the run by more than their tolerance`,
   );
-  if (settings.strict && missed.length) {
-    log(`BENCH_STRICT=1: missed ${missed.map((row) => `${row.variant} (${row.required})`).join('; ')}`);
+  // Strict: every measured target met, with a figure that repeats; an undecided one does not pass for met.
+  const failing = summary.targets.filter(
+    (row) => row.verdict === 'missed' || row.verdict === 'undecided' || repeats(row) === false,
+  );
+  if (settings.strict && failing.length) {
+    log(
+      `BENCH_STRICT=1: not met: ${failing.map((row) => `${row.variant}: ${row.figure} ${row.required} (${row.verdict}${repeats(row) === false ? ', does not repeat' : ''})`).join('; ')}`,
+    );
     return 2;
   }
   return 0;
@@ -792,11 +853,30 @@ function selectVariants(all: Variant[], only: string[] | null): Variant[] {
     want(variant.baseline);
     want(variant.floor);
     want(variant.reference);
-    for (const target of variant.targets ?? [])
-      if (target.kind === 'peer') [target.peer, target.peerFloor].forEach(want);
+    for (const target of variant.targets ?? []) {
+      if (target.kind === 'of-variant') want(target.of);
+      if (target.kind === 'cpu-above-floor-vs') want(target.other);
+    }
   };
   only.forEach(want);
   return all.filter((variant) => wanted.has(variant.id));
+}
+
+/** The variants the CPU targets compare: those with a CPU target, what they are compared with, and their floors. */
+function cpuCompared(selected: Variant[]): Set<string> {
+  const ids = new Set<string>();
+  const add = (id: string | undefined) => {
+    const variant = selected.find((v) => v.id === id);
+    if (!variant || ids.has(variant.id)) return;
+    ids.add(variant.id);
+    add(variant.floor);
+  };
+  for (const variant of selected)
+    for (const target of variant.targets ?? []) {
+      if (target.kind === 'cpu-above-floor') add(variant.id);
+      if (target.kind === 'cpu-above-floor-vs') [variant.id, target.other].forEach(add);
+    }
+  return ids;
 }
 
 /** Installs the peer's own dependencies (Nest 10) from its lock file when they are missing. */

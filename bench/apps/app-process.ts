@@ -7,6 +7,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 /** Acquire latency and outcomes an app saw since the last reset. */
 export interface AppStats {
@@ -19,6 +20,12 @@ export interface AppStats {
   outcomes: Record<string, number>;
   /** CPU time this process used since the last reset, in microseconds (user + system). */
   cpuUs: number;
+  /**
+   * How late a 1 ms timer fired, p99 and max (ms), since the last reset: the wait any callback (a store's reply
+   * included) can have in front of it because the event loop is busy with other requests.
+   */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 /** Messages from the harness to an app. */
@@ -53,6 +60,11 @@ export class AcquireRecorder {
   private count = 0;
   private outcomes: Record<string, number> = {};
   private cpuAtReset = process.cpuUsage();
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 1 });
+
+  constructor() {
+    this.loopDelay.enable();
+  }
 
   /** The `events` hook (or a function it calls). */
   readonly record = (event: EventLike): void => {
@@ -70,6 +82,7 @@ export class AcquireRecorder {
     this.count = 0;
     this.outcomes = {};
     this.cpuAtReset = process.cpuUsage();
+    this.loopDelay.reset();
   }
 
   stats(): AppStats {
@@ -83,6 +96,8 @@ export class AcquireRecorder {
       acquireMaxMs: sorted.length ? sorted[sorted.length - 1] : null,
       outcomes: { ...this.outcomes },
       cpuUs: (({ user, system }) => user + system)(process.cpuUsage(this.cpuAtReset)),
+      loopDelayP99Ms: this.loopDelay.percentile(99) / 1e6,
+      loopDelayMaxMs: this.loopDelay.max / 1e6,
     };
   }
 }

@@ -229,7 +229,7 @@ export async function freePort(): Promise<number> {
  * A dedicated `redis-server` on a free loopback port, without persistence, so the bench neither disturbs nor is
  * disturbed by whatever else uses the machine's Redis, and its memory figures count only the bench's records.
  */
-export async function startRedisServer(): Promise<{ url: string; port: number }> {
+export async function startRedisServer(): Promise<{ url: string; port: number; pid: number }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'idempotency-bench-redis-'));
   const child = spawn(
@@ -282,7 +282,7 @@ export async function startRedisServer(): Promise<{ url: string; port: number }>
       throw new Error(`redis-server on port ${port} did not answer PING within 10 s:\n${output}`);
     await sleep(50);
   }
-  return { url: `redis://127.0.0.1:${port}`, port };
+  return { url: `redis://127.0.0.1:${port}`, port, pid: child.pid! };
 }
 
 function ping(port: number): Promise<boolean> {

@@ -2,7 +2,9 @@ import type { AppStats } from '../apps/app-process';
 import type { LoadResult } from './load';
 import { median, range } from './stats';
 import { renderFeatureCosts } from './feature-costs';
-import { judgeTargets, Target, TargetRow, targetsTable } from './targets';
+import { renderFixedRateCpu, renderOpenLoopAcquire } from './fixed-rate-report';
+import type { FixedRateMeasurement } from './fixed-rate-phase';
+import { judgeTargets, RoundFigures, Target, TargetRow, targetsTable } from './targets';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const AUTOCANNON_VERSION: string = require('autocannon/package.json').version;
@@ -67,6 +69,12 @@ export interface BenchReport {
   /** `RedisIdempotencyStore.acquire` alone, called one at a time from the harness. */
   directAcquire?: { p50Ms: number; p99Ms: number; calls: number };
   recordSizes: RecordSize[];
+  /** App CPU per request of the variants the CPU targets compare, all at one fixed rate. */
+  fixedRate?: { rate: number; measurements: FixedRateMeasurement[] };
+  /** The variants with a latency target, each at half the rate that saturates it (open loop). */
+  openLoop?: FixedRateMeasurement[];
+  /** Which cores the apps and the load ran on (bench/lib/cpu-pinning.ts). */
+  pinning?: { load: string; app: string } | { unpinned: string };
   /** Bytes of JSON the large-response variants answer with. */
   largeResponseBytes?: number;
   profiled?: { dir: string; apps: string[] };
@@ -161,10 +169,10 @@ export function summarise(report: BenchReport): Summary {
       id: v.info.id,
       label: v.info.label,
       nest: nestOf(v.info.group),
-      ratio: v.ratio,
       floor: v.info.floor,
       targets: v.info.targets,
     })),
+    roundFigures(report),
   );
   return {
     variants,
@@ -176,6 +184,32 @@ export function summarise(report: BenchReport): Summary {
   };
 }
 
+/** The run's per-round figures, as the targets read them. */
+function roundFigures(report: BenchReport): RoundFigures {
+  const byRound = <M extends { variant: string; round: number }>(
+    list: readonly M[],
+    id: string,
+    value: (m: M) => number | null,
+  ) =>
+    new Map(
+      list
+        .filter((m) => m.variant === id)
+        .flatMap((m) => {
+          const figure = value(m);
+          return figure === null ? [] : [[m.round, figure] as [number, number]];
+        }),
+    );
+  const info = (id: string) => report.variants.find((v) => v.id === id);
+  return {
+    rounds: report.settings.rounds,
+    rps: (id) => byRound(report.measurements, id, (m) => m.load.rps),
+    cpu: (id) => byRound(report.fixedRate?.measurements ?? [], id, (m) => m.cpuUsPerRequest),
+    acquireP99: (id) => byRound(report.openLoop ?? [], id, (m) => m.acquireP99Ms),
+    label: (id) => info(id)?.label ?? id,
+    floor: (id) => info(id)?.floor,
+  };
+}
+
 const GROUP_COLOURS: Record<VariantInfo['group'], string> = {
   nest11: '#3b6fb6',
   nest12: '#7a5cb8',
@@ -184,7 +218,7 @@ const GROUP_COLOURS: Record<VariantInfo['group'], string> = {
   features: '#8c8c8c',
 };
 
-/** A horizontal bar chart of each variant's ratio to its baseline, with 1.0 and the targets marked. */
+/** A horizontal bar chart of each variant's ratio to its baseline, with 1.0 marked. */
 export function renderChart(report: BenchReport, summary: Summary): string {
   const bars = summary.variants.filter((v) => v.ratio !== null);
   const labelWidth = 400;
@@ -238,18 +272,6 @@ export function renderChart(report: BenchReport, summary: Summary): string {
       );
       labelX = Math.max(labelX, x(high) + 6);
     }
-    // The highest plain ratio the variant had to reach (a floor-relative target is drawn at its value in this run).
-    const required = summary.targets
-      .filter((row) => row.variant === v.info.label && row.requiredRatio !== null)
-      .map((row) => row.requiredRatio!);
-    const target = required.length ? Math.max(...required) : undefined;
-    if (target !== undefined) {
-      const tx = x(target);
-      parts.push(
-        `<line x1="${tx.toFixed(1)}" y1="${y + 1}" x2="${tx.toFixed(1)}" y2="${y + rowHeight - 1}" stroke="#d62728" stroke-width="2.5"/>`,
-      );
-      labelX = Math.max(labelX, tx + 6);
-    }
     parts.push(
       `<text x="${labelX.toFixed(1)}" y="${y + 17}" fill="#222">${ratio.toFixed(2)}${ratio > axisMax ? ' (axis cut)' : ''}</text>`,
     );
@@ -273,10 +295,6 @@ export function renderChart(report: BenchReport, summary: Summary): string {
     legendX += 16 + label.length * 6.3 + 20;
   }
   const secondRow = firstRow + 20;
-  parts.push(
-    `<line x1="${labelWidth + 5}" y1="${secondRow - 11}" x2="${labelWidth + 5}" y2="${secondRow + 2}" stroke="#d62728" stroke-width="2.5"/>`,
-  );
-  parts.push(`<text x="${labelWidth + 16}" y="${secondRow}">target</text>`);
   parts.push(
     `<line x1="${labelWidth + 130}" y1="${secondRow - 4}" x2="${labelWidth + 160}" y2="${secondRow - 4}" stroke="#222"/>`,
   );
@@ -320,7 +338,7 @@ do not edit by hand.
 - **Command**: \`${report.command}\`, ${report.elapsedS.toFixed(0)} s in all.
 - **Settings**: ${settings.rounds} rounds of ${settings.durationS} s per variant after ${settings.warmupS} s of warm-up,
   ${settings.connections} connections; figures are medians over the rounds, ratios are to the unguarded app of the same
-  group measured in the same run.
+  group measured in the same run. ${pinningLine(report)}
 
 ![Throughput relative to the unguarded baseline](benchmarks.svg)
 
@@ -328,11 +346,14 @@ do not edit by hand.
 
 ${summary.targetsTable}
 
-"Floor" is the ratio of the pass-through interceptor on the same Nest major in the same run: what Nest charges any
-interceptor before the guard does anything, so an interceptor-based guard can only come close to it. The comparison with \`@node-idempotency/nestjs\` divides each
-guard's ratio by its own framework's floor (the peer runs on Nest 10), so that it compares what each guard keeps of
-what its framework leaves rather than the frameworks themselves. \`BENCH_STRICT=1 npm run bench\` exits with status 2
-when a target is missed.
+Each target's figure is computed round by round, each variant against what it is compared with in the same round:
+throughput against a floor that does the same statements on the bare driver (no library), app CPU above the framework's
+pass-through interceptor at one fixed rate (below), acquire latency at half the saturating rate (below). The median is
+the figure, the range over the ${settings.rounds} rounds is its interval (with six rounds, a 97% interval for the median:
+all six fall on one side of it with probability 2 × 2⁻⁶), and a target whose interval straddles its limit is undecided
+rather than met or missed. "Halves of the run" are the medians of the first and of the second half of the rounds: the
+same commit measured twice, in one run; ratios must agree within ±0.05, CPU figures within ±5 µs, latencies within
+±0.05 ms. \`BENCH_STRICT=1 npm run bench\` exits with status 2 unless every target is met with a figure that repeats.
 
 ## Results
 
@@ -343,6 +364,8 @@ against its baseline measured in the same round). Latencies are what autocannon 
 p50/p99 is the library's own \`acquireMs\` from its \`events\` hook, collected in the app process; app CPU is the app
 process's CPU time (user + system, all threads) divided by the requests it served.
 
+${renderFixedRateCpu(report)}
+${renderOpenLoopAcquire(report)}
 ${renderFeatureCosts(report, summary)}
 Acquire latency of the Redis store, as the \`events\` hook reports it:
 
@@ -457,6 +480,13 @@ Command: \`${report.command}\` (settings through \`BENCH_ROUNDS\`, \`BENCH_DURAT
 }
 
 type Lookup = (id: string) => VariantSummary | undefined;
+
+function pinningLine(report: BenchReport): string {
+  const pinning = report.pinning;
+  if (!pinning) return '';
+  if ('unpinned' in pinning) return `Not pinned to cores (${pinning.unpinned}).`;
+  return `Pinned with \`taskset\`: each app on core ${pinning.app}; the harness (and autocannon in it) and Redis on core ${pinning.load}; PostgreSQL and MariaDB, the machine's services, wherever the system runs them.`;
+}
 
 /** The paragraph on Nest's interceptor floor, worded from what the run measured. */
 function floorParagraph(v: Lookup, cpu: (id: string) => number | null): string {

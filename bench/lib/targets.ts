@@ -1,85 +1,143 @@
 /*
- * The speed targets, judged on one run's medians. Every figure is a ratio to an unguarded baseline measured in
- * the same run; "the floor" is the ratio of the pass-through interceptor on the same Nest major, also in the same run.
+ * The speed targets, judged on per-round figures rather than on one number: each target's figure is computed round
+ * by round (a variant against what it is compared with, measured in the same round), and the run reports the median,
+ * the range over the rounds, and the median of each half of the rounds. With six rounds the range is a 97%
+ * interval for the median (the chance that all six fall on one side of it is 2 × 2⁻⁶), so a target whose range
+ * straddles the limit is called undecided rather than met or missed. The two halves are the run measured twice:
+ * how far apart they are is what a second run of the same commit could differ by.
  */
+import { median, range } from './stats';
 
 /** One target a variant must meet. */
 export type Target =
-  /** ratio ≥ factor × the floor's ratio (the floor variant is the variant's `floor`). */
-  | { kind: 'of-floor'; factor: number }
-  /** ratio ≥ min, whatever the floor. */
-  | { kind: 'ratio'; min: number }
-  /**
-   * At least the peer's share of its own floor: ours ÷ our floor ≥ peer ÷ peer floor. The peer runs on Nest 10, whose
-   * floor differs from Nest 11's and 12's, so raw ratios would compare frameworks as much as guards; dividing each
-   * by its framework's floor compares what each guard keeps of what its framework leaves.
-   */
-  | { kind: 'peer'; peer: string; peerFloor: string };
+  /** Throughput: per round, this variant's req/s ≥ factor × the req/s of `of` (a floor on the bare driver). */
+  | { kind: 'of-variant'; of: string; factor: number }
+  /** App CPU at a fixed rate: per round, µs per request above the variant's floor (Nest's pass-through) ≤ maxUs. */
+  | { kind: 'cpu-above-floor'; maxUs: number }
+  /** App CPU at a fixed rate: per round, µs above this variant's floor ≤ µs of `other` above its own floor. */
+  | { kind: 'cpu-above-floor-vs'; other: string }
+  /** Open-loop load at half the saturating rate: per round, the library's acquire p99 < maxMs. */
+  | { kind: 'acquire-p99'; maxMs: number };
 
-/** What the targets need of a variant's summary. */
+/** What the targets need of a variant. */
 export interface TargetSubject {
   id: string;
   label: string;
   nest: string;
-  ratio: number | null;
   floor?: string;
   targets?: Target[];
 }
+
+/** The per-round figures of a run, by variant id and round. */
+export interface RoundFigures {
+  rounds: number;
+  /** Closed-loop req/s. */
+  rps(id: string): Map<number, number>;
+  /** App CPU µs per request at the fixed rate. */
+  cpu(id: string): Map<number, number>;
+  /** Acquire p99 (ms) under the open-loop load. */
+  acquireP99(id: string): Map<number, number>;
+  label(id: string): string;
+  floor(id: string): string | undefined;
+}
+
+export type Verdict = 'met' | 'missed' | 'undecided' | 'not measured';
 
 /** One row of the targets table. */
 export interface TargetRow {
   variant: string;
   nest: string;
+  /** What the figure is (e.g. "µs above the floor at 2,000 req/s"). */
+  figure: string;
   required: string;
-  measured: string;
-  /** null: the run did not measure what the target needs (a narrowed run). */
-  met: boolean | null;
-  /** The ratio the variant had to reach, for the chart; null when the target is not a plain ratio. */
-  requiredRatio: number | null;
+  unit: 'ratio' | 'µs' | 'ms';
+  median: number | null;
+  interval: [number, number] | null;
+  /** Medians of the first and of the second half of the rounds. */
+  halves: [number, number] | null;
+  /** How far apart the halves may be for the figure to count as repeatable. */
+  repeatTolerance: number;
+  verdict: Verdict;
 }
 
-const two = (value: number) => value.toFixed(2);
+/** Ratios repeat within ±0.05; CPU figures within ±5 µs per request; latencies within ±0.05 ms. */
+const TOLERANCE = { ratio: 0.05, µs: 5, ms: 0.05 } as const;
 
-/** Judges every target of every variant against the run's ratios. */
-export function judgeTargets(subjects: readonly TargetSubject[]): TargetRow[] {
-  const ratioOf = (id: string | undefined) =>
-    id === undefined ? null : (subjects.find((s) => s.id === id)?.ratio ?? null);
+/** Per-round values of `a` combined with those of `b` of the same round (rounds one of them lacks are dropped). */
+function zip(a: Map<number, number>, b: Map<number, number>, combine: (x: number, y: number) => number) {
+  const out = new Map<number, number>();
+  for (const [round, x] of a) if (b.has(round)) out.set(round, combine(x, b.get(round)!));
+  return out;
+}
+
+function judge(
+  values: Map<number, number>,
+  rounds: number,
+  limit: number,
+  direction: 'at least' | 'at most',
+): Pick<TargetRow, 'median' | 'interval' | 'halves' | 'verdict'> {
+  const all = [...values.values()];
+  const mid = median(all);
+  const interval = range(all);
+  if (mid === null || interval === null) return { median: null, interval: null, halves: null, verdict: 'not measured' };
+  const half = Math.ceil(rounds / 2);
+  const first = median([...values].filter(([round]) => round < half).map(([, value]) => value));
+  const second = median([...values].filter(([round]) => round >= half).map(([, value]) => value));
+  const [low, high] = interval;
+  const good = (value: number) => (direction === 'at least' ? value >= limit : value <= limit);
+  const worst = direction === 'at least' ? low : high;
+  const best = direction === 'at least' ? high : low;
+  const verdict: Verdict = good(worst) ? 'met' : good(best) ? 'undecided' : 'missed';
+  return { median: mid, interval, halves: first !== null && second !== null ? [first, second] : null, verdict };
+}
+
+/** Judges every target of every subject on the run's per-round figures. */
+export function judgeTargets(subjects: readonly TargetSubject[], figures: RoundFigures): TargetRow[] {
+  const aboveFloor = (id: string) => {
+    const floor = figures.floor(id);
+    return floor === undefined ? new Map<number, number>() : zip(figures.cpu(id), figures.cpu(floor), (a, b) => a - b);
+  };
   const rows: TargetRow[] = [];
   for (const subject of subjects) {
     for (const target of subject.targets ?? []) {
       const row = { variant: subject.label, nest: subject.nest };
-      const ratio = subject.ratio;
-      if (target.kind === 'ratio') {
+      if (target.kind === 'of-variant') {
+        const ratios = zip(figures.rps(subject.id), figures.rps(target.of), (a, b) => a / b);
         rows.push({
           ...row,
-          required: `≥ ${two(target.min)}`,
-          measured: ratio === null ? 'not measured' : two(ratio),
-          met: ratio === null ? null : ratio >= target.min,
-          requiredRatio: target.min,
+          figure: `req/s ÷ ${figures.label(target.of)}`,
+          required: `≥ ${target.factor.toFixed(2)}`,
+          unit: 'ratio',
+          repeatTolerance: TOLERANCE.ratio,
+          ...judge(ratios, figures.rounds, target.factor, 'at least'),
         });
-      } else if (target.kind === 'of-floor') {
-        const floor = ratioOf(subject.floor);
-        const needed = floor === null ? null : target.factor * floor;
+      } else if (target.kind === 'cpu-above-floor') {
         rows.push({
           ...row,
-          required: `≥ ${two(target.factor)} × floor${floor === null ? '' : ` (${two(floor)}) = ${two(needed!)}`}`,
-          measured: ratio === null || floor === null ? 'not measured' : `${two(ratio)} (${two(ratio / floor)} × floor)`,
-          met: ratio === null || needed === null ? null : ratio >= needed,
-          requiredRatio: needed,
+          figure: 'app CPU above the floor (µs/request, fixed rate)',
+          required: `≤ ${target.maxUs} µs`,
+          unit: 'µs',
+          repeatTolerance: TOLERANCE['µs'],
+          ...judge(aboveFloor(subject.id), figures.rounds, target.maxUs, 'at most'),
+        });
+      } else if (target.kind === 'cpu-above-floor-vs') {
+        const difference = zip(aboveFloor(subject.id), aboveFloor(target.other), (a, b) => a - b);
+        rows.push({
+          ...row,
+          figure: `app CPU above the floor (µs/request, fixed rate) minus that of ${figures.label(target.other)}`,
+          required: '≤ 0 µs',
+          unit: 'µs',
+          repeatTolerance: TOLERANCE['µs'],
+          ...judge(difference, figures.rounds, 0, 'at most'),
         });
       } else {
-        const floor = ratioOf(subject.floor);
-        const peer = ratioOf(target.peer);
-        const peerFloor = ratioOf(target.peerFloor);
-        const known = ratio !== null && floor !== null && peer !== null && peerFloor !== null;
         rows.push({
           ...row,
-          required: known
-            ? `÷ floor ≥ the peer's ${two(peer)} ÷ ${two(peerFloor)} = ${two(peer / peerFloor)}`
-            : "÷ floor ≥ the peer's ratio ÷ its floor",
-          measured: known ? `${two(ratio)} ÷ ${two(floor)} = ${two(ratio / floor)}` : 'not measured',
-          met: known ? ratio / floor >= peer / peerFloor : null,
-          requiredRatio: null,
+          figure: 'acquire p99 (ms), open loop at half the saturating rate',
+          required: `< ${target.maxMs} ms`,
+          unit: 'ms',
+          repeatTolerance: TOLERANCE.ms,
+          ...judge(figures.acquireP99(subject.id), figures.rounds, target.maxMs, 'at most'),
         });
       }
     }
@@ -87,12 +145,28 @@ export function judgeTargets(subjects: readonly TargetSubject[]): TargetRow[] {
   return rows;
 }
 
+/** Whether a row's halves are within its tolerance (null when it has no halves). */
+export function repeats(row: TargetRow): boolean | null {
+  return row.halves === null ? null : Math.abs(row.halves[0] - row.halves[1]) <= row.repeatTolerance + 1e-9;
+}
+
 /** The targets as a Markdown table (also what the harness prints). */
 export function targetsTable(rows: readonly TargetRow[]): string {
-  const verdict = (met: boolean | null) => (met === null ? 'not measured' : met ? 'met' : '**missed**');
+  const digits = (row: TargetRow) => (row.unit === 'ratio' ? 2 : row.unit === 'ms' ? 3 : 1);
+  const show = (row: TargetRow, value: number) => value.toFixed(digits(row));
+  const verdict = (row: TargetRow) => (row.verdict === 'missed' ? '**missed**' : row.verdict);
+  const repeat = (row: TargetRow) => {
+    const ok = repeats(row);
+    if (ok === null || row.halves === null) return '–';
+    const [a, b] = row.halves;
+    return `${show(row, a)} / ${show(row, b)} (${ok ? 'within' : '**outside**'} ±${row.repeatTolerance})`;
+  };
   return [
-    '| Nest | variant | target (ratio to unguarded) | measured | result |',
-    '| --- | --- | --- | --- | --- |',
-    ...rows.map((row) => `| ${row.nest} | ${row.variant} | ${row.required} | ${row.measured} | ${verdict(row.met)} |`),
+    '| Nest | variant | figure | target | median | range over rounds | halves of the run | result |',
+    '| --- | --- | --- | --- | ---: | ---: | ---: | --- |',
+    ...rows.map(
+      (row) =>
+        `| ${row.nest} | ${row.variant} | ${row.figure} | ${row.required} | ${row.median === null ? '–' : show(row, row.median)} | ${row.interval ? `${show(row, row.interval[0])} to ${show(row, row.interval[1])}` : '–'} | ${repeat(row)} | ${verdict(row)} |`,
+    ),
   ].join('\n');
 }

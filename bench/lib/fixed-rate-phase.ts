@@ -1,0 +1,90 @@
+/*
+ * Measurements at a fixed request rate (autocannon's `overallRate`: an open loop, the load does not slow down when
+ * the app does), after the closed-loop rounds. Two figures need it:
+ * - app CPU per request: at saturation it depends on how many requests share an event-loop turn, which differs
+ *   from variant to variant, so variants are compared at one rate that none of them saturates;
+ * - acquire latency: at saturation the p99 measures the queue in front of the lookup, not the lookup, so it is
+ *   measured at half the rate that saturates the variant.
+ * Rounds are interleaved like the closed-loop ones (rotated, every other one reversed).
+ */
+import type { AppStats } from '../apps/app-process';
+import { LoadResult, RequestShape, runLoad } from './load';
+import type { AppProcess } from './processes';
+
+/** One variant in the phase: its app, its requests, and the rate it is driven at. */
+export interface FixedRateEntry {
+  id: string;
+  app: AppProcess;
+  request: () => RequestShape;
+  rate: number;
+}
+
+/** One variant in one round at its fixed rate. */
+export interface FixedRateMeasurement {
+  variant: string;
+  round: number;
+  rate: number;
+  /** 2xx responses per second: close to `rate` unless the app fell behind. */
+  rps: number;
+  requests: number;
+  cpuUsPerRequest: number;
+  acquireP50Ms: number | null;
+  acquireP99Ms: number | null;
+  latencyP99Ms: number;
+  /** The app's event-loop delay p99 (ms): what any reply waits for before its callback runs. */
+  loopDelayP99Ms: number;
+}
+
+export interface FixedRatePhase {
+  entries: FixedRateEntry[];
+  rounds: number;
+  durationS: number;
+  connections: number;
+  /** Throws when a measurement saw errors or outcomes the variant must not have. */
+  check: (id: string, load: LoadResult, stats: AppStats) => Promise<void>;
+  log: (message: string) => void;
+}
+
+/** Runs every entry once per round at its rate, in rotated order, and returns what each round measured. */
+export async function runFixedRatePhase(phase: FixedRatePhase): Promise<FixedRateMeasurement[]> {
+  const { entries, rounds, durationS, connections } = phase;
+  const measurements: FixedRateMeasurement[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const rotation = (round * 3) % entries.length;
+    const rotated = [...entries.slice(rotation), ...entries.slice(0, rotation)];
+    const order = round % 2 ? rotated.reverse() : rotated;
+    for (const entry of order) {
+      entry.app.reset();
+      const load = await runLoad(entry.app.url, entry.request, { connections, durationS, overallRate: entry.rate });
+      const stats = await entry.app.stats();
+      await entry.app.settle();
+      await phase.check(entry.id, load, stats);
+      const measurement: FixedRateMeasurement = {
+        variant: entry.id,
+        round,
+        rate: entry.rate,
+        rps: load.rps,
+        requests: load.requests,
+        cpuUsPerRequest: stats.cpuUs / Math.max(1, load.requests),
+        acquireP50Ms: stats.acquireP50Ms,
+        acquireP99Ms: stats.acquireP99Ms,
+        latencyP99Ms: load.latencyP99Ms,
+        loopDelayP99Ms: stats.loopDelayP99Ms,
+      };
+      measurements.push(measurement);
+      phase.log(
+        `  ${entry.id.padEnd(20)} at ${entry.rate} req/s: ${load.rps.toFixed(0)} req/s, app CPU ${measurement.cpuUsPerRequest.toFixed(1)} µs/req` +
+          (stats.acquireP99Ms !== null
+            ? `, acquire p50 ${stats.acquireP50Ms!.toFixed(3)} p99 ${stats.acquireP99Ms.toFixed(3)} ms`
+            : '') +
+          `, event-loop delay p99 ${stats.loopDelayP99Ms.toFixed(3)} ms`,
+      );
+    }
+  }
+  return measurements;
+}
+
+/** A rate every variant sustains without saturating: `share` of the slowest one's closed-loop req/s, in hundreds. */
+export function commonRate(saturatedRps: readonly number[], share = 0.5): number {
+  return Math.max(100, Math.floor((Math.min(...saturatedRps) * share) / 100) * 100);
+}
