@@ -1,4 +1,4 @@
-import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2';
+import type { QueryError, ResultSetHeader, RowDataPacket } from 'mysql2';
 import { DataSource, QueryRunner } from 'typeorm';
 import {
   IdempotencyAcquireResult,
@@ -9,6 +9,7 @@ import {
 import { IdempotencyStoreUnreachableError } from '../idempotency-store-unreachable.error';
 import { blockingResult, existingRecordLeft, recordSnapshot } from './record-rows';
 import { AcquireAttempt, qualifiedTable, SqlDialect, StoreCall } from './sql-dialect';
+import { MysqlConnections, MysqlConnection } from './mysql-connections';
 import { buildStatements, LOST, REPLACED_EXPIRED, Statements, TOOK_OVER } from './mysql.statements';
 
 // A statement the database aborted as a deadlock victim (ER_LOCK_DEADLOCK) changed nothing: safe to run again.
@@ -18,7 +19,6 @@ const ER_LOCK_DEADLOCK = 1213;
 // A forget that deleted nothing reads what stopped it; a record completed in between is tried again, this many times.
 const MAX_FORGET_ROUNDS = 10;
 
-type Connection = Pick<PoolConnection, 'execute' | 'query' | 'release' | 'destroy'>;
 type Result = ResultSetHeader | RowDataPacket[];
 /** Strings go as bytes, numbers as numbers. */
 type Param = Buffer | number;
@@ -30,11 +30,14 @@ type Param = Buffer | number;
  */
 export class MysqlDialect implements SqlDialect {
   private statements?: Statements;
+  private readonly connections: MysqlConnections;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.connections = new MysqlConnections(dataSource);
+  }
 
   async acquire(
     id: IdempotencyRecordId,
@@ -82,7 +85,7 @@ export class MysqlDialect implements SqlDialect {
     ttlMs: number,
   ): Promise<boolean> {
     // The transaction's own connection, so the record commits with the handler's writes.
-    const connection = (await runner.connect()) as Connection;
+    const connection = (await runner.connect()) as MysqlConnection;
     const result = (await execute(
       connection,
       this.sql().complete,
@@ -129,30 +132,43 @@ export class MysqlDialect implements SqlDialect {
 
   /**
    * Runs one statement on a pooled connection, again when the database chose it as a deadlock victim. A connection
-   * mysql2 marks as fatally failed is destroyed rather than given back.
+   * mysql2 marks as fatally failed is destroyed rather than given back. Written with mysql2's callbacks, as its own
+   * `pool.execute` is: every statement of every call passes here, and a promise per step costs CPU.
    */
-  private async run(call: StoreCall, sql: string, values: Param[], prepared = true): Promise<Result> {
-    const driver = this.dataSource.driver as unknown as { obtainMasterConnection(): Promise<Connection> };
-    // A pool that could give no connection (refused, no such host, queue limit) sent nothing.
-    const connection = await driver.obtainMasterConnection().catch((error: unknown) => {
-      throw IdempotencyStoreUnreachableError.because('TypeOrmIdempotencyStore: no connection to MySQL', error);
-    });
-    let fatal = false;
-    try {
-      // The caller gave up while the pool made it wait: nothing it no longer waits for may still run.
-      if (call.abandoned) throw new Error('TypeOrmIdempotencyStore: the call timed out before a connection was free');
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await (prepared ? execute(connection, sql, values) : query(connection, sql, values));
-        } catch (error) {
-          fatal = (error as { fatal?: unknown }).fatal === true;
-          if (attempt >= MAX_DEADLOCK_RETRIES || (error as { errno?: unknown }).errno !== ER_LOCK_DEADLOCK) throw error;
+  private run(call: StoreCall, sql: string, values: Param[], prepared = true): Promise<Result> {
+    return new Promise((resolve, reject) =>
+      this.connections.obtain((connectError, connection) => {
+        // A pool that could give no connection (refused, no such host, queue limit) sent nothing.
+        if (!connection) {
+          const reason = 'TypeOrmIdempotencyStore: no connection to MySQL';
+          reject(IdempotencyStoreUnreachableError.because(reason, connectError));
+          return;
         }
-      }
-    } finally {
-      if (fatal) connection.destroy();
-      else connection.release();
-    }
+        // The caller gave up while the pool made it wait: nothing it no longer waits for may still run.
+        if (call.abandoned) {
+          connection.release();
+          reject(new Error('TypeOrmIdempotencyStore: the call timed out before a connection was free'));
+          return;
+        }
+        const attempt = (attempts: number) => {
+          const answered = (error: QueryError | null, result: Result) => {
+            if (!error) {
+              connection.release();
+              resolve(result);
+            } else if (attempts < MAX_DEADLOCK_RETRIES && error.errno === ER_LOCK_DEADLOCK) {
+              attempt(attempts + 1);
+            } else {
+              if (error.fatal === true) connection.destroy();
+              else connection.release();
+              reject(error);
+            }
+          };
+          if (prepared) connection.execute<Result>(sql, values, answered);
+          else connection.query<Result>(sql, values, answered);
+        };
+        attempt(1);
+      }),
+    );
   }
 
   private sql(): Statements {
@@ -173,14 +189,8 @@ function bytes(value: string): Buffer {
   return Buffer.from(value, 'utf8');
 }
 
-function execute(connection: Connection, sql: string, values: Param[]): Promise<Result> {
+function execute(connection: MysqlConnection, sql: string, values: Param[]): Promise<Result> {
   return new Promise((resolve, reject) =>
     connection.execute<Result>(sql, values, (error, result) => (error ? reject(error) : resolve(result))),
-  );
-}
-
-function query(connection: Connection, sql: string, values: Param[]): Promise<Result> {
-  return new Promise((resolve, reject) =>
-    connection.query<Result>(sql, values, (error, result) => (error ? reject(error) : resolve(result))),
   );
 }
