@@ -10,8 +10,11 @@
  * own CPU is not counted; SQLite's is, as it runs in this process (and so in both variants alike).
  * TYPEORM_CPU_ENGINES=postgres,mariadb,sqlite, TYPEORM_CPU_ROUNDS (7), TYPEORM_CPU_REQUESTS per variant and round
  * (2000), TYPEORM_CPU_CONCURRENCY (10, also the pool size), TYPEORM_CPU_ONLY=store-fresh (one variant, for
- * `node --cpu-prof`; bench/profile-summary.ts summarises the profile).
+ * `node --cpu-prof`; bench/profile-summary.ts summarises the profile). TYPEORM_CPU_BASELINE=<another checkout's
+ * libs/idempotency/src> adds that checkout's store as `base-*` variants in the same process: a change's before and
+ * after, side by side (its `typeorm` and drivers resolve to the same node_modules when both checkouts link them).
  */
+import { join } from 'node:path';
 import { TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
 import { median } from './lib/stats';
 import { bareRequests, REQUEST, Requests, seedKey, SEEDED_KEYS } from './lib/typeorm-bare-requests';
@@ -23,12 +26,21 @@ const ROUNDS = Number(env.TYPEORM_CPU_ROUNDS ?? 7);
 const REQUESTS = Number(env.TYPEORM_CPU_REQUESTS ?? 2000);
 const CONCURRENCY = Number(env.TYPEORM_CPU_CONCURRENCY ?? 10);
 const ONLY = env.TYPEORM_CPU_ONLY;
+const BASELINE = env.TYPEORM_CPU_BASELINE;
 
 interface Variant {
   name: string;
   run: (n: number) => Promise<void>;
   /** µs of CPU per request, one per round. */
   figures: number[];
+}
+
+/** The store class of the baseline checkout, when one is given. */
+function baselineStoreClass(): typeof TypeOrmIdempotencyStore | undefined {
+  if (!BASELINE) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require(join(BASELINE, 'typeorm')) as { TypeOrmIdempotencyStore: typeof TypeOrmIdempotencyStore })
+    .TypeOrmIdempotencyStore;
 }
 
 // Every request gets a number of its own, so no two fresh requests of any variant or round share a key.
@@ -68,11 +80,15 @@ async function measure(run: (n: number) => Promise<void>, count: number): Promis
 async function benchEngine(engine: Engine): Promise<void> {
   let database: EngineDatabase | undefined;
   let store: TypeOrmIdempotencyStore | undefined;
+  let baseline: TypeOrmIdempotencyStore | undefined;
   try {
     database = await openEngine(engine, CONCURRENCY);
     store = new TypeOrmIdempotencyStore(database.dataSource, { sweepIntervalMs: 0 });
     await store.start();
     const viaStore = storeRequests(store);
+    const Baseline = baselineStoreClass();
+    baseline = Baseline && new Baseline(database.dataSource, { sweepIntervalMs: 0 });
+    const viaBaseline = baseline && storeRequests(baseline);
     const bare = bareRequests(engine, database.dataSource);
     for (let i = 0; i < SEEDED_KEYS; i++) {
       const id = { namespace: REQUEST.namespace, scope: REQUEST.scope, key: seedKey(i) };
@@ -84,6 +100,12 @@ async function benchEngine(engine: Engine): Promise<void> {
       { name: 'bare-fresh', run: bare.fresh, figures: [] },
       { name: 'store-replay', run: viaStore.replay, figures: [] },
       { name: 'bare-replay', run: bare.replay, figures: [] },
+      ...(viaBaseline
+        ? [
+            { name: 'base-fresh', run: viaBaseline.fresh, figures: [] },
+            { name: 'base-replay', run: viaBaseline.replay, figures: [] },
+          ]
+        : []),
     ].filter((variant) => !ONLY || variant.name === ONLY);
     // Warm-up: JIT, prepared statements on every pooled connection.
     for (const variant of variants) await measure(variant.run, Math.min(REQUESTS, 500));
@@ -95,21 +117,27 @@ async function benchEngine(engine: Engine): Promise<void> {
     }
     report(engine, variants);
   } finally {
+    await baseline?.close();
     await store?.close();
     await database?.drop();
   }
 }
 
+/**
+ * Each variant's median µs per request over the rounds and their range; for a store variant, the median over the
+ * rounds of its figure ÷ the bare variant's in the same round (paired, so a round the machine was busier in weighs on
+ * both sides of its ratio).
+ */
 function report(engine: Engine, variants: Variant[]): void {
-  const mid = (variant: Variant) => median(variant.figures) ?? NaN;
-  const byName = new Map(variants.map((variant) => [variant.name, mid(variant)]));
+  const byName = new Map(variants.map((variant) => [variant.name, variant]));
   for (const variant of variants) {
     const [low, high] = [Math.min(...variant.figures), Math.max(...variant.figures)];
-    const floor = byName.get(variant.name.replace('store-', 'bare-'));
-    const ratio =
-      variant.name.startsWith('store-') && floor ? `  store ÷ bare ${(mid(variant) / floor).toFixed(2)}` : '';
+    const floor = byName.get(variant.name.replace(/^(store|base)-/, 'bare-'));
+    const ratios =
+      floor && floor !== variant ? variant.figures.map((figure, round) => figure / floor.figures[round]) : [];
+    const ratio = ratios.length ? `  ÷ bare ${(median(ratios) ?? NaN).toFixed(3)}` : '';
     console.log(
-      `${engine.padEnd(9)} ${variant.name.padEnd(13)} ${mid(variant).toFixed(1).padStart(7)} µs/request ` +
+      `${engine.padEnd(9)} ${variant.name.padEnd(13)} ${(median(variant.figures) ?? NaN).toFixed(1).padStart(7)} µs/request ` +
         `(rounds ${low.toFixed(1)}–${high.toFixed(1)})${ratio}`,
     );
   }
