@@ -118,6 +118,9 @@ function bareSqlite(db: Database, table: string): Requests {
       const token = `t${n}`;
       if (insertFresh.run(namespace, scope, key, fingerprint, token, leaseMs, ttlMs).changes !== 1)
         throw new Error(`sqlite: ${key} was not fresh`);
+      // The handler runs here in a guarded request, so other requests' statements come between these two, as they do
+      // between the store's acquire and complete; run back to back, the two would share SQLite's warm cursor.
+      await Promise.resolve();
       if (complete.run(response, ttlMs, namespace, scope, key, token).changes !== 1)
         throw new Error(`sqlite: ${key} did not complete`);
     },
