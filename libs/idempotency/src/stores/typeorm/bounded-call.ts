@@ -22,19 +22,34 @@ export function boundedCall<T>(
     }
   }
   const call: StoreCall = { abandoned: false };
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  const run = (): Answer<T> => {
+    // It waited its turn longer than its caller waited for it: it must not run any more.
+    if (call.abandoned) throw new Error(`TypeOrmIdempotencyStore: ${operation} timed out before its turn came`);
+    return work(call);
+  };
+  // One promise that the answer or the timer settles, whichever comes first: every store call on a pooled database
+  // passes here, and a race of two promises with a finally costs several promises more per call.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
       call.abandoned = true;
       reject(
         new Error(`TypeOrmIdempotencyStore: ${operation} got no answer from the database within ${callTimeout} ms`),
       );
     }, callTimeout);
+    const answered = (value: T) => {
+      clearTimeout(timer);
+      resolve(value);
+    };
+    const failed = (error: unknown) => {
+      clearTimeout(timer);
+      reject(error);
+    };
+    try {
+      const answer = dialect.exclusive ? dialect.exclusive(async () => run()) : run();
+      if (answer instanceof Promise) answer.then(answered, failed);
+      else answered(answer);
+    } catch (error) {
+      failed(error);
+    }
   });
-  const run = async () => {
-    // It waited its turn longer than its caller waited for it: it must not run any more.
-    if (call.abandoned) throw new Error(`TypeOrmIdempotencyStore: ${operation} timed out before its turn came`);
-    return work(call);
-  };
-  return Promise.race([dialect.exclusive ? dialect.exclusive(run) : run(), timeout]).finally(() => clearTimeout(timer));
 }

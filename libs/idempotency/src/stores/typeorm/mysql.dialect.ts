@@ -1,4 +1,4 @@
-import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2';
+import type { QueryError, ResultSetHeader, RowDataPacket } from 'mysql2';
 import { DataSource, QueryRunner } from 'typeorm';
 import {
   IdempotencyAcquireResult,
@@ -9,15 +9,8 @@ import {
 import { IdempotencyStoreUnreachableError } from '../idempotency-store-unreachable.error';
 import { blockingResult, existingRecordLeft, recordSnapshot } from './record-rows';
 import { AcquireAttempt, qualifiedTable, SqlDialect, StoreCall } from './sql-dialect';
-
-// UTC_TIMESTAMP, not UNIX_TIMESTAMP(NOW()): no session time zone (or DST hour) takes part.
-const NOW = "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) DIV 1000)";
-
-// What the upsert reports through LAST_INSERT_ID(code), because its affected-rows count cannot tell an unchanged
-// row from an insert when the client sets CLIENT_FOUND_ROWS (mysql2 does). 0: a fresh insert.
-const LOST = 1;
-const REPLACED_EXPIRED = 2;
-const TOOK_OVER = 3;
+import { MysqlConnections, MysqlConnection } from './mysql-connections';
+import { buildStatements, LOST, REPLACED_EXPIRED, Statements, TOOK_OVER } from './mysql.statements';
 
 // A statement the database aborted as a deadlock victim (ER_LOCK_DEADLOCK) changed nothing: safe to run again.
 const MAX_DEADLOCK_RETRIES = 5;
@@ -26,22 +19,6 @@ const ER_LOCK_DEADLOCK = 1213;
 // A forget that deleted nothing reads what stopped it; a record completed in between is tried again, this many times.
 const MAX_FORGET_ROUNDS = 10;
 
-interface Statements {
-  acquire: string;
-  /** Reads the row an acquire lost to, with its lease and TTL left. */
-  readExisting: string;
-  complete: string;
-  release: string;
-  /** The live row with its absolute times. */
-  inspect: string;
-  /** Deletes the live row if it is completed (`force`: whatever its state). */
-  forget: string;
-  /** Whether a live row is in flight (1) or completed (0); no row when there is none. */
-  liveState: string;
-  sweep: string;
-}
-
-type Connection = Pick<PoolConnection, 'execute' | 'query' | 'release' | 'destroy'>;
 type Result = ResultSetHeader | RowDataPacket[];
 /** Strings go as bytes, numbers as numbers. */
 type Param = Buffer | number;
@@ -53,11 +30,14 @@ type Param = Buffer | number;
  */
 export class MysqlDialect implements SqlDialect {
   private statements?: Statements;
+  private readonly connections: MysqlConnections;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.connections = new MysqlConnections(dataSource);
+  }
 
   async acquire(
     id: IdempotencyRecordId,
@@ -105,7 +85,7 @@ export class MysqlDialect implements SqlDialect {
     ttlMs: number,
   ): Promise<boolean> {
     // The transaction's own connection, so the record commits with the handler's writes.
-    const connection = (await runner.connect()) as Connection;
+    const connection = (await runner.connect()) as MysqlConnection;
     const result = (await execute(
       connection,
       this.sql().complete,
@@ -152,76 +132,49 @@ export class MysqlDialect implements SqlDialect {
 
   /**
    * Runs one statement on a pooled connection, again when the database chose it as a deadlock victim. A connection
-   * mysql2 marks as fatally failed is destroyed rather than given back.
+   * mysql2 marks as fatally failed is destroyed rather than given back. Written with mysql2's callbacks, as its own
+   * `pool.execute` is: every statement of every call passes here, and a promise per step costs CPU.
    */
-  private async run(call: StoreCall, sql: string, values: Param[], prepared = true): Promise<Result> {
-    const driver = this.dataSource.driver as unknown as { obtainMasterConnection(): Promise<Connection> };
-    // A pool that could give no connection (refused, no such host, queue limit) sent nothing.
-    const connection = await driver.obtainMasterConnection().catch((error: unknown) => {
-      throw IdempotencyStoreUnreachableError.because('TypeOrmIdempotencyStore: no connection to MySQL', error);
-    });
-    let fatal = false;
-    try {
-      // The caller gave up while the pool made it wait: nothing it no longer waits for may still run.
-      if (call.abandoned) throw new Error('TypeOrmIdempotencyStore: the call timed out before a connection was free');
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await (prepared ? execute(connection, sql, values) : query(connection, sql, values));
-        } catch (error) {
-          fatal = (error as { fatal?: unknown }).fatal === true;
-          if (attempt >= MAX_DEADLOCK_RETRIES || (error as { errno?: unknown }).errno !== ER_LOCK_DEADLOCK) throw error;
+  private run(call: StoreCall, sql: string, values: Param[], prepared = true): Promise<Result> {
+    return new Promise((resolve, reject) =>
+      this.connections.obtain((connectError, connection) => {
+        // A pool that could give no connection (refused, no such host, queue limit) sent nothing.
+        if (!connection) {
+          const reason = 'TypeOrmIdempotencyStore: no connection to MySQL';
+          reject(IdempotencyStoreUnreachableError.because(reason, connectError));
+          return;
         }
-      }
-    } finally {
-      if (fatal) connection.destroy();
-      else connection.release();
-    }
+        // The caller gave up while the pool made it wait: nothing it no longer waits for may still run.
+        if (call.abandoned) {
+          connection.release();
+          reject(new Error('TypeOrmIdempotencyStore: the call timed out before a connection was free'));
+          return;
+        }
+        const attempt = (attempts: number) => {
+          const answered = (error: QueryError | null, result: Result) => {
+            if (!error) {
+              connection.release();
+              resolve(result);
+            } else if (attempts < MAX_DEADLOCK_RETRIES && error.errno === ER_LOCK_DEADLOCK) {
+              attempt(attempts + 1);
+            } else {
+              if (error.fatal === true) connection.destroy();
+              else connection.release();
+              reject(error);
+            }
+          };
+          if (prepared) connection.execute<Result>(sql, values, answered);
+          else connection.query<Result>(sql, values, answered);
+        };
+        attempt(1);
+      }),
+    );
   }
 
   private sql(): Statements {
     this.statements ??= buildStatements(qualifiedTable(this.dataSource, this.tableName, 'database'));
     return this.statements;
   }
-}
-
-function buildStatements(table: string): Statements {
-  const byId = 'namespace = ? AND scope = ? AND `key` = ?';
-  return {
-    // One statement decides under the primary key's row lock. MySQL evaluates the assignments left to right, each
-    // seeing the columns already assigned, so the decision is taken once, in the first assignment, against the old
-    // row, and handed to the others through LAST_INSERT_ID(); the same value reaches the client as the OK packet's
-    // insert id (see LOST, REPLACED_EXPIRED, TOOK_OVER).
-    acquire: `
-      INSERT INTO ${table} (namespace, scope, \`key\`, fingerprint, token, lease_until, expires_at, response)
-      VALUES (?, ?, ?, ?, ?, ${NOW} + ?, ${NOW} + ?, NULL)
-      ON DUPLICATE KEY UPDATE
-        token = IF(LAST_INSERT_ID(CASE
-                     WHEN expires_at <= ${NOW} THEN ${REPLACED_EXPIRED}
-                     WHEN response IS NULL AND lease_until <= ${NOW} AND fingerprint = VALUES(fingerprint)
-                       THEN ${TOOK_OVER}
-                     ELSE ${LOST}
-                   END) > ${LOST}, VALUES(token), token),
-        fingerprint = IF(LAST_INSERT_ID() > ${LOST}, VALUES(fingerprint), fingerprint),
-        response = IF(LAST_INSERT_ID() > ${LOST}, NULL, response),
-        lease_until = IF(LAST_INSERT_ID() > ${LOST}, VALUES(lease_until), lease_until),
-        expires_at = IF(LAST_INSERT_ID() > ${LOST}, VALUES(expires_at), expires_at)`,
-    readExisting:
-      `SELECT fingerprint, CAST(response AS BINARY) AS response, lease_until - ${NOW} AS lease_left, ` +
-      `expires_at - ${NOW} AS ttl_left FROM ${table} WHERE ${byId}`,
-    complete:
-      `UPDATE ${table} SET response = ?, token = NULL, expires_at = ${NOW} + ? ` +
-      `WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`,
-    release: `DELETE FROM ${table} WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`,
-    inspect:
-      `SELECT fingerprint, CAST(response AS BINARY) AS response, lease_until, expires_at ` +
-      `FROM ${table} WHERE ${byId} AND expires_at > ${NOW}`,
-    forget: `DELETE FROM ${table} WHERE ${byId} AND expires_at > ${NOW} AND (response IS NOT NULL OR ? = 1)`,
-    liveState: `SELECT response IS NULL AS in_flight FROM ${table} WHERE ${byId} AND expires_at > ${NOW}`,
-    // Each row is locked and its WHERE re-evaluated on the latest version before it is deleted. ORDER BY makes
-    // concurrent sweepers lock rows in one order, so they queue rather than deadlock; should one deadlock with an
-    // acquire, run() runs it again.
-    sweep: `DELETE FROM ${table} WHERE expires_at <= ${NOW} ORDER BY expires_at LIMIT ?`,
-  };
 }
 
 function idParams(id: IdempotencyRecordId): Buffer[] {
@@ -236,14 +189,8 @@ function bytes(value: string): Buffer {
   return Buffer.from(value, 'utf8');
 }
 
-function execute(connection: Connection, sql: string, values: Param[]): Promise<Result> {
+function execute(connection: MysqlConnection, sql: string, values: Param[]): Promise<Result> {
   return new Promise((resolve, reject) =>
     connection.execute<Result>(sql, values, (error, result) => (error ? reject(error) : resolve(result))),
-  );
-}
-
-function query(connection: Connection, sql: string, values: Param[]): Promise<Result> {
-  return new Promise((resolve, reject) =>
-    connection.query<Result>(sql, values, (error, result) => (error ? reject(error) : resolve(result))),
   );
 }

@@ -10,10 +10,7 @@ import {
 import { blockingResult, existingRecord, recordSnapshot } from './record-rows';
 import { AcquireAttempt, qualifiedTable, SqlDialect } from './sql-dialect';
 import { runInSqliteTurn, sqliteConnectionMutex } from './sqlite-connection-mutex';
-
-// julianday() rather than unixepoch('subsec'), which needs SQLite 3.42. SQLite's clock is the host's, but SQLite
-// has only one host.
-const NOW = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)";
+import { buildStatements } from './sqlite.statements';
 
 /** The statements of one better-sqlite3 connection, prepared once: SQLite then runs each in a few microseconds. */
 interface Prepared {
@@ -119,32 +116,14 @@ export class SqliteDialect implements SqlDialect {
 }
 
 function prepare(db: Database, table: string): Prepared {
-  const byId = 'namespace = ? AND scope = ? AND "key" = ?';
-  const forget = db.prepare(
-    `DELETE FROM ${table} WHERE ${byId} AND expires_at > ${NOW} AND (response IS NOT NULL OR ?)`,
-  );
-  const liveState = db.prepare<[string, string, string], { in_flight: number }>(
-    `SELECT response IS NULL AS in_flight FROM ${table} WHERE ${byId} AND expires_at > ${NOW}`,
-  );
-  const read = db.prepare<[string, string, string], Record<string, unknown>>(`
-    SELECT clock.now, r.fingerprint, r.response, r.lease_until, r.expires_at
-    FROM (SELECT ${NOW} AS now) AS clock
-    LEFT JOIN ${table} AS r ON r.namespace = ? AND r.scope = ? AND r."key" = ?`);
-  // Runs right after `read`, in its transaction, with its "now" (the last two parameters) so both agree on the time.
-  const upsert = db.prepare(`
-    INSERT INTO ${table} AS r (namespace, scope, "key", fingerprint, token, lease_until, expires_at, response)
-    VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
-    ON CONFLICT (namespace, scope, "key") DO UPDATE
-    SET fingerprint = excluded.fingerprint, token = excluded.token, lease_until = excluded.lease_until,
-        expires_at = excluded.expires_at, response = NULL
-    WHERE r.expires_at <= ?
-       OR (r.response IS NULL AND r.lease_until <= ? AND r.fingerprint = excluded.fingerprint)`);
+  const sql = buildStatements(table);
+  const forget = db.prepare(sql.forget);
+  const liveState = db.prepare<[string, string, string], { in_flight: number }>(sql.liveState);
+  const read = db.prepare<[string, string, string], Record<string, unknown>>(sql.read);
+  const upsert = db.prepare(sql.upsert);
   return {
     db,
-    insertFresh: db.prepare(`
-      INSERT INTO ${table} (namespace, scope, "key", fingerprint, token, lease_until, expires_at, response)
-      VALUES (?, ?, ?, ?, ?, ${NOW} + ?, ${NOW} + ?, NULL)
-      ON CONFLICT (namespace, scope, "key") DO NOTHING`),
+    insertFresh: db.prepare(sql.insertFresh),
     // The read, the guarded upsert and the decision run in one transaction without yielding to the event loop:
     // nothing interleaves, in this process or another one.
     acquire: db.transaction((id: IdempotencyRecordId, attempt: AcquireAttempt) => {
@@ -165,16 +144,9 @@ function prepare(db: Database, table: string): Prepared {
       if (changes > 0) return { state: 'acquired' as const, takenOver: prev !== undefined && prev.ttlLeftMs > 0 };
       return blockingResult(prev, attempt.fingerprint);
     }),
-    complete: db.prepare(
-      `UPDATE ${table} SET response = ?, token = NULL, expires_at = ${NOW} + ? ` +
-        `WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`,
-    ),
-    release: db.prepare(
-      `DELETE FROM ${table} WHERE ${byId} AND token = ? AND response IS NULL AND expires_at > ${NOW}`,
-    ),
-    inspect: db.prepare(
-      `SELECT fingerprint, response, lease_until, expires_at FROM ${table} WHERE ${byId} AND expires_at > ${NOW}`,
-    ),
+    complete: db.prepare(sql.complete),
+    release: db.prepare(sql.release),
+    inspect: db.prepare(sql.inspect),
     // The DELETE decides; when it deleted nothing, the read in the same transaction (no writer in between, IMMEDIATE
     // holding the write lock) says why.
     forget: db.transaction((id: IdempotencyRecordId, force: boolean): IdempotencyForgetResult => {
@@ -182,9 +154,6 @@ function prepare(db: Database, table: string): Prepared {
       const live = liveState.get(id.namespace, id.scope, id.key);
       return live?.in_flight === 1 && !force ? 'in_flight' : 'absent';
     }),
-    // DELETE … LIMIT needs a compile-time option; a rowid subquery does not. One statement, so atomic.
-    sweep: db.prepare(
-      `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at <= ${NOW} LIMIT ?)`,
-    ),
+    sweep: db.prepare(sql.sweep),
   };
 }
