@@ -1,14 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { RmqContext } from '@nestjs/microservices';
 import { describeError } from '../core/describe-error';
-
-type SettleMethod = 'ack' | 'nack' | 'reject';
-
-/** The handler's own settlement of its message, made while the library held it. */
-interface HeldSettlement {
-  method: SettleMethod;
-  args: unknown[];
-}
+import { HandlerSettlementRoute, Settlement, SettleMethod, swapHandlerChannel } from './rmq-handler-channel';
 
 /**
  * One RabbitMQ delivery under manual acknowledgement (`noAck: false`), where Nest leaves acking to the handler.
@@ -17,7 +10,7 @@ interface HeldSettlement {
  * library settles the message itself when it does not run the handler. Each message is settled at most once.
  */
 export class RmqDelivery {
-  private held: HeldSettlement | undefined;
+  private held: Settlement | undefined;
   private holding = true;
   private settled = false;
   private readonly channel: any;
@@ -28,11 +21,8 @@ export class RmqDelivery {
     private readonly route: string,
     private readonly logger: Logger,
   ) {
-    this.channel = context.getChannelRef();
     this.message = context.getMessage();
-    // The handler reads the channel from this same context (`@Ctx() context.getChannelRef()`): it gets the
-    // holding one. getArgs() is the context's own array, and a context lives for one message only.
-    context.getArgs()[1] = this.holdingChannel();
+    this.channel = swapHandlerChannel(context, (settlement) => this.onHandlerSettlement(settlement));
   }
 
   /** A duplicate of a completed message: done already, so it leaves the queue. */
@@ -98,48 +88,15 @@ export class RmqDelivery {
     }
   }
 
-  private holdingChannel(): unknown {
-    return channelSettlingThrough(this.channel, (method) => (message, ...args) => {
-      if (message !== this.message || !this.holding) return this.channel[method](message, ...args);
-      if (this.held) {
-        // A second settlement of one message would close the channel (PRECONDITION_FAILED), losing every
-        // other unacknowledged message on it.
-        this.logger.warn(`${this.route}: the handler settled its message twice; the second ${method} was dropped`);
-        return;
-      }
-      this.held = { method, args };
-    });
+  private onHandlerSettlement({ method, args }: Settlement): HandlerSettlementRoute {
+    if (!this.holding) return 'send';
+    if (this.held) {
+      // A second settlement of one message would close the channel (PRECONDITION_FAILED), losing every
+      // other unacknowledged message on it.
+      this.logger.warn(`${this.route}: the handler settled its message twice; the second ${method} was dropped`);
+      return 'keep';
+    }
+    this.held = { method, args };
+    return 'keep';
   }
-}
-
-type Settle = (message: unknown, ...args: unknown[]) => unknown;
-
-/** `channel` as the handler sees it: its `ack`, `nack` and `reject` are `settle(method)`, the rest its own. */
-function channelSettlingThrough(channel: any, settle: (method: SettleMethod) => Settle): unknown {
-  const overrides: Record<SettleMethod, Settle> = {
-    ack: settle('ack'),
-    nack: settle('nack'),
-    reject: settle('reject'),
-  };
-  return new Proxy(channel, {
-    get: (target, property) => {
-      if (property === 'ack' || property === 'nack' || property === 'reject') return overrides[property];
-      const value = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
-
-/**
- * Under `noAck: true` the library never settles a message. A handler that acknowledges its own message shows
- * that its consumer uses manual acknowledgement after all, where every duplicate the library answers without
- * running the handler would stay unacknowledged: `onManualAck` is told, once, so the misconfiguration is named.
- */
-export function watchForManualAck(context: RmqContext, onManualAck: () => void): void {
-  const channel = context.getChannelRef();
-  const message = context.getMessage();
-  context.getArgs()[1] = channelSettlingThrough(channel, (method) => (settled, ...args) => {
-    if (settled === message) onManualAck();
-    return channel[method](settled, ...args);
-  });
 }
