@@ -88,6 +88,28 @@ describe('RmqDelivery (manual acknowledgement)', () => {
     expect(busy.sent).toEqual([['nack', busy.message, false, true]]);
   });
 
+  it("settles in the library's own way over a held settlement, which is dropped; a release then sends nothing", async () => {
+    const { delivery, context, message, sent } = deliver();
+    context.getChannelRef().ack(message);
+    delivery.reject(); // the work ran, then the protocol refused it after all
+    delivery.releaseHandlerSettlement(false);
+    delivery.requeueAfter(0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(sent).toEqual([['nack', message, false, false]]);
+    expect(delivery.handlerRejection()).toBeUndefined();
+  });
+
+  it('leaves a released message to its handler: a library settlement after the handler acked it is dropped', async () => {
+    const { delivery, context, message, sent } = deliver();
+    delivery.releaseHandlerSettlement(false); // nothing held: the handler runs unprotected
+    context.getChannelRef().ack(message);
+    delivery.ack();
+    delivery.reject();
+    delivery.requeueAfter(0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(sent).toEqual([['ack', message]]);
+  });
+
   it('keeps a copy delivered on the same channel apart from the first delivery, whose ack is still held', async () => {
     const shared = recordingChannel();
     const first = deliver(shared, 1);
