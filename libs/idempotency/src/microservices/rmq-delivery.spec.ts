@@ -1,18 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { RmqContext } from '@nestjs/microservices';
+import { recordingChannel } from '../../../../test/support/recording-rmq-channel';
 import { RmqDelivery } from './rmq-delivery';
-
-/** A channel that records the settlements it is asked for, as amqplib's would send them. */
-function recordingChannel() {
-  const sent: Array<[string, unknown, ...unknown[]]> = [];
-  const channel = {
-    ack: (message: unknown, ...args: unknown[]) => sent.push(['ack', message, ...args]),
-    nack: (message: unknown, ...args: unknown[]) => sent.push(['nack', message, ...args]),
-    reject: (message: unknown, ...args: unknown[]) => sent.push(['reject', message, ...args]),
-    prefetch: (count: number) => count,
-  };
-  return { channel, sent };
-}
 
 describe('RmqDelivery (manual acknowledgement)', () => {
   const logger = new Logger('test');
@@ -22,9 +11,9 @@ describe('RmqDelivery (manual acknowledgement)', () => {
     jest.spyOn(logger, 'warn').mockImplementation((message) => void warnings.push(String(message)));
   });
 
-  function deliver() {
-    const { channel, sent } = recordingChannel();
-    const message = { fields: { deliveryTag: 1 }, properties: {} };
+  function deliver(shared = recordingChannel(), deliveryTag = 1) {
+    const { channel, sent } = shared;
+    const message = { fields: { deliveryTag }, properties: { messageId: 'order-1' } };
     const context = new RmqContext([message, channel, 'orders']);
     return { delivery: new RmqDelivery(context, 'event orders', logger), context, message, sent, channel };
   }
@@ -97,6 +86,43 @@ describe('RmqDelivery (manual acknowledgement)', () => {
     expect(busy.sent).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(busy.sent).toEqual([['nack', busy.message, false, true]]);
+  });
+
+  it("settles in the library's own way over a held settlement, which is dropped; a release then sends nothing", async () => {
+    const { delivery, context, message, sent } = deliver();
+    context.getChannelRef().ack(message);
+    delivery.reject(); // the work ran, then the protocol refused it after all
+    delivery.releaseHandlerSettlement(false);
+    delivery.requeueAfter(0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(sent).toEqual([['nack', message, false, false]]);
+    expect(delivery.handlerRejection()).toBeUndefined();
+  });
+
+  it('leaves a released message to its handler: a library settlement after the handler acked it is dropped', async () => {
+    const { delivery, context, message, sent } = deliver();
+    delivery.releaseHandlerSettlement(false); // nothing held: the handler runs unprotected
+    context.getChannelRef().ack(message);
+    delivery.ack();
+    delivery.reject();
+    delivery.requeueAfter(0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(sent).toEqual([['ack', message]]);
+  });
+
+  it('keeps a copy delivered on the same channel apart from the first delivery, whose ack is still held', async () => {
+    const shared = recordingChannel();
+    const first = deliver(shared, 1);
+    const copy = deliver(shared, 2);
+    first.context.getChannelRef().ack(first.message);
+    copy.delivery.requeueAfter(0); // in progress: the first delivery's record is not settled yet
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(shared.sent).toEqual([['nack', copy.message, false, true]]);
+    first.delivery.releaseHandlerSettlement(false);
+    expect(shared.sent).toEqual([
+      ['nack', copy.message, false, true],
+      ['ack', first.message],
+    ]);
   });
 
   it('logs a settlement the closed channel refused, rather than throwing', () => {

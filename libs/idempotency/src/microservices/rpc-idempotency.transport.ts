@@ -10,7 +10,8 @@ import { IdempotencyTransport } from '../idempotency-transport';
 import { IdempotencyRpcException } from './idempotency-rpc.exception';
 import { messageHandlerPatterns } from './message-handler-metadata';
 import { identifyMessage } from './message-identity';
-import { RmqDelivery, watchForManualAck } from './rmq-delivery';
+import { RmqDelivery } from './rmq-delivery';
+import { watchForManualAck } from './rmq-manual-ack-watch';
 import { describeError } from '../core/describe-error';
 
 /** A handler's reply as stored for replay: its one value, or `none` when it completed without one. */
