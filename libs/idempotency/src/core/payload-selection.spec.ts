@@ -112,6 +112,7 @@ describe('selectPayload with exclude', () => {
       labels: {},
     });
     expect(selectPayload([{ id: 1, at: 'x' }], exclude('*.at'))).toEqual([{ id: 1 }]);
+    expect(selectPayload({ amount: 1, items: [1, 2, 3] }, exclude('items.*'))).toEqual({ amount: 1, items: [] });
   });
 
   it('keeps an own "__proto__" key as data, and never sets a prototype', () => {

@@ -59,7 +59,8 @@ function without(value: unknown, path: PayloadPath, depth: number): unknown {
   if (members.length === 0) return value;
   const last = depth === path.length - 1;
   if (Array.isArray(value)) {
-    if (last) return value.filter((_element, index) => !members.includes(index));
+    // `*` names every element; any other segment one, so the filter stays linear in the array's length.
+    if (last) return path[depth] === EVERY_MEMBER ? [] : value.filter((_element, index) => index !== members[0]);
     let copy: unknown[] | undefined;
     for (const index of members as number[]) {
       const kept = without(value[index], path, depth + 1);
