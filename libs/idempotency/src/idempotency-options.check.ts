@@ -25,6 +25,10 @@ const headerNames: Check = (value) =>
   Array.isArray(value) && value.every((name) => typeof name === 'string' && HEADER_NAME.test(name))
     ? undefined
     : 'an array of HTTP header names';
+const payloadPaths: Check = (value) =>
+  Array.isArray(value) && value.every((path) => typeof path === 'string')
+    ? undefined
+    : 'an array of dot paths such as ["amount", "customer.id", "items.*.sku"]';
 const object =
   (what: string): Check =>
   (value) =>
@@ -53,7 +57,7 @@ const ROUTE_OPTIONS: Record<keyof IdempotentRouteOptions, Check> = {
   lockTimeout: positiveWholeNumber,
   retryAfter: positiveWholeNumber,
   scope: func('a function of the execution context returning the scope'),
-  fingerprint: object('an object such as { headers: ["x-tenant"] }'),
+  fingerprint: object('an object such as { headers: ["x-tenant"], exclude: ["sentAt"] }'),
   replayHeaders: headerNames,
   storeResponse: func('a function of the response returning true to store it'),
   onConflict: (value) => {
@@ -90,7 +94,8 @@ const MODULE_OPTIONS: Record<keyof IdempotencyModuleOptions, Check> = {
 /** The fields of the options that are objects, checked as `rmq.noAck` and so on. */
 const FIELDS: Record<string, Record<string, Check>> = {
   rmq: { noAck: boolean },
-  fingerprint: { headers: headerNames },
+  // What each path says is checked when the options are resolved, which names the path that is wrong.
+  fingerprint: { headers: headerNames, include: payloadPaths, exclude: payloadPaths },
   localCache: { maxEntries: positiveWholeNumber },
   telemetry: {
     meterProvider: provider('getMeter', 'an OpenTelemetry MeterProvider (an object with a getMeter function)'),

@@ -4,6 +4,7 @@ import { IdempotencyEventListener } from './core/idempotency.events';
 import type { IdempotencyTelemetryOptions } from './core/telemetry/telemetry-options';
 import { IdempotencyCompressionOptions } from './core/response-codec';
 import { IdempotencyEncryptionOptions } from './core/response-encryption';
+import type { PayloadSelection } from './core/payload-paths';
 import { IdempotencyStore } from './stores/idempotency-store';
 import type { IdempotencyErrorFormat } from './http/problem-details';
 
@@ -24,6 +25,27 @@ export type IdempotencyMessageKeySpace = 'separate' | 'shared';
 export interface IdempotencyRmqOptions {
   /** As in the microservice's RMQ options: `true` (Nest's default) for automatic acknowledgement. */
   noAck?: boolean;
+}
+
+/**
+ * What, besides the method and path (HTTP), the pattern (messages) or the field (GraphQL), which always count, makes
+ * up a call's fingerprint. Paths are dot paths into the parsed body, the message's payload or the mutation's
+ * arguments: `amount`, `customer.id`, `items.*.sku` (`*`: every element or member; `\.`, `\*`, `\\`: a literal
+ * dot, star, backslash in a key; digits: an array index). They are checked at start-up.
+ */
+export interface IdempotencyFingerprintOptions {
+  /** Request headers that make two requests different (HTTP routes and GraphQL mutations). Default none. */
+  headers?: string[];
+  /**
+   * Only these paths of the payload count: a change anywhere else is the same call, and replays. A path missing from
+   * the payload is absent, which is not the same as `null`. Not with `exclude`.
+   */
+  include?: string[];
+  /**
+   * The payload without these paths counts (timestamps, trace ids, nonces): a retry that changed only them replays
+   * the first response, and the change is ignored. Not with `include`; `[]` on a route undoes the module's selection.
+   */
+  exclude?: string[];
 }
 
 /** Settings that the module sets as defaults and `@Idempotent()` may override per route or controller. */
@@ -80,8 +102,8 @@ export interface IdempotentRouteOptions {
    * rejects is a configuration fault: a logged 500 and no record (an `HttpException` it throws is answered as is).
    */
   scope?: (context: ExecutionContext) => string | undefined | Promise<string | undefined>;
-  /** Request headers (besides method, path and body) that make two requests different. Default none. */
-  fingerprint?: { headers?: string[] };
+  /** What makes two calls under one key the same call (beyond method and path, pattern, or mutation field). */
+  fingerprint?: IdempotencyFingerprintOptions;
   /** Response headers replayed besides `content-type` and `location`. `set-cookie` is never replayed. */
   replayHeaders?: string[];
   /**
@@ -159,6 +181,8 @@ export interface ResolvedIdempotencyOptions extends Required<
   >
 > {
   fingerprintHeaders: string[];
+  /** The `include` or `exclude` paths, parsed; undefined: the whole payload. */
+  fingerprintSelection: PayloadSelection | undefined;
   replayHeaders: string[];
   /** Undefined: a message's key comes from where its transport carries one. */
   key: IdempotentRouteOptions['key'];

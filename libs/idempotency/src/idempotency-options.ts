@@ -11,8 +11,13 @@ import {
   IDEMPOTENCY_NEVER_REPLAYED_HEADERS,
   IDEMPOTENCY_ROUTE_OPTIONS,
 } from './idempotency.constants';
-import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
+import {
+  IdempotencyFingerprintOptions,
+  IdempotentRouteOptions,
+  ResolvedIdempotencyOptions,
+} from './idempotency-options.interface';
 import { checkIdempotencyOptions } from './idempotency-options.check';
+import { compilePayloadSelection } from './core/payload-paths';
 import { supportsTransactions } from './stores/idempotency-store';
 import { MemoryIdempotencyStore } from './stores/memory/memory-idempotency.store';
 
@@ -87,6 +92,9 @@ export function resolveIdempotencyOptions(
     scope: options.scope ?? base?.scope ?? principalScope,
     fingerprintHeaders:
       options.fingerprint?.headers?.map((name) => name.toLowerCase()) ?? base?.fingerprintHeaders ?? [],
+    fingerprintSelection: declaresPayloadSelection(options)
+      ? compilePayloadSelection(options.fingerprint)
+      : base?.fingerprintSelection,
     replayHeaders: options.replayHeaders
       ? replayableHeaders(options.replayHeaders)
       : (base?.replayHeaders ?? replayableHeaders([])),
@@ -107,6 +115,17 @@ export function resolveIdempotencyOptions(
     );
   }
   return resolved;
+}
+
+/**
+ * Whether these options choose the payload's part of the fingerprint: `include` or `exclude` replaces the selection
+ * it would inherit as a whole (a route's `include` is not merged with the module's `exclude`), while `headers` alone
+ * leaves it as inherited.
+ */
+function declaresPayloadSelection(
+  options: IdempotentRouteOptions,
+): options is IdempotentRouteOptions & { fingerprint: IdempotencyFingerprintOptions } {
+  return options.fingerprint?.include !== undefined || options.fingerprint?.exclude !== undefined;
 }
 
 function replayableHeaders(extra: string[]): string[] {

@@ -19,6 +19,7 @@ export type {
 // Options.
 export type {
   IdempotencyConflictStrategy,
+  IdempotencyFingerprintOptions,
   IdempotencyMessageKeySpace,
   IdempotencyModuleOptions,
   IdempotencyResponseInfo,

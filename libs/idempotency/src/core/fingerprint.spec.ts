@@ -1,4 +1,5 @@
 import { canonicalize, fingerprintMessage, fingerprintRequest } from './fingerprint';
+import { compilePayloadSelection } from './payload-paths';
 
 describe('fingerprintRequest', () => {
   const base = { method: 'POST', path: '/payments', body: { amount: 100, meta: { b: 2, a: 1 } } };
@@ -66,5 +67,59 @@ describe('canonicalize', () => {
     expect(() => canonicalize(circular)).not.toThrow();
     expect(canonicalize({ n: 10n })).toBe('{"n":10}');
     expect(canonicalize(undefined)).toBe('');
+  });
+});
+
+describe('fingerprints of a selected part of the payload', () => {
+  const body = { amount: 100, customer: { id: 'c-1' }, sentAt: '13:00', traceId: 't-1' };
+  const request = { method: 'POST', path: '/payments', body };
+  const onlyAmount = compilePayloadSelection({ include: ['amount', 'customer.id'] });
+  const withoutNoise = compilePayloadSelection({ exclude: ['sentAt', 'traceId'] });
+
+  it('with exclude, ignores the excluded fields and nothing else', () => {
+    const fp = fingerprintRequest({ ...request, selection: withoutNoise });
+    const retried = { ...body, sentAt: '13:05', traceId: 't-2' };
+    expect(fingerprintRequest({ ...request, body: retried, selection: withoutNoise })).toBe(fp);
+    expect(fingerprintRequest({ ...request, body: { ...retried, amount: 101 }, selection: withoutNoise })).not.toBe(fp);
+  });
+
+  it('with exclude, equals the whole-body fingerprint of a body that has none of the excluded fields', () => {
+    const plain = { amount: 100 };
+    expect(fingerprintRequest({ ...request, body: plain, selection: withoutNoise })).toBe(
+      fingerprintRequest({ ...request, body: plain }),
+    );
+  });
+
+  it('with include, counts only the included fields, and an absent one differs from null', () => {
+    const fp = fingerprintRequest({ ...request, selection: onlyAmount });
+    expect(fingerprintRequest({ ...request, body: { ...body, note: 'x' }, selection: onlyAmount })).toBe(fp);
+    expect(fingerprintRequest({ ...request, body: { ...body, amount: 1 }, selection: onlyAmount })).not.toBe(fp);
+    expect(fingerprintRequest({ ...request, body: { amount: 100 }, selection: onlyAmount })).not.toBe(
+      fingerprintRequest({ ...request, body: { amount: 100, customer: { id: null } }, selection: onlyAmount }),
+    );
+  });
+
+  it('with include, never equals the fingerprint of a body that is the selected list itself', () => {
+    const selected = [
+      [['amount'], 100],
+      [['customer', 'id'], 'c-1'],
+    ];
+    expect(fingerprintRequest({ ...request, selection: onlyAmount })).not.toBe(
+      fingerprintRequest({ ...request, body: selected }),
+    );
+  });
+
+  it('keeps method, path and headers in, whatever the selection', () => {
+    const fp = fingerprintRequest({ ...request, selection: onlyAmount });
+    expect(fingerprintRequest({ ...request, method: 'PUT', selection: onlyAmount })).not.toBe(fp);
+    expect(fingerprintRequest({ ...request, path: '/refunds', selection: onlyAmount })).not.toBe(fp);
+    expect(fingerprintRequest({ ...request, headers: { 'x-tenant': 'a' }, selection: onlyAmount })).not.toBe(fp);
+  });
+
+  it('applies to a message payload, and keeps its pattern in', () => {
+    const fp = fingerprintMessage('orders.created', body, withoutNoise);
+    expect(fingerprintMessage('orders.created', { ...body, sentAt: '13:05' }, withoutNoise)).toBe(fp);
+    expect(fingerprintMessage('orders.created', { ...body, amount: 1 }, withoutNoise)).not.toBe(fp);
+    expect(fingerprintMessage('orders.updated', body, withoutNoise)).not.toBe(fp);
   });
 });

@@ -1,5 +1,7 @@
 import { hash } from 'node:crypto';
 import { configure } from 'safe-stable-stringify';
+import { PayloadSelection } from './payload-paths';
+import { selectPayload } from './payload-selection';
 
 /** The parts of a request that make it "the same request" for one idempotency key. */
 export interface FingerprintInput {
@@ -10,6 +12,8 @@ export interface FingerprintInput {
   body: unknown;
   /** Header names (lower case) and values that take part, in any order. */
   headers?: Record<string, string | undefined>;
+  /** Which parts of the body count (`fingerprint.include` / `exclude`); undefined: all of it. */
+  selection?: PayloadSelection;
 }
 
 // Deterministic (sorted object keys); circular references and BigInts hash instead of throwing. Only a body
@@ -24,22 +28,37 @@ export function canonicalize(value: unknown): string {
 }
 
 /**
- * SHA-256 (hex) over method, path, canonical body and the chosen headers. The parts are hashed as one JSON
- * array, so no choice of values can make two different requests concatenate to the same input.
+ * SHA-256 (hex) over method, path, canonical body (or its selected part) and the chosen headers. The parts are
+ * hashed as one JSON array, so no choice of values can make two different requests concatenate to the same input.
+ * Throws `UnselectablePayloadError` for a selection on a body that is not an object or an array.
  */
 export function fingerprintRequest(input: FingerprintInput): string {
   const headers = input.headers ? sortedHeaders(input.headers) : NO_HEADERS;
-  const material = JSON.stringify([input.method.toUpperCase(), input.path, canonicalize(input.body), headers]);
+  const body = canonicalPayload(input.body, input.selection);
+  const material = JSON.stringify([input.method.toUpperCase(), input.path, body, headers]);
   // The one-shot hash: no Hash object per request.
   return hash('sha256', material, 'hex');
 }
 
 /**
- * SHA-256 (hex) over a message's pattern (or subject) and its canonical payload, so the same key sent with
- * another payload, or to another pattern, is another message. Tagged so no message hashes like a request.
+ * SHA-256 (hex) over a message's pattern (or subject) and its canonical payload (or its selected part), so the same
+ * key sent with another payload, or to another pattern, is another message. Tagged so no message hashes like a
+ * request.
  */
-export function fingerprintMessage(pattern: string, payload: unknown): string {
-  return hash('sha256', JSON.stringify(['message', pattern, canonicalize(payload)]), 'hex');
+export function fingerprintMessage(pattern: string, payload: unknown, selection?: PayloadSelection): string {
+  return hash('sha256', JSON.stringify(['message', pattern, canonicalPayload(payload, selection)]), 'hex');
+}
+
+/**
+ * The payload's part of the fingerprint. What `exclude` leaves is a payload like any other, so a payload that has
+ * none of the excluded paths keeps the fingerprint it had without the option. What `include` keeps is a list of
+ * paths and values, marked with an `include:` that no payload's canonical form (JSON, or `buffer:` and base64) starts
+ * with, so it never equals a whole payload's.
+ */
+function canonicalPayload(payload: unknown, selection: PayloadSelection | undefined): string {
+  if (selection === undefined) return canonicalize(payload);
+  const selected = selectPayload(payload, selection);
+  return selection.mode === 'include' ? `include:${canonicalize(selected)}` : canonicalize(selected);
 }
 
 const NO_HEADERS: never[] = [];

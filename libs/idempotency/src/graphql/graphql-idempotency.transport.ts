@@ -161,7 +161,8 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
 
   /**
    * SHA-256 of the field (as `Mutation.name`, whatever alias the client gave it), its canonical arguments (after
-   * GraphQL's own coercion: defaults filled in, variables substituted) and the configured request headers.
+   * GraphQL's own coercion: defaults filled in, variables substituted), or the part of them
+   * `fingerprint.include`/`exclude` selects (the arguments are always an object), and the configured request headers.
    */
   protected fingerprint(
     route: string,
@@ -175,7 +176,13 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
       (headers ??= {})[name] = Array.isArray(value) ? value.join(', ') : value;
     }
     try {
-      return fingerprintRequest({ method: 'GRAPHQL', path: route, body: args, headers });
+      return fingerprintRequest({
+        method: 'GRAPHQL',
+        path: route,
+        body: args,
+        headers,
+        selection: options.fingerprintSelection,
+      });
     } catch (error) {
       if (error instanceof RangeError) {
         throw new GraphQLError('The arguments are nested too deeply.', { extensions: { code: 'BAD_USER_INPUT' } });

@@ -10,6 +10,7 @@ import { PATH_METADATA, SSE_METADATA } from '@nestjs/common/constants';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { lastValueFrom, Observable, of } from 'rxjs';
 import { fingerprintRequest } from '../core/fingerprint';
+import { UnselectablePayloadError } from '../core/payload-selection';
 import { IDEMPOTENCY_REPLAYED_HEADER } from '../idempotency.constants';
 import { IdempotencyError } from '../core/idempotency.errors';
 import { declinedByStoragePolicy } from '../core/option-callbacks';
@@ -184,8 +185,9 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
   }
 
   /**
-   * SHA-256 of method, request target, canonical body and the configured headers. A body nested so deep that
-   * canonicalising it overflows the stack is the client's fault: 400, not 500.
+   * SHA-256 of method, request target, canonical body (or the part `fingerprint.include`/`exclude` selects) and the
+   * configured headers. A body nested so deep that canonicalising it overflows the stack, and a raw body (text,
+   * bytes) on a route that selects fields of a JSON one, are the client's fault: 400, not 500.
    */
   protected fingerprint(request: any, options: ResolvedIdempotencyOptions): string {
     let headers: Record<string, string | undefined> | undefined;
@@ -199,9 +201,13 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
         path: this.adapter.getRequestUrl(request),
         body: request.body,
         headers,
+        selection: options.fingerprintSelection,
       });
     } catch (error) {
       if (error instanceof RangeError) throw new BadRequestException('The request body is nested too deeply.');
+      if (error instanceof UnselectablePayloadError) {
+        throw new BadRequestException(`The request body cannot be fingerprinted: ${error.message}.`);
+      }
       throw error;
     }
   }

@@ -1,5 +1,6 @@
 import { ExecutionContext } from '@nestjs/common';
 import { fingerprintMessage } from '../core/fingerprint';
+import { UnselectablePayloadError } from '../core/payload-selection';
 import {
   IdempotencyError,
   IdempotencyKeyInvalidError,
@@ -26,9 +27,10 @@ export type MessageIdentity =
 
 /**
  * Works out a message's key, scope and fingerprint. Never throws: whatever fails (an option callback that throws
- * or rejects, a payload over `maxMessageBytes` or too deep to canonicalise) is a refusal, so the transport can
- * settle the message instead of leaving it unacknowledged. `pattern` is the one fingerprinted when the transport
- * does not say which pattern the message came by.
+ * or rejects, a payload over `maxMessageBytes`, too deep to canonicalise, or not an object where
+ * `fingerprint.include`/`exclude` select fields of one) is a refusal, so the transport can settle the message
+ * instead of leaving it unacknowledged. `pattern` is the one fingerprinted when the transport does not say which
+ * pattern the message came by.
  */
 export async function identifyMessage(
   context: ExecutionContext,
@@ -70,10 +72,16 @@ export async function identifyMessage(
 
   let fingerprint: string;
   try {
-    fingerprint = fingerprintMessage(receivedPattern(rpcContext) ?? pattern, payload);
+    fingerprint = fingerprintMessage(receivedPattern(rpcContext) ?? pattern, payload, options.fingerprintSelection);
   } catch (error) {
-    // A payload nested thousands deep overflows the canonical form; a getter or toJSON that throws fails it too.
-    const reason = error instanceof RangeError ? 'it is nested too deeply' : `it failed: ${describeError(error)}`;
+    // A payload nested thousands deep overflows the canonical form; a getter or toJSON that throws fails it too, and
+    // so does a string or Buffer payload on a handler that selects fields of an object.
+    const reason =
+      error instanceof RangeError
+        ? 'it is nested too deeply'
+        : error instanceof UnselectablePayloadError
+          ? error.message
+          : `it failed: ${describeError(error)}`;
     return { status: 'refused', refusal: new IdempotencyPayloadError('IDEMPOTENCY_PAYLOAD_UNREADABLE', reason), scope };
   }
   const namespace =
