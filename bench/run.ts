@@ -12,7 +12,7 @@
  * Settings (environment): BENCH_ROUNDS (6), BENCH_DURATION seconds per measurement (3), BENCH_WARMUP seconds (3),
  * BENCH_CONNECTIONS (50), BENCH_ONLY=variant,... (baselines, floors and the peer its targets need are added),
  * BENCH_PROFILE=app,... (V8's CPU profile of those apps over the measured rounds; see bench/profile-summary.ts),
- * BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test),
+ * BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test), BENCH_MARIADB_URL (mysql://root@127.0.0.1:3306),
  * BENCH_REDIS_URL (default: a dedicated redis-server the bench starts), BENCH_PIN=0 (no taskset pinning: lib/cpu-pinning.ts),
  * BENCH_STRICT=1 (exit 2 when a speed target
  * is missed; bench/lib/targets.ts), BENCH_RENDER_ONLY=1 (rewrite the docs from the local bench/last-run.json).
@@ -24,6 +24,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Redis from 'ioredis';
+import { createConnection as connectMariadb, RowDataPacket } from 'mysql2/promise';
 import { Client } from 'pg';
 import type { AppStats } from './apps/app-process';
 import { LoadResult, RequestShape, runLoad } from './lib/load';
@@ -43,6 +44,7 @@ import {
   summarise,
   VariantInfo,
 } from './lib/report';
+import type { Target } from './lib/targets';
 
 const PEER_DIR = join(REPO_ROOT, 'bench/peer-node-idempotency');
 /** The raw figures of the last full run, from which `BENCH_RENDER_ONLY=1` rewrites the docs without measuring. */
@@ -66,6 +68,7 @@ interface Settings {
   only: string[] | null;
   profile: string[];
   postgresUrl: string;
+  mariadbUrl: string;
   redisUrl: string | null;
   strict: boolean;
 }
@@ -91,6 +94,7 @@ function readSettings(env = process.env): Settings {
     only: list('BENCH_ONLY'),
     profile: list('BENCH_PROFILE') ?? [],
     postgresUrl: env.BENCH_POSTGRES_URL ?? env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    mariadbUrl: env.BENCH_MARIADB_URL || 'mysql://root@127.0.0.1:3306',
     redisUrl: env.BENCH_REDIS_URL || null,
     strict: env.BENCH_STRICT === '1',
   };
@@ -185,6 +189,9 @@ async function main(): Promise<number> {
 
   const libDatabase = await createDatabase(settings.postgresUrl, `bench_${runId}_lib`);
   const paymentsDatabase = await createDatabase(settings.postgresUrl, `bench_${runId}_payments`);
+  // Created once the selection is known (below), so that a run without MariaDB variants does not need the server.
+  const mariadbDatabaseName = `bench_${runId}_lib`;
+  const mariadbDatabase = databaseUrl(settings.mariadbUrl, mariadbDatabaseName);
   const sqliteDir = mkdtempSync(join(tmpdir(), 'idempotency-bench-sqlite-'));
   cleanups.push({ name: 'sqlite files', run: () => rmSync(sqliteDir, { recursive: true, force: true }) });
   const profileDir = settings.profile.length ? join(tmpdir(), `idempotency-bench-profiles-${runId}`) : undefined;
@@ -222,6 +229,22 @@ async function main(): Promise<number> {
   });
   const appSpecs: Record<string, AppSpec> = {
     ...trivialApps('lib', 11),
+    'lib-mariadb': trivial('lib-mariadb', { BENCH_STORE: 'mariadb', BENCH_SQL_URL: mariadbDatabase }, 11),
+    // The SQL floors: the same statements by hand on the bare driver (bench/apps/sql-floor.ts), each on its guarded
+    // variant's database (their own table there).
+    ...Object.fromEntries(
+      (
+        [
+          ['postgres-floor', libDatabase],
+          ['postgres-tx-floor', libDatabase],
+          ['mariadb-floor', mariadbDatabase],
+          ['sqlite-floor', join(sqliteDir, 'lib-floor.sqlite')],
+        ] as const
+      ).map(([store, url]) => [
+        `lib-${store}`,
+        trivial(`lib-${store}`, { BENCH_STORE: store, BENCH_SQL_URL: url }, 11),
+      ]),
+    ),
     'lib-redis-cached': trivial(
       'lib-redis-cached',
       { BENCH_STORE: 'redis', BENCH_REDIS_URL: redisUrl, BENCH_LOCAL_CACHE: String(LOCAL_CACHE_ENTRIES) },
@@ -315,6 +338,9 @@ async function main(): Promise<number> {
     const group = major === 11 ? 'nest11' : 'nest12';
     const id = (name: string) => `${idPrefix}${name}`;
     const common = { group, baseline: id('unguarded'), floor: id('interceptor'), request: freshOrder } as const;
+    // On Nest 11, the SQL stores also stand against their bare-driver floors (sqlFloorVariants).
+    const ofFloor = (floorId: string): Target[] =>
+      major === 11 ? [{ kind: 'of-variant', of: floorId, factor: 0.9 }] : [];
     return [
       {
         id: id('unguarded'),
@@ -363,6 +389,7 @@ async function main(): Promise<number> {
         label: `Nest ${major}: SQLite (TypeORM store), fresh keys`,
         app: `${prefix}-sqlite`,
         expectOutcome: 'executed',
+        targets: ofFloor('sqlite-floor'),
       },
       {
         ...common,
@@ -370,7 +397,7 @@ async function main(): Promise<number> {
         label: `Nest ${major}: PostgreSQL (TypeORM store), fresh keys`,
         app: `${prefix}-postgres`,
         expectOutcome: 'executed',
-        targets: [{ kind: 'acquire-p99', maxMs: 1 }],
+        targets: [{ kind: 'acquire-p99', maxMs: 1 }, ...ofFloor('postgres-floor')],
       },
       {
         ...common,
@@ -378,6 +405,7 @@ async function main(): Promise<number> {
         label: `Nest ${major}: PostgreSQL (TypeORM store, transactional mode), fresh keys`,
         app: `${prefix}-postgres-tx`,
         expectOutcome: 'executed',
+        targets: ofFloor('postgres-tx-floor'),
         note: 'the record completes inside a BEGIN/COMMIT around the handler; compare with the non-transactional PostgreSQL row',
       },
     ];
@@ -386,6 +414,7 @@ async function main(): Promise<number> {
   const variants: Variant[] = [
     // Nest 11 keeps its historical ids (unguarded, redis, ...), which BENCH_ONLY and BENCH_PROFILE users know.
     ...trivialVariants('lib', '', 11),
+    ...sqlFloorVariants(freshOrder),
     {
       id: 'redis-replay',
       label: 'Nest 11: replay, Redis store (same key, completed)',
@@ -496,6 +525,12 @@ async function main(): Promise<number> {
   ];
 
   const selected = selectVariants(variants, settings.only);
+  let mariadbVersion: string | undefined;
+  if (selected.some((variant) => variant.app.includes('mariadb'))) {
+    mariadbVersion = await probeMariadb(settings.mariadbUrl);
+    log(`MariaDB ${mariadbVersion} at ${settings.mariadbUrl}`);
+    await createMariadbDatabase(settings.mariadbUrl, mariadbDatabaseName);
+  }
   const apps = new Map<string, AppProcess>();
   for (const name of new Set(selected.map((variant) => variant.app))) {
     const [appName, entry, options] = appSpecs[name];
@@ -648,6 +683,7 @@ async function main(): Promise<number> {
       node: process.version,
       redis: redisVersion,
       postgres: postgresVersion,
+      mariadb: mariadbVersion,
       platform: `${process.platform} ${process.arch}`,
       nest: nestVersions(selected),
     },
@@ -763,6 +799,54 @@ function paymentsEnv(
     PORT: '0',
     BENCH_PAYMENTS_GUARDED: guarded,
   };
+}
+
+/**
+ * The SQL floors (Nest 11): the trivial app guarded by the statements a fresh key costs each engine, written by hand
+ * on the bare driver (bench/apps/sql-floor.ts), with the MariaDB store that has no Nest 12 twin; the SQL stores'
+ * `of-variant` targets are stated against these.
+ */
+function sqlFloorVariants(request: () => RequestShape): Variant[] {
+  const common = { group: 'nest11', baseline: 'unguarded', floor: 'interceptor', request } as const;
+  const floor = (id: string, name: string, note: string): Variant => ({
+    ...common,
+    id,
+    label: `Nest 11: ${name}, fresh keys`,
+    app: `lib-${id}`,
+    // The floor reports each request it completed, as the library's events hook would.
+    expectOutcome: 'executed',
+    note,
+  });
+  return [
+    {
+      ...common,
+      id: 'mariadb',
+      label: 'Nest 11: MariaDB (TypeORM store), fresh keys',
+      app: 'lib-mariadb',
+      expectOutcome: 'executed',
+      targets: [{ kind: 'of-variant', of: 'mariadb-floor', factor: 0.9 }],
+    },
+    floor(
+      'postgres-floor',
+      'PostgreSQL bare driver',
+      "the store's insert and completion as named statements on a pg.Pool of 20",
+    ),
+    floor(
+      'postgres-tx-floor',
+      'PostgreSQL bare driver, hand-written transaction',
+      'the insert (no flush wait), then BEGIN, the handler, the completion, COMMIT on one client; a pg.Pool of 10',
+    ),
+    floor(
+      'mariadb-floor',
+      'MariaDB bare driver',
+      "the store's upsert and completion through mysql2/promise execute, a pool of 20",
+    ),
+    floor(
+      'sqlite-floor',
+      'SQLite bare driver',
+      "the store's insert and completion as better-sqlite3 statements prepared once, WAL",
+    ),
+  ];
 }
 
 /** The variants BENCH_ONLY names, plus what their ratios and targets need: baselines, floors, the peer. */
@@ -889,10 +973,11 @@ function installPeer(): void {
 }
 
 // The apps' pools on PostgreSQL add up to more than a default server's 100 connections (20 for each trivial app's
-// postgres, 10 for its postgres-tx, on each Nest major; 10 for each payments app), but pg closes a client idle for 10 s,
+// postgres, 10 for its postgres-tx, on each Nest major; 20 and 10 for their bare-driver floors on Nest 11; 10 for each
+// payments app), but pg closes a client idle for 10 s,
 // so only the app under load and the two measured before it hold theirs at once: the three largest pools, plus
 // set-up connections.
-const POSTGRES_CONNECTIONS_NEEDED = 20 + 20 + 10 + 4;
+const POSTGRES_CONNECTIONS_NEEDED = 20 + 20 + 20 + 4;
 
 /**
  * Checks that PostgreSQL answers and has room for the bench's connection pools. Other work on a shared server can
@@ -933,6 +1018,44 @@ async function probePostgres(url: string): Promise<string> {
   }
 }
 
+/** The URL of database `name` on the server of `serverUrl`. */
+function databaseUrl(serverUrl: string, name: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Checks that MariaDB answers; its version. */
+async function probeMariadb(url: string): Promise<string> {
+  try {
+    const connection = await connectMariadb({ uri: url, connectTimeout: 3000 });
+    try {
+      const [rows] = await connection.query<RowDataPacket[]>('SELECT VERSION() AS version');
+      return String(rows[0].version);
+    } finally {
+      await connection.end();
+    }
+  } catch (error) {
+    throw new Error(
+      `MariaDB is not usable at ${url} (${error instanceof Error ? error.message : String(error)}); start it or set BENCH_MARIADB_URL`,
+    );
+  }
+}
+
+/** A throwaway MariaDB database, dropped at the end of the run. */
+async function createMariadbDatabase(serverUrl: string, name: string): Promise<void> {
+  const run = async (sql: string) => {
+    const connection = await connectMariadb({ uri: serverUrl, connectTimeout: 3000 });
+    try {
+      await connection.query(sql);
+    } finally {
+      await connection.end();
+    }
+  };
+  await run(`CREATE DATABASE \`${name}\``);
+  cleanups.push({ name: `MariaDB database ${name}`, run: () => run(`DROP DATABASE IF EXISTS \`${name}\``) });
+}
+
 /** A throwaway database, dropped at the end of the run. */
 async function createDatabase(adminUrl: string, name: string): Promise<string> {
   const run = async (sql: string) => {
@@ -946,9 +1069,7 @@ async function createDatabase(adminUrl: string, name: string): Promise<string> {
   };
   await run(`CREATE DATABASE ${name}`);
   cleanups.push({ name: `database ${name}`, run: () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) });
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
+  return databaseUrl(adminUrl, name);
 }
 
 async function createCustomers(url: string, runId: string): Promise<string[]> {

@@ -7,10 +7,12 @@
  * The same source runs on Nest 11 (through ts-node, from the repository's node_modules) and on Nest 12 (compiled,
  * with plain node, from bench/nest12; see bench/lib/nest12.ts), so it must not depend on either major's specifics.
  *
- *   BENCH_STORE        none | interceptor | memory | redis | postgres | postgres-tx | sqlite
- *                      (postgres-tx: the TypeORM store in the transactional mode)
+ *   BENCH_STORE        none | interceptor | memory | redis | postgres | postgres-tx | mariadb | sqlite
+ *                      (postgres-tx: the TypeORM store in the transactional mode), or a SQL floor: postgres-floor |
+ *                      postgres-tx-floor | mariadb-floor | sqlite-floor (the same statements on the bare driver, no
+ *                      library: bench/apps/sql-floor.ts)
  *   BENCH_REDIS_URL    for redis
- *   BENCH_SQL_URL      postgres://… or a file path for sqlite
+ *   BENCH_SQL_URL      postgres://…, mysql://… or a file path for sqlite
  *   BENCH_LOCAL_CACHE  a number: the module's `localCache: { maxEntries }` (replays served in process); unset: off
  *   BENCH_RESPONSE_BYTES  a number: the order is answered with line items adding up to about that many bytes
  *   BENCH_COMPRESSION  off: the module's `compression: false` (stored responses kept as JSON); unset: the default
@@ -37,26 +39,10 @@ import { CreateIdempotencyRecords1764259200000, TypeOrmIdempotencyStore } from '
 import { randomBytes } from 'node:crypto';
 import { AcquireRecorder, serveBenchApp } from './app-process';
 import { startBenchTelemetry } from './bench-telemetry';
-import { lineItems } from './order-document';
+import { createOrder, OrderBody, positiveInteger } from './create-order';
+import { isSqlFloorKind, openSqlFloor, sqlFloorModule, SqlFloorKind } from './sql-floor';
 
-/** What the bench posts: a small order. */
-interface OrderBody {
-  amount: number;
-  currency: string;
-  reference: string;
-}
-
-let sequence = 0;
 const recorder = new AcquireRecorder();
-const responseBytes = positiveInteger('BENCH_RESPONSE_BYTES');
-
-// The handler's whole work: build a small JSON answer (about 100 bytes), as a create endpoint would; or, with
-// BENCH_RESPONSE_BYTES, the order with its line items.
-function createOrder(body: OrderBody) {
-  const id = ++sequence;
-  const order = { id, amount: body.amount, currency: body.currency, reference: body.reference, status: 'created' };
-  return responseBytes === undefined ? order : { ...order, items: lineItems(id, responseBytes) };
-}
 
 @Controller('orders')
 class UnguardedOrdersController {
@@ -91,7 +77,8 @@ class GuardedOrdersController {
   }
 }
 
-type StoreKind = 'none' | 'interceptor' | 'memory' | 'redis' | 'postgres' | 'postgres-tx' | 'sqlite';
+const STORE_KINDS = ['none', 'interceptor', 'memory', 'redis', 'postgres', 'postgres-tx', 'mariadb', 'sqlite'] as const;
+type StoreKind = (typeof STORE_KINDS)[number];
 
 async function createStore(
   kind: Exclude<StoreKind, 'none' | 'interceptor'>,
@@ -105,11 +92,15 @@ async function createStore(
       return new RedisIdempotencyStore(required('BENCH_REDIS_URL'));
     case 'postgres':
     case 'postgres-tx':
+    case 'mariadb':
     case 'sqlite': {
       const options: DataSourceOptions =
-        kind !== 'sqlite'
-          ? { type: 'postgres', url: required('BENCH_SQL_URL'), poolSize: kind === 'postgres' ? 20 : 10 }
-          : { type: 'better-sqlite3', database: required('BENCH_SQL_URL'), enableWAL: true };
+        kind === 'sqlite'
+          ? { type: 'better-sqlite3', database: required('BENCH_SQL_URL'), enableWAL: true }
+          : kind === 'mariadb'
+            ? // The test suites' MariaDB DataSource (test/support/typeorm-data-sources.ts): mysql2 under TypeORM.
+              { type: 'mariadb', url: required('BENCH_SQL_URL'), poolSize: 20 }
+            : { type: 'postgres', url: required('BENCH_SQL_URL'), poolSize: kind === 'postgres' ? 20 : 10 };
       const dataSource = new DataSource({
         ...options,
         migrations: [CreateIdempotencyRecords1764259200000],
@@ -140,14 +131,6 @@ function storedFormOptions(): Record<string, unknown> {
   return options;
 }
 
-function positiveInteger(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${raw}`);
-  return value;
-}
-
 function required(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set`);
@@ -155,8 +138,8 @@ function required(name: string): string {
 }
 
 async function start() {
-  const kind = (process.env.BENCH_STORE ?? 'none') as StoreKind;
-  if (!['none', 'interceptor', 'memory', 'redis', 'postgres', 'postgres-tx', 'sqlite'].includes(kind))
+  const kind = (process.env.BENCH_STORE ?? 'none') as StoreKind | SqlFloorKind;
+  if (!(STORE_KINDS as readonly string[]).includes(kind) && !isSqlFloorKind(kind))
     throw new Error(`unknown BENCH_STORE ${kind}`);
   // Before Nest starts, as an app's tracing bootstrap does, so that the library finds the global providers.
   const stopTelemetry = startBenchTelemetry(process.env.BENCH_TELEMETRY);
@@ -166,6 +149,11 @@ async function start() {
     module = { module: class UnguardedBenchModule {}, controllers: [UnguardedOrdersController] };
   } else if (kind === 'interceptor') {
     module = { module: class PassThroughBenchModule {}, controllers: [PassThroughOrdersController] };
+  } else if (isSqlFloorKind(kind)) {
+    const floor = await openSqlFloor(kind, required('BENCH_SQL_URL'));
+    closers.push(() => floor.close());
+    // The harness checks outcomes: the floor reports each request it completed as the library would.
+    module = sqlFloorModule(floor, () => recorder.record({ outcome: 'executed' }));
   } else {
     const store = await createStore(kind, closers);
     const localCache = localCacheOption();

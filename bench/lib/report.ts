@@ -59,6 +59,8 @@ export interface BenchReport {
     node: string;
     redis: string;
     postgres: string;
+    /** Absent when the run measured no MariaDB variant. */
+    mariadb?: string;
     platform: string;
     nest?: Record<string, string>;
   };
@@ -444,8 +446,11 @@ ${replayParagraph(v)}
   (\`bench/apps/unguarded-payments.module.ts\`). \`required: false\` with no key sent would still run the interceptor
   (header scan, scope, route settings) and flatter the guarded variant; the copy removes exactly the guard.
 - Stores: memory (\`maxEntries\` 2,000,000, sized for the run); Redis: a dedicated \`redis-server\` ${machine.redis} the
-  bench starts on a free port, no persistence; PostgreSQL ${machine.postgres}: a database created for the run, pool of 20;
-  SQLite: a WAL file in a temporary directory. Payments: PostgreSQL for the business data, the Redis store for records,
+  bench starts on a free port, no persistence; PostgreSQL ${machine.postgres}: a database created for the run, pool of 20;${
+    machine.mariadb ? ` MariaDB ${machine.mariadb}: a database created for the run, pool of 20;` : ''
+  }
+  SQLite: a WAL file in a temporary directory. The SQL floors (\`bench/apps/sql-floor.ts\`) send the store's own statements
+  for a fresh key on the bare driver, with the same pool sizes, into a table of the migration's schema. Payments: PostgreSQL for the business data, the Redis store for records,
   ${'200'} customers used round-robin so that concurrent payments do not queue on one row.
 - The load generator, the app, Redis and PostgreSQL share the machine's ${machine.cores} cores, and other work on the
   machine may run at the same time: absolute req/s move from run to run, and so, less, do the ratios (the whiskers);
@@ -463,7 +468,7 @@ ${replayParagraph(v)}
 | platform | ${machine.platform} |
 | Node | ${machine.node} |
 | Redis | ${machine.redis} |
-| PostgreSQL | ${machine.postgres} |
+| PostgreSQL | ${machine.postgres} |${machine.mariadb ? `\n| MariaDB | ${machine.mariadb} |` : ''}
 | run | ${report.date}, ${report.elapsedS.toFixed(0)} s in all |
 | NestJS | ${
     machine.nest
