@@ -3,6 +3,7 @@
  * for a fresh key, written out by hand for the floors' table, as named statements (prepared once per connection,
  * as the store's are).
  */
+import { performance } from 'node:perf_hooks';
 import { Pool, QueryConfig } from 'pg';
 import { FLOOR_TABLE, FloorKeyTaken, FloorRecord, FloorStatements, SqlFloor } from './sql-floor';
 
@@ -77,9 +78,11 @@ export async function openPostgresTransactionFloor(url: string, poolSize: number
   const pool = await openPool(url, poolSize);
   return {
     pool,
-    async guard(record, work, stored) {
+    async guard(record, work, stored, claimed) {
+      const started = performance.now();
       const { rows } = await pool.query(named('floor_insert_deferred', INSERT_DEFERRED, claimValues(record)));
       if (Number((rows[0] as { inserted: string }).inserted) === 0) throw new FloorKeyTaken(record.key);
+      claimed(performance.now() - started);
       const client = await pool.connect();
       let broken: Error | undefined;
       try {

@@ -9,6 +9,7 @@
  * install, which has no mysql2, can run this file too.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import {
   BadRequestException,
   Body,
@@ -63,7 +64,13 @@ export interface FloorStatements {
 
 /** One guarded request: claim, the handler's work, completion, in the order and transactions the store uses. */
 export interface SqlFloor {
-  guard<T>(record: FloorRecord, work: () => Promise<T>, stored: (value: T) => string): Promise<T>;
+  /** `claimed` is told how long the claim took (ms), as the library's events report `acquireMs`. */
+  guard<T>(
+    record: FloorRecord,
+    work: () => Promise<T>,
+    stored: (value: T) => string,
+    claimed: (ms: number) => void,
+  ): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -91,9 +98,11 @@ export async function openSqlFloor(kind: SqlFloorKind, url: string, poolSize = P
 /** The store's non-transactional order: the claim commits alone, then the handler runs, then the completion commits. */
 export function inSequence(statements: FloorStatements): SqlFloor {
   return {
-    async guard(record, work, stored) {
-      const claimed = statements.claim(record);
-      if (!(claimed instanceof Promise ? await claimed : claimed)) throw new FloorKeyTaken(record.key);
+    async guard(record, work, stored, claimed) {
+      const started = performance.now();
+      const claim = statements.claim(record);
+      if (!(claim instanceof Promise ? await claim : claim)) throw new FloorKeyTaken(record.key);
+      claimed(performance.now() - started);
       const value = await work();
       const completed = statements.complete(record, stored(value));
       if (!(completed instanceof Promise ? await completed : completed))
@@ -123,7 +132,7 @@ function recordOf(method: string, url: string, key: string, body: unknown): Floo
 class SqlFloorInterceptor implements NestInterceptor {
   constructor(
     @Inject(FLOOR) private readonly floor: SqlFloor,
-    @Inject(EXECUTED) private readonly onExecuted: () => void,
+    @Inject(EXECUTED) private readonly onExecuted: (claimMs: number | undefined) => void,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -135,12 +144,18 @@ class SqlFloorInterceptor implements NestInterceptor {
     const record = recordOf(request.method, request.url, key, request.body);
     // The form the library stores a JSON answer in: its status, the headers it replays (none here), its body.
     const stored = (body: unknown) => JSON.stringify({ status: response.statusCode, headers: {}, body });
+    let claimMs: number | undefined;
     return from(
       this.floor
-        .guard(record, () => lastValueFrom(next.handle()), stored)
+        .guard(
+          record,
+          () => lastValueFrom(next.handle()),
+          stored,
+          (ms) => (claimMs = ms),
+        )
         .then(
           (value) => {
-            this.onExecuted();
+            this.onExecuted(claimMs);
             return value;
           },
           (error: unknown) => {
@@ -160,8 +175,14 @@ class FloorOrdersController {
   }
 }
 
-/** The trivial app's module with `floor` guarding its route; `onExecuted` is told of every request it completed. */
-export function sqlFloorModule(floor: SqlFloor, onExecuted: () => void = () => undefined): DynamicModule {
+/**
+ * The trivial app's module with `floor` guarding its route; `onExecuted` is told of every request it completed, with
+ * how long its claim took.
+ */
+export function sqlFloorModule(
+  floor: SqlFloor,
+  onExecuted: (claimMs: number | undefined) => void = () => undefined,
+): DynamicModule {
   return {
     module: class SqlFloorBenchModule {},
     controllers: [FloorOrdersController],

@@ -153,7 +153,7 @@ async function start() {
     const floor = await openSqlFloor(kind, required('BENCH_SQL_URL'));
     closers.push(() => floor.close());
     // The harness checks outcomes: the floor reports each request it completed as the library would.
-    module = sqlFloorModule(floor, () => recorder.record({ outcome: 'executed' }));
+    module = sqlFloorModule(floor, (claimMs) => recorder.record({ outcome: 'executed', acquireMs: claimMs }));
   } else {
     const store = await createStore(kind, closers);
     const localCache = localCacheOption();

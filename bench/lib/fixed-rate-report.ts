@@ -73,6 +73,7 @@ same variant reached in the closed-loop rounds, whatever the app answers (\`over
 connections): the lookup's latency with the app busy half the time, rather than the queue in front of it at saturation.
 The event-loop delay is how late a 1 ms timer fired in the same app over the same seconds (\`monitorEventLoopDelay\`):
 a store's reply that arrives while the loop is busy with other requests waits as long before the library sees it.
+A bare-driver floor's acquire is its claim statement, timed the same way: what the engine itself takes to commit it.
 
 | variant | rate sent (req/s) | served (req/s) | acquire p50 (ms) | acquire p99 (ms, median) | p99 range over rounds | event-loop delay p99 (ms) | request p99 (ms) |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |

@@ -16,8 +16,11 @@ export type Target =
   | { kind: 'cpu-above-floor'; maxUs: number }
   /** App CPU at a fixed rate: per round, µs above this variant's floor ≤ µs of `other` above its own floor. */
   | { kind: 'cpu-above-floor-vs'; other: string }
-  /** Open-loop load at half the saturating rate: per round, the library's acquire p99 < maxMs. */
-  | { kind: 'acquire-p99'; maxMs: number };
+  /**
+   * Open-loop load at half the saturating rate: per round, the library's acquire p99 < maxMs. `reference`, a variant
+   * measured alongside without a verdict (the same claim on the bare driver), shows what the engine alone takes.
+   */
+  | { kind: 'acquire-p99'; maxMs: number; reference?: string };
 
 /** What the targets need of a variant. */
 export interface TargetSubject {
