@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Consumer test: the packed library installed by plain npm into a Nest app outside the monorepo, compiled with
 # `moduleResolution: node` (the classic CommonJS Nest starter) and with `node16`, and run on the memory, Redis
-# and TypeORM (PostgreSQL) stores, and in the transactional mode, through the public entry points only. Nothing
+# and TypeORM (PostgreSQL) stores, and in the transactional mode, through the public entry points only; and the
+# store contract suite of `@nest-idempotency/core/testing` run with node:test against the memory store. Nothing
 # of the monorepo is visible to it: it is copied to a temporary directory first. Needs Redis (REDIS_URL, default
 # redis://127.0.0.1:6379) and PostgreSQL (POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres; it
 # creates and drops a database).
@@ -38,5 +39,8 @@ for resolution in node10 node16; do
   STEP="run ($resolution build)"
   log "$STEP"
   (cd "$WORK/app" && timeout --kill-after=5 "$RUN_TIMEOUT_S" node "dist-$resolution/check.js")
+  STEP="run the store contract suite with node:test ($resolution build)"
+  log "$STEP"
+  (cd "$WORK/app" && timeout --kill-after=5 "$RUN_TIMEOUT_S" node "dist-$resolution/store-contract.js")
 done
 echo "consumer test: passed with both module resolutions"

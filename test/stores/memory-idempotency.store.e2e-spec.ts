@@ -1,4 +1,5 @@
 import { MemoryIdempotencyStore } from '@nest-idempotency/core';
-import { describeIdempotencyStoreContract } from './idempotency-store.contract';
+import { describeIdempotencyStoreContract } from '@nest-idempotency/core/testing';
+import { testRunner } from '../support/test-runner';
 
-describeIdempotencyStoreContract('memory', async () => ({ store: new MemoryIdempotencyStore() }));
+describeIdempotencyStoreContract('memory', { open: () => ({ store: new MemoryIdempotencyStore() }) }, testRunner);

@@ -21,7 +21,8 @@ import {
 } from '@nest-idempotency/core/typeorm';
 import { describeWithServices } from '../support/services';
 import { createIsolatedDatabase, IsolatedDatabase } from '../support/typeorm-data-sources';
-import { acquireRequest, describeIdempotencyStoreContract } from './idempotency-store.contract';
+import { acquireRequest, describeIdempotencyStoreContract } from '@nest-idempotency/core/testing';
+import { testRunner } from '../support/test-runner';
 
 /** The store as the transactional mode calls it: every acquire says its work commits in this database. */
 class DurableWithWorkStore extends IdempotencyStore {
@@ -103,13 +104,14 @@ class LedgerController {
 
 describeWithServices(['postgres'], 'TypeOrmIdempotencyStore on postgres, acquires durable with the work', () => {
   // The acquire statements that skip the flush wait are other statements: they keep the whole contract.
-  describeIdempotencyStoreContract('typeorm postgres, durableWithWork', async () => {
+  const open = async () => {
     const database = await createIsolatedDatabase('postgres');
     const dataSource = await database.connect({ migrations: [CreateIdempotencyRecords1764259200000] });
     await dataSource.runMigrations();
     const store = new TypeOrmIdempotencyStore(dataSource, { sweepIntervalMs: 0 });
     return { store: new DurableWithWorkStore(store), close: () => database.drop() };
-  });
+  };
+  describeIdempotencyStoreContract('typeorm postgres, durableWithWork', { open }, testRunner);
 
   describe('flushes', () => {
     let database: IsolatedDatabase;

@@ -3,7 +3,8 @@ import Redis, { Cluster } from 'ioredis';
 import { IdempotencyRecordId } from '@nest-idempotency/core';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { RedisClusterProcesses, startRedisCluster } from '../support/redis-server';
-import { describeIdempotencyStoreContract } from './idempotency-store.contract';
+import { describeIdempotencyStoreContract } from '@nest-idempotency/core/testing';
+import { testRunner } from '../support/test-runner';
 
 /** Lets the tests name the key a record lives under. */
 class InspectableRedisStore extends RedisIdempotencyStore {
@@ -29,7 +30,11 @@ describe('RedisIdempotencyStore on a Redis Cluster of three masters', () => {
     await cluster?.dispose();
   }, 30_000);
 
-  describeIdempotencyStoreContract('redis cluster', async () => ({ store: new RedisIdempotencyStore(connect()) }));
+  describeIdempotencyStoreContract(
+    'redis cluster',
+    { open: () => ({ store: new RedisIdempotencyStore(connect()) }) },
+    testRunner,
+  );
 
   describe('beyond the contract', () => {
     let client: Cluster;

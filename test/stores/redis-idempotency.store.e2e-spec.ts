@@ -5,7 +5,8 @@ import { IdempotencyAcquireRequest, IdempotencyRecordId } from '@nest-idempotenc
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { freePorts, RedisServerProcess, startRedisServer } from '../support/redis-server';
 import { describeWithServices, TEST_SERVICES } from '../support/services';
-import { describeIdempotencyStoreContract } from './idempotency-store.contract';
+import { describeIdempotencyStoreContract } from '@nest-idempotency/core/testing';
+import { testRunner } from '../support/test-runner';
 
 /** Lets the tests name the key a record lives under, to look at it on the server. */
 class InspectableRedisStore extends RedisIdempotencyStore {
@@ -45,10 +46,16 @@ async function connectionsNamed(redis: Redis, name: string): Promise<string[]> {
 }
 
 describeWithServices(['redis'], 'RedisIdempotencyStore on a standalone server', () => {
-  describeIdempotencyStoreContract('redis standalone', async () => {
-    const store = new RedisIdempotencyStore(TEST_SERVICES.redis);
-    return { store, close: () => store.close() };
-  });
+  describeIdempotencyStoreContract(
+    'redis standalone',
+    {
+      open: () => {
+        const store = new RedisIdempotencyStore(TEST_SERVICES.redis);
+        return { store, close: () => store.close() };
+      },
+    },
+    testRunner,
+  );
 
   describe('round trips, counted by the server', () => {
     const name = `idempotency-round-trips-${randomUUID()}`;

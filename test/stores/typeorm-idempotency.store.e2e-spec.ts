@@ -14,7 +14,8 @@ import {
 } from '@nest-idempotency/core/typeorm';
 import { describeWithServices, TestService } from '../support/services';
 import { createIsolatedDatabase, IsolatedDatabase, SqlDialect } from '../support/typeorm-data-sources';
-import { acquireRequest, describeIdempotencyStoreContract } from './idempotency-store.contract';
+import { acquireRequest, describeIdempotencyStoreContract } from '@nest-idempotency/core/testing';
+import { testRunner } from '../support/test-runner';
 
 const DIALECTS: { dialect: SqlDialect; services: TestService[] }[] = [
   { dialect: 'postgres', services: ['postgres'] },
@@ -106,12 +107,13 @@ async function hasTable(dataSource: DataSource, tableName: string): Promise<bool
 
 for (const { dialect, services } of DIALECTS) {
   describeWithServices(services, `TypeOrmIdempotencyStore on ${dialect}`, () => {
-    describeIdempotencyStoreContract(`typeorm ${dialect}`, async () => {
+    const open = async () => {
       const database = await createIsolatedDatabase(dialect);
       const dataSource = await database.connect({ migrations: [CreateIdempotencyRecords1764259200000] });
       await dataSource.runMigrations();
       return { store: new TypeOrmIdempotencyStore(dataSource, { sweepIntervalMs: 0 }), close: () => database.drop() };
-    });
+    };
+    describeIdempotencyStoreContract(`typeorm ${dialect}`, { open }, testRunner);
 
     describe('schema, sweeper and limits', () => {
       let database: IsolatedDatabase;
