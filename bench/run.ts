@@ -57,6 +57,8 @@ const LIGHT_LOAD = { connections: 1 };
 const LARGE_RESPONSE_BYTES = 8_000;
 /** maxEntries of the replay variant with `localCache` on: far more than the one record it replays. */
 const LOCAL_CACHE_ENTRIES = 10_000;
+/** maxEntries of the memory store measured full (filled to it before the run): ten times the default. */
+const MEMORY_FULL_ENTRIES = 1_000_000;
 
 type AppSpec = ConstructorParameters<typeof AppProcess>;
 
@@ -210,6 +212,11 @@ async function main(): Promise<number> {
     [`${prefix}-unguarded`]: trivial(`${prefix}-unguarded`, { BENCH_STORE: 'none' }, major),
     [`${prefix}-interceptor`]: trivial(`${prefix}-interceptor`, { BENCH_STORE: 'interceptor' }, major),
     [`${prefix}-memory`]: trivial(`${prefix}-memory`, { BENCH_STORE: 'memory' }, major),
+    [`${prefix}-memory-full`]: trivial(
+      `${prefix}-memory-full`,
+      { BENCH_STORE: 'memory', BENCH_MEMORY_PREFILL: String(MEMORY_FULL_ENTRIES) },
+      major,
+    ),
     [`${prefix}-redis`]: trivial(`${prefix}-redis`, { BENCH_STORE: 'redis', BENCH_REDIS_URL: redisUrl }, major),
     [`${prefix}-postgres`]: trivial(
       `${prefix}-postgres`,
@@ -370,6 +377,14 @@ async function main(): Promise<number> {
           { kind: 'cpu-above-floor', maxUs: 20 },
           { kind: 'cpu-above-floor-vs', other: id('redis') },
         ],
+      },
+      {
+        ...common,
+        id: id('memory-full'),
+        label: `Nest ${major}: memory store at maxEntries (${MEMORY_FULL_ENTRIES}), fresh keys`,
+        app: `${prefix}-memory-full`,
+        expectOutcome: 'executed',
+        note: 'the store filled to its maxEntries before the run: every fresh key evicts the least recently used record',
       },
       {
         ...common,

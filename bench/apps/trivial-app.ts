@@ -18,6 +18,8 @@
  *   BENCH_COMPRESSION  off: the module's `compression: false` (stored responses kept as JSON); unset: the default
  *   BENCH_ENCRYPTION   on: stored responses encrypted at rest under a random key; unset: off
  *   BENCH_TELEMETRY    metrics | traces: the OpenTelemetry SDK registered first (bench/apps/bench-telemetry.ts)
+ *   BENCH_MEMORY_PREFILL  a number: the memory store gets that `maxEntries` and is filled to it with completed
+ *                      records before the app listens, so every fresh key evicts one (the store measured full)
  */
 import 'reflect-metadata';
 import {
@@ -41,6 +43,7 @@ import { AcquireRecorder, serveBenchApp } from './app-process';
 import { startBenchTelemetry } from './bench-telemetry';
 import { createOrder, OrderBody, positiveInteger } from './create-order';
 import { isSqlFloorKind, openSqlFloor, sqlFloorModule, SqlFloorKind } from './sql-floor';
+import { prefillMemoryStore } from './memory-prefill';
 
 const recorder = new AcquireRecorder();
 
@@ -85,9 +88,15 @@ async function createStore(
   closers: Array<() => Promise<void>>,
 ): Promise<IdempotencyStore> {
   switch (kind) {
-    case 'memory':
-      // Sized for every request of the run (rate × duration), as its doc says to size it (rate × ttl).
-      return new MemoryIdempotencyStore({ maxEntries: 2_000_000 });
+    case 'memory': {
+      const prefill = positiveInteger('BENCH_MEMORY_PREFILL');
+      // Sized for every request of the run (rate × duration), as its doc says to size it (rate × ttl); or, to
+      // measure it full, sized to the prefill.
+      if (prefill === undefined) return new MemoryIdempotencyStore({ maxEntries: 2_000_000 });
+      const store = new MemoryIdempotencyStore({ maxEntries: prefill });
+      await prefillMemoryStore(store, prefill);
+      return store;
+    }
     case 'redis':
       return new RedisIdempotencyStore(required('BENCH_REDIS_URL'));
     case 'postgres':

@@ -8,47 +8,33 @@ import {
 } from '../idempotency-store';
 import { EvictionCause, EvictionReport } from './eviction-report';
 import { ExpiryEntry, ExpiryWheel } from './expiry-wheel';
-import { RecencyList, RecencyNode } from './recency-list';
+import { RecencyEntry, RecordRecency } from './record-recency';
+import { MemoryIdempotencyStoreOptions, memoryStoreBounds } from './memory-store-options';
 import { declareStoreKind } from '../../core/telemetry/store-kind';
 
-/** Options of the in-process store. */
-export interface MemoryIdempotencyStoreOptions {
-  /**
-   * Most records held at once (default 100,000); size it as requests per second × ttl. When full, the least
-   * recently used completed record goes. In-flight records are never evicted: when every record is a live
-   * in-flight one, `acquire` rejects (the library answers 503).
-   */
-  maxEntries?: number;
-  /**
-   * Most records one scope (one tenant, under the default scope) may hold; default a tenth of `maxEntries`.
-   * A scope at its bound loses its own least recently used completed record, so one tenant's flood cannot
-   * push out another's records; a scope full of its own in-flight records is refused.
-   */
-  maxEntriesPerScope?: number;
-  /** Evictions are summed up in one warning per this many milliseconds (default 60,000). */
-  evictionWarningIntervalMs?: number;
-  /** Clock, for tests that move time; defaults to `Date.now`. */
-  now?: () => number;
-}
+export type { MemoryIdempotencyStoreOptions } from './memory-store-options';
 
 /** The records of one scope: how many there are, and its completed ones from least to most recently used. */
 interface ScopeRecords {
   readonly key: string;
   count: number;
-  readonly completed: RecencyList<MemoryRecord>;
+  readonly completed: RecordRecency<MemoryRecord>;
 }
 
-interface MemoryRecord extends ExpiryEntry {
+/**
+ * One record, and its places in the expiry wheel and the recency lists: a single object, whose times are
+ * milliseconds since the store's epoch so that they stay small integers, kept in the object itself, rather than
+ * floats V8 boxes in objects of their own.
+ */
+interface MemoryRecord extends ExpiryEntry, RecencyEntry {
   readonly mapKey: string;
   readonly scope: ScopeRecords;
   fingerprint: string;
   token: string | null;
   leaseUntil: number;
   expiresAt: number;
+  /** Set once the record is completed, which puts it in the recency lists. */
   response: string | null;
-  /** Places in the store's and the scope's recency lists; set once the record is completed. */
-  recent: RecencyNode<MemoryRecord> | undefined;
-  recentInScope: RecencyNode<MemoryRecord> | undefined;
 }
 
 // Expired records are reclaimed in these steps, so no call does unbounded work: a few on every acquire and
@@ -69,33 +55,25 @@ const BUCKETS_PER_TICK = 3_600;
 export class MemoryIdempotencyStore extends IdempotencyStore {
   private readonly records = new Map<string, MemoryRecord>();
   private readonly scopes = new Map<string, ScopeRecords>();
-  private readonly completed = new RecencyList<MemoryRecord>();
+  private readonly completed = new RecordRecency<MemoryRecord>(false);
   private readonly expiry = new ExpiryWheel<MemoryRecord>(EXPIRY_BUCKET_MS);
   private readonly evictions: EvictionReport;
   private readonly maxEntries: number;
   private readonly maxEntriesPerScope: number;
   private readonly now: () => number;
+  /** The clock's reading at construction: the store keeps times relative to it (see `MemoryRecord`). */
+  private readonly epoch: number;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(options: MemoryIdempotencyStoreOptions = {}) {
     super();
-    this.maxEntries = options.maxEntries ?? 100_000;
-    assertPositiveInteger('maxEntries', this.maxEntries);
-    this.maxEntriesPerScope = options.maxEntriesPerScope ?? Math.max(1, Math.floor(this.maxEntries / 10));
-    assertPositiveInteger('maxEntriesPerScope', this.maxEntriesPerScope);
-    if (this.maxEntriesPerScope > this.maxEntries) {
-      throw new Error(
-        `MemoryIdempotencyStore: maxEntriesPerScope (${this.maxEntriesPerScope}) must not exceed maxEntries (${this.maxEntries})`,
-      );
-    }
-    const intervalMs = options.evictionWarningIntervalMs ?? 60_000;
-    assertPositiveInteger('evictionWarningIntervalMs', intervalMs);
-    this.evictions = new EvictionReport(intervalMs, {
-      maxEntries: this.maxEntries,
-      maxEntriesPerScope: this.maxEntriesPerScope,
-    });
+    const bounds = memoryStoreBounds(options);
+    this.maxEntries = bounds.maxEntries;
+    this.maxEntriesPerScope = bounds.maxEntriesPerScope;
+    this.evictions = new EvictionReport(bounds.evictionWarningIntervalMs, bounds);
     this.now = options.now ?? Date.now;
+    this.epoch = this.now();
   }
 
   /** How many records are held, expired ones not yet reclaimed included. */
@@ -104,15 +82,15 @@ export class MemoryIdempotencyStore extends IdempotencyStore {
   }
 
   async acquire(id: IdempotencyRecordId, request: IdempotencyAcquireRequest): Promise<IdempotencyAcquireResult> {
-    const now = this.now();
+    const now = this.clock();
     this.startTimer();
     this.expiry.takeExpired(now, RECLAIM_PER_ACQUIRE, BUCKETS_PER_ACQUIRE, (record) => this.remove(record));
     const mapKey = recordKey(id);
     const existing = this.live(mapKey, now);
     if (existing?.response != null) {
       // A replay is a use: the record moves away from eviction.
-      this.completed.touch(existing.recent!);
-      existing.scope.completed.touch(existing.recentInScope!);
+      this.completed.touch(existing);
+      existing.scope.completed.touch(existing);
       return { state: 'completed', fingerprint: existing.fingerprint, response: existing.response };
     }
     if (existing && (existing.leaseUntil > now || existing.fingerprint !== request.fingerprint)) {
@@ -141,8 +119,10 @@ export class MemoryIdempotencyStore extends IdempotencyStore {
       expiryBucket: undefined,
       expiryPrevious: undefined,
       expiryNext: undefined,
-      recent: undefined,
-      recentInScope: undefined,
+      older: undefined,
+      newer: undefined,
+      olderInScope: undefined,
+      newerInScope: undefined,
     };
     this.expireAt(record, now + request.ttlMs);
     this.records.set(mapKey, record);
@@ -151,19 +131,19 @@ export class MemoryIdempotencyStore extends IdempotencyStore {
   }
 
   async complete(id: IdempotencyRecordId, token: string, response: string, ttlMs: number): Promise<boolean> {
-    const now = this.now();
+    const now = this.clock();
     const record = this.live(recordKey(id), now);
     if (!record || record.response != null || record.token !== token) return false;
     record.response = response;
     record.token = null;
     this.expireAt(record, now + ttlMs);
-    record.recent = this.completed.push(record);
-    record.recentInScope = record.scope.completed.push(record);
+    this.completed.push(record);
+    record.scope.completed.push(record);
     return true;
   }
 
   async release(id: IdempotencyRecordId, token: string): Promise<boolean> {
-    const record = this.live(recordKey(id), this.now());
+    const record = this.live(recordKey(id), this.clock());
     if (!record || record.response != null || record.token !== token) return false;
     this.remove(record);
     return true;
@@ -171,15 +151,16 @@ export class MemoryIdempotencyStore extends IdempotencyStore {
 
   async inspect(id: IdempotencyRecordId): Promise<IdempotencyRecordSnapshot | undefined> {
     // Not a use: the record keeps its place in the recency lists.
-    const record = this.live(recordKey(id), this.now());
+    const record = this.live(recordKey(id), this.clock());
     if (!record) return undefined;
-    const { fingerprint, expiresAt, response } = record;
+    const { fingerprint, response } = record;
+    const expiresAt = this.epoch + record.expiresAt;
     if (response != null) return { state: 'completed', fingerprint, response, expiresAt };
-    return { state: 'in_flight', fingerprint, leaseExpiresAt: record.leaseUntil, expiresAt };
+    return { state: 'in_flight', fingerprint, leaseExpiresAt: this.epoch + record.leaseUntil, expiresAt };
   }
 
   async forget(id: IdempotencyRecordId, options: { force: boolean }): Promise<IdempotencyForgetResult> {
-    const record = this.live(recordKey(id), this.now());
+    const record = this.live(recordKey(id), this.clock());
     if (!record) return 'absent';
     if (record.response == null && !options.force) return 'in_flight';
     this.remove(record);
@@ -199,7 +180,7 @@ export class MemoryIdempotencyStore extends IdempotencyStore {
     this.closed = true;
     clearInterval(this.timer);
     this.timer = undefined;
-    this.evictions.flush(this.now(), true);
+    this.evictions.flush(this.clock(), true);
   }
 
   /** The record under `mapKey` unless its TTL has passed; an expired one is removed on the way. */
@@ -255,8 +236,10 @@ export class MemoryIdempotencyStore extends IdempotencyStore {
     if (this.records.get(record.mapKey) !== record) return;
     this.records.delete(record.mapKey);
     this.expiry.remove(record);
-    if (record.recent) this.completed.remove(record.recent);
-    if (record.recentInScope) record.scope.completed.remove(record.recentInScope);
+    if (record.response != null) {
+      this.completed.remove(record);
+      record.scope.completed.remove(record);
+    }
     if (--record.scope.count === 0) this.scopes.delete(record.scope.key);
   }
 
@@ -268,14 +251,19 @@ export class MemoryIdempotencyStore extends IdempotencyStore {
   private scopeOf(id: IdempotencyRecordId): ScopeRecords {
     // Length-prefixed, so no namespace and scope run into one another whatever characters they hold.
     const key = `${id.namespace.length}:${id.namespace}${id.scope}`;
-    return this.scopes.get(key) ?? { key, count: 0, completed: new RecencyList() };
+    return this.scopes.get(key) ?? { key, count: 0, completed: new RecordRecency(true) };
+  }
+
+  /** Milliseconds since the epoch: a small integer for the first 24 days of a process (V8's 31-bit integers). */
+  private clock(): number {
+    return this.now() - this.epoch;
   }
 
   /** Reclaims expired records while no request comes and reports evictions; unref'd, so it never keeps a process alive. */
   private startTimer(): void {
     if (this.timer || this.closed) return;
     this.timer = setInterval(() => {
-      const now = this.now();
+      const now = this.clock();
       this.expiry.takeExpired(now, RECLAIM_PER_TICK, BUCKETS_PER_TICK, (record) => this.remove(record));
       this.evictions.flush(now);
     }, EXPIRY_BUCKET_MS);
@@ -287,12 +275,6 @@ function recordKey(id: IdempotencyRecordId): string {
   // Length prefixes make the encoding unambiguous whatever characters the parts contain (scope "a:b" with key
   // "c" never meets scope "a" with key "b:c"), and cost one string concatenation, not a JSON encoding.
   return `${id.namespace.length}:${id.namespace}${id.scope.length}:${id.scope}${id.key}`;
-}
-
-function assertPositiveInteger(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new Error(`MemoryIdempotencyStore: ${name} must be a positive integer, got ${value}`);
-  }
 }
 
 declareStoreKind(MemoryIdempotencyStore, 'memory');
