@@ -424,8 +424,8 @@ ${replayParagraph(v)}
 - **Memory store**: every operation is O(1) (the record is itself the node of its recency lists, expiry buckets
   threaded through the records, times kept as small integers so V8 does not box them); records live on the JavaScript
   heap until their TTL, so the heap grows through the run, and at \`maxEntries\` every new key evicts the least
-  recently used one. In process the guard costs about 11 µs per request on it (\`bench/guard-path-cost.ts\`); what the
-  table above shows beyond that over HTTP is the app's, not the store's code (see the fixed-rate section).
+  recently used one. In process the guard costs about 11 µs per request on it (\`bench/guard-path-cost.ts\`); the fixed-rate
+  section shows what it costs the app over HTTP.
 
 ## Method
 
