@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Pool as MariadbPool, RowDataPacket } from 'mysql2/promise';
-import { Client, Pool, PoolClient } from 'pg';
+import { Client, Pool } from 'pg';
 import request from 'supertest';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { CreateIdempotencyRecords1764259200000 } from '@nest-idempotency/core/typeorm';
@@ -11,6 +11,7 @@ import { openSqliteFloor } from '../../bench/apps/sql-floor-sqlite';
 import { expectExactly } from '../budgets/budget';
 import { countStatements } from '../budgets/sqlite-counters';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
+import { poolStatementCounter } from '../support/pg-statement-counter';
 import { describeWithServices, TEST_SERVICES } from '../support/services';
 import { createIsolatedDatabase, IsolatedDatabase } from '../support/typeorm-data-sources';
 
@@ -114,37 +115,11 @@ describeWithServices(['postgres'], 'SQL floors of the bench on PostgreSQL (a dat
   });
   afterAll(() => onServer(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
 
-  /** Counts what the pool's clients send while `work` runs: the floor's statements, BEGIN and COMMIT included. */
-  function statementCounter(pool: Pool) {
-    let counting = false;
-    let statements = 0;
-    const wrapped = new WeakSet<PoolClient>();
-    pool.on('acquire', (client) => {
-      if (wrapped.has(client)) return;
-      wrapped.add(client);
-      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-      client.query = ((...args: unknown[]) => {
-        if (counting) statements++;
-        return query(...args);
-      }) as PoolClient['query'];
-    });
-    return async (work: () => Promise<unknown>) => {
-      statements = 0;
-      counting = true;
-      try {
-        await work();
-      } finally {
-        counting = false;
-      }
-      return statements;
-    };
-  }
-
   const readRow = (pool: Pool, key: string) => async () =>
     (await pool.query(`SELECT * FROM ${FLOOR_TABLE} WHERE "key" = $1`, [key])).rows[0] as Row | undefined;
 
   async function runs(floor: SqlFloor & { pool: Pool }, budget: number, request: string) {
-    const count = statementCounter(floor.pool);
+    const count = poolStatementCounter(floor.pool);
     const app = await FloorApp.start(floor);
     try {
       // The first request prepares the named statements on the pool's one connection.

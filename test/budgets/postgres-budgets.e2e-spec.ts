@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Client, Pool, PoolClient } from 'pg';
+import { Client, Pool } from 'pg';
 import { DataSource } from 'typeorm';
+import { poolStatementCounter } from '../support/pg-statement-counter';
 import { describeWithServices, TEST_SERVICES } from '../support/services';
 import { Cost, expectExactly, expectWithin, fewestOf } from './budget';
 import { CREATE_WRITES_TABLE, GuardedApp } from './guarded-app';
@@ -35,8 +36,7 @@ describeWithServices(['postgres'], 'Budgets per request on PostgreSQL (a databas
   const database = `idem_budgets_${randomBytes(6).toString('hex')}`;
   let guarded: GuardedApp;
   let dataSource: DataSource;
-  let counting = false;
-  let statements = 0;
+  let countStatements: (work: () => Promise<unknown>) => Promise<number>;
   let overhead: Costs;
 
   beforeAll(async () => {
@@ -53,17 +53,7 @@ describeWithServices(['postgres'], 'Budgets per request on PostgreSQL (a databas
     expect(await dataSource.query('SHOW autovacuum')).toEqual([{ autovacuum: 'off' }]);
     await dataSource.query(CREATE_WRITES_TABLE);
     // The store's statements and TypeORM's go through the pool's clients: each one counts them, once wrapped.
-    const wrapped = new WeakSet<PoolClient>();
-    const pool = (dataSource.driver as unknown as { master: Pool }).master;
-    pool.on('acquire', (client) => {
-      if (wrapped.has(client)) return;
-      wrapped.add(client);
-      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-      client.query = ((...args: unknown[]) => {
-        if (counting) statements++;
-        return query(...args);
-      }) as PoolClient['query'];
-    });
+    countStatements = poolStatementCounter((dataSource.driver as unknown as { master: Pool }).master);
     // Prepares every named statement once, so the budgets count the steady state.
     await guarded.replay(await guarded.fresh());
     await guarded.replay(await guarded.fresh('transactional'), 'transactional');
@@ -91,13 +81,7 @@ describeWithServices(['postgres'], 'Budgets per request on PostgreSQL (a databas
   /** The costs of `work`, less what reading the counters costs (measured once, with no work). */
   async function costsOf(work: () => Promise<unknown>): Promise<Costs> {
     const before = await counters();
-    statements = 0;
-    counting = true;
-    try {
-      await work();
-    } finally {
-      counting = false;
-    }
+    const statements = await countStatements(work);
     const after = await counters();
     const less = (name: keyof Omit<Costs, 'statements'>) => after[name] - before[name] - (overhead?.[name] ?? 0);
     return {
