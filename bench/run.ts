@@ -110,6 +110,8 @@ interface Variant extends VariantInfo {
   expectOutcome: 'executed' | 'replayed' | null;
   /** Redis key pattern of the records this variant writes: its memory and Redis CPU are measured. */
   redisRecords?: string;
+  /** Run in the fixed-rate CPU phase too, without a target of its own: a reference the others are read against. */
+  cpuReference?: boolean;
   /** More Redis commands per request than this fail the run (a cache that should spare Redis but does not). */
   maxRedisCommandsPerRequest?: number;
 }
@@ -211,6 +213,11 @@ async function main(): Promise<number> {
   const trivialApps = (prefix: string, major: 11 | 12): Record<string, AppSpec> => ({
     [`${prefix}-unguarded`]: trivial(`${prefix}-unguarded`, { BENCH_STORE: 'none' }, major),
     [`${prefix}-interceptor`]: trivial(`${prefix}-interceptor`, { BENCH_STORE: 'interceptor' }, major),
+    [`${prefix}-interceptor-async`]: trivial(
+      `${prefix}-interceptor-async`,
+      { BENCH_STORE: 'interceptor-async' },
+      major,
+    ),
     [`${prefix}-memory`]: trivial(`${prefix}-memory`, { BENCH_STORE: 'memory' }, major),
     [`${prefix}-memory-full`]: trivial(
       `${prefix}-memory-full`,
@@ -366,6 +373,16 @@ async function main(): Promise<number> {
         floor: undefined,
         expectOutcome: null,
         note: 'an interceptor that only returns next.handle(): what Nest charges any interceptor',
+      },
+      {
+        ...common,
+        id: id('interceptor-async'),
+        label: `Nest ${major}: pass-through interceptor that awaits (answers with a promise)`,
+        app: `${prefix}-interceptor-async`,
+        expectOutcome: null,
+        // Measured with the CPU targets' variants: what awaiting alone adds to the floor, store or no store.
+        cpuReference: true,
+        note: 'awaits one resolved promise before the handler and one after it, as a guard awaiting a store must',
       },
       {
         ...common,
@@ -990,6 +1007,8 @@ function cpuCompared(selected: Variant[]): Set<string> {
       if (target.kind === 'cpu-above-floor') add(variant.id);
       if (target.kind === 'cpu-above-floor-vs') [variant.id, target.other].forEach(add);
     }
+  // References come along only when there is something to read them against.
+  if (ids.size) for (const variant of selected) if (variant.cpuReference) add(variant.id);
   return ids;
 }
 

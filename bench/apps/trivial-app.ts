@@ -7,7 +7,7 @@
  * The same source runs on Nest 11 (through ts-node, from the repository's node_modules) and on Nest 12 (compiled,
  * with plain node, from bench/nest12; see bench/lib/nest12.ts), so it must not depend on either major's specifics.
  *
- *   BENCH_STORE        none | interceptor | memory | redis | postgres | postgres-tx | mariadb | sqlite
+ *   BENCH_STORE        none | interceptor | interceptor-async | memory | redis | postgres | postgres-tx | mariadb | sqlite
  *                      (postgres-tx: the TypeORM store in the transactional mode), or a SQL floor: postgres-floor |
  *                      postgres-tx-floor | mariadb-floor | sqlite-floor (the same statements on the bare driver, no
  *                      library: bench/apps/sql-floor.ts)
@@ -34,6 +34,7 @@ import {
   UseInterceptors,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { from, lastValueFrom } from 'rxjs';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { Idempotent, IdempotencyModule, IdempotencyStore, MemoryIdempotencyStore } from '@nest-idempotency/core';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
@@ -71,6 +72,33 @@ class PassThroughOrdersController {
   }
 }
 
+/**
+ * A pass-through that awaits one resolved promise before the handler and one after it, as any guard that awaits a
+ * store must: the floor of an interceptor that answers with a promise rather than the handler's Observable.
+ */
+@Injectable()
+class AsyncPassThroughInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler) {
+    return from(
+      (async () => {
+        await Promise.resolve();
+        const value = await lastValueFrom(next.handle());
+        await Promise.resolve();
+        return value;
+      })(),
+    );
+  }
+}
+
+@Controller('orders')
+class AsyncPassThroughOrdersController {
+  @Post()
+  @UseInterceptors(AsyncPassThroughInterceptor)
+  create(@Body() body: OrderBody) {
+    return createOrder(body);
+  }
+}
+
 @Controller('orders')
 class GuardedOrdersController {
   @Post()
@@ -80,11 +108,11 @@ class GuardedOrdersController {
   }
 }
 
-const STORE_KINDS = ['none', 'interceptor', 'memory', 'redis', 'postgres', 'postgres-tx', 'mariadb', 'sqlite'] as const;
+const STORE_KINDS = ['none', 'interceptor', 'interceptor-async', 'memory', 'redis', 'postgres', 'postgres-tx', 'mariadb', 'sqlite'] as const;
 type StoreKind = (typeof STORE_KINDS)[number];
 
 async function createStore(
-  kind: Exclude<StoreKind, 'none' | 'interceptor'>,
+  kind: Exclude<StoreKind, 'none' | 'interceptor' | 'interceptor-async'>,
   closers: Array<() => Promise<void>>,
 ): Promise<IdempotencyStore> {
   switch (kind) {
@@ -158,6 +186,8 @@ async function start() {
     module = { module: class UnguardedBenchModule {}, controllers: [UnguardedOrdersController] };
   } else if (kind === 'interceptor') {
     module = { module: class PassThroughBenchModule {}, controllers: [PassThroughOrdersController] };
+  } else if (kind === 'interceptor-async') {
+    module = { module: class AsyncPassThroughBenchModule {}, controllers: [AsyncPassThroughOrdersController] };
   } else if (isSqlFloorKind(kind)) {
     const floor = await openSqlFloor(kind, required('BENCH_SQL_URL'));
     closers.push(() => floor.close());
