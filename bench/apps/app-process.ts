@@ -60,11 +60,9 @@ export class AcquireRecorder {
   private count = 0;
   private outcomes: Record<string, number> = {};
   private cpuAtReset = process.cpuUsage();
+  // On only between a reset and the next stats request, i.e. while this app is being measured: its 1 ms timer
+  // would otherwise wake every idle app a thousand times a second, on the core the measured app runs on.
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 1 });
-
-  constructor() {
-    this.loopDelay.enable();
-  }
 
   /** The `events` hook (or a function it calls). */
   readonly record = (event: EventLike): void => {
@@ -83,9 +81,11 @@ export class AcquireRecorder {
     this.outcomes = {};
     this.cpuAtReset = process.cpuUsage();
     this.loopDelay.reset();
+    this.loopDelay.enable();
   }
 
   stats(): AppStats {
+    this.loopDelay.disable();
     const sorted = this.values.slice(0, this.count).sort();
     const at = (q: number) =>
       sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] : null;
