@@ -169,7 +169,9 @@ async function main(): Promise<number> {
   const { pinning, reason: pinningReason } = choosePinning();
   if (pinning) {
     pin(process.pid, pinning.load);
-    log(`CPU pinning: each app on core(s) ${pinning.app}; the harness, its load and Redis on ${pinning.load}`);
+    log(
+      `CPU pinning: each app's main thread on core(s) ${pinning.app}; the harness, its load and Redis on ${pinning.load}`,
+    );
   } else log(`CPU pinning off: ${pinningReason}`);
 
   // --- Setup: Redis, databases, files; each registered for cleanup as soon as it exists.
@@ -579,7 +581,7 @@ async function main(): Promise<number> {
     const app = new AppProcess(appName, entry, { ...options, ...profile });
     log(`starting ${name}`);
     await app.start();
-    if (pinning) pin(app.pid!, pinning.app);
+    if (pinning) pin(app.pid!, pinning.app, false);
     apps.set(name, app);
   }
 

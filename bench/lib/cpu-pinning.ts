@@ -1,6 +1,6 @@
 /*
- * CPU pinning (`taskset`): the app under test gets cores of its own, and the harness (with autocannon, which
- * runs inside it) and the Redis server the bench starts share the rest. Unpinned, the scheduler moves the app,
+ * CPU pinning (`taskset`): the app under test gets cores of its own for its main thread, and the harness (with
+ * autocannon, which runs inside it) and the Redis server the bench starts share the rest. Unpinned, the scheduler moves the app,
  * the load generator and the servers across the cores from moment to moment, and a round's figures depend on who
  * happened to share a core with whom; pinned, every variant meets the same arrangement. PostgreSQL and MariaDB
  * are the machine's services and are left where the system runs them.
@@ -32,9 +32,14 @@ export function choosePinning(env = process.env): { pinning: Pinning | null; rea
   };
 }
 
-/** Pins a running process and all its threads; threads it starts later inherit the mask. */
-export function pin(pid: number, coreList: string): void {
-  const result = spawnSync('taskset', ['--all-tasks', '--cpu-list', '--pid', coreList, String(pid)], {
+/**
+ * Pins a running process: all its threads (`allThreads`; threads it starts later inherit the mask), or its main thread
+ * only. An app is pinned by its main thread only: V8's garbage-collector threads confined to the same core as the main
+ * thread cannot work beside it, and a full core costs it more CPU per request than a free one (measured here).
+ */
+export function pin(pid: number, coreList: string, allThreads = true): void {
+  const args = [...(allThreads ? ['--all-tasks'] : []), '--cpu-list', '--pid', coreList, String(pid)];
+  const result = spawnSync('taskset', args, {
     encoding: 'utf8',
   });
   if (result.status !== 0)

@@ -492,7 +492,7 @@ function pinningLine(report: BenchReport): string {
   const pinning = report.pinning;
   if (!pinning) return '';
   if ('unpinned' in pinning) return `Not pinned to cores (${pinning.unpinned}).`;
-  return `Pinned with \`taskset\`: each app on core ${pinning.app}; the harness (and autocannon in it) and Redis on core ${pinning.load}; PostgreSQL and MariaDB, the machine's services, wherever the system runs them.`;
+  return `Pinned with \`taskset\`: each app's main thread on core ${pinning.app} (its other threads free); the harness (and autocannon in it) and Redis on core ${pinning.load}; PostgreSQL and MariaDB, the machine's services, wherever the system runs them.`;
 }
 
 /** The paragraph on Nest's interceptor floor, worded from what the run measured. */
