@@ -351,8 +351,8 @@ ${summary.targetsTable}
 Each target's figure is computed round by round, each variant against what it is compared with in the same round:
 throughput against a floor that does the same statements on the bare driver (no library), app CPU above the framework's
 pass-through interceptor at one fixed rate (below), acquire latency at half the saturating rate (below). The median is
-the figure, the range over the ${settings.rounds} rounds is its interval (with six rounds, a 97% interval for the median:
-all six fall on one side of it with probability 2 × 2⁻⁶), and a target whose interval straddles its limit is undecided
+the figure, the range over the ${settings.rounds} rounds is its interval (a ${(100 * (1 - 2 * 0.5 ** settings.rounds)).toFixed(1)}% interval for the median:
+all ${settings.rounds} rounds fall on one side of it with probability 2 × 2⁻${settings.rounds}), and a target whose interval straddles its limit is undecided
 rather than met or missed. "Halves of the run" are the medians of the first and of the second half of the rounds: the
 same commit measured twice, in one run; ratios must agree within ±0.05, CPU figures within ±5 µs, latencies within
 ±0.05 ms. \`BENCH_STRICT=1 npm run bench\` exits with status 2 unless every target is met with a figure that repeats.

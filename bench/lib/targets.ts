@@ -1,8 +1,8 @@
 /*
  * The speed targets, judged on per-round figures rather than on one number: each target's figure is computed round
  * by round (a variant against what it is compared with, measured in the same round), and the run reports the median,
- * the range over the rounds, and the median of each half of the rounds. With six rounds the range is a 97%
- * interval for the median (the chance that all six fall on one side of it is 2 × 2⁻⁶), so a target whose range
+ * the range over the rounds, and the median of each half of the rounds. With n rounds the range is a 1 − 2 × 2⁻ⁿ
+ * interval for the median (97% with six, 87.5% with four: the chance that all fall on one side of it), so a target whose range
  * straddles the limit is called undecided rather than met or missed. The two halves are the run measured twice:
  * how far apart they are is what a second run of the same commit could differ by.
  */
