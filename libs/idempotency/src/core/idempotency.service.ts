@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { CompletedRecordCaches } from './completed-record-cache';
 import { IdempotencyEventEmitter } from './event-emitter';
 import { canonicalize } from './fingerprint';
-import { IdempotencyEvent } from './idempotency.events';
+import { IdempotencyEvent } from '../options/idempotency.events';
 import { IdempotencyExecutor } from './idempotency.executor';
 import { IdempotencyKeyInvalidError, IdempotencyKeyMissingError } from './idempotency.errors';
 import { parseIdempotencyKey } from './idempotency-key';
@@ -14,17 +14,17 @@ import {
   IdempotencyRecordLookup,
   RecordInspection,
 } from './record-inspection';
-import { describeError } from './describe-error';
+import { describeError } from '../util/describe-error';
 import { CallSource } from './telemetry/call-source';
 import { startTelemetry } from './telemetry/idempotency-telemetry';
 import { ResponseCodec } from './response-codec';
-import { IDEMPOTENCY_MODULE_OPTIONS } from '../idempotency.module-definition';
+import { IDEMPOTENCY_MODULE_OPTIONS } from '../module/idempotency.module-definition';
 import {
   IdempotencyModuleOptions,
   IdempotentRouteOptions,
   ResolvedIdempotencyOptions,
-} from '../idempotency-options.interface';
-import { resolveIdempotencyOptions } from '../idempotency-options';
+} from '../options/idempotency-options.interface';
+import { resolveIdempotencyOptions } from '../options/idempotency-options';
 import { IdempotencyForgetResult } from '../stores/idempotency-store';
 
 /** Options of `IdempotencyService.run()`. */

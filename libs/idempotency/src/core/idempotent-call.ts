@@ -1,5 +1,5 @@
-import { describeError } from './describe-error';
-import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
+import { describeError } from '../util/describe-error';
+import { ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
 
 /** What the protected work produced, and what of it to keep. */

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { IdempotencyResponseInfo, ResolvedIdempotencyOptions } from '../idempotency-options.interface';
-import { errorStack } from './describe-error';
+import { IdempotencyResponseInfo, ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
+import { errorStack } from '../util/describe-error';
 import { IdempotencyOptionError } from './idempotency.errors';
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {

@@ -1,11 +1,11 @@
 import { TextDecoder } from 'node:util';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { describeError } from './describe-error';
+import { describeError } from '../util/describe-error';
 import { IdempotencyEncryptionOptions, ResponseEncryption, strictBase64 } from './response-encryption';
 import {
   IDEMPOTENCY_DEFAULT_COMPRESSION_THRESHOLD_BYTES,
   IDEMPOTENCY_DEFAULT_SEALED_COMPRESSION_THRESHOLD_BYTES,
-} from '../idempotency.constants';
+} from '../options/idempotency.constants';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
 
 /** The `compression` module option; `false` stores every response as plain JSON. */

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { IdempotencyEventEmitter } from './event-emitter';
 import { IdempotencyInProgressError, IdempotencyStoreUnavailableError } from './idempotency.errors';
 import { IdempotentCall, IdempotentExecution, IdempotentSettlement, settle } from './idempotent-call';
-import { describeError } from './describe-error';
+import { describeError } from '../util/describe-error';
 import { RecordSettlement } from './record-settlement';
 import { ResponseCodec } from './response-codec';
 import { retryAfterSeconds } from './retry-after';

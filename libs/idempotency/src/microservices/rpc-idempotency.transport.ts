@@ -4,15 +4,15 @@ import { EMPTY, from, lastValueFrom, Observable, of, toArray } from 'rxjs';
 import { IdempotencyError, IdempotencyInProgressError } from '../core/idempotency.errors';
 import { IdempotencyService } from '../core/idempotency.service';
 import { IdempotentSettlement } from '../core/idempotent-call';
-import { declaredRouteOptions } from '../idempotency-options';
-import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
-import { IdempotencyTransport } from '../idempotency-transport';
+import { declaredRouteOptions } from '../options/idempotency-options';
+import { ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
+import { IdempotencyTransport } from '../core/idempotency-transport';
 import { IdempotencyRpcException } from './idempotency-rpc.exception';
-import { messageHandlerPatterns } from './message-handler-metadata';
+import { messageHandlerPatterns } from '../core/message-handler-metadata';
 import { identifyMessage } from './message-identity';
 import { RmqDelivery } from './rmq-delivery';
 import { watchForManualAck } from './rmq-manual-ack-watch';
-import { describeError } from '../core/describe-error';
+import { describeError } from '../util/describe-error';
 
 /** A handler's reply as stored for replay: its one value, or `none` when it completed without one. */
 export type StoredRpcReply = { value: unknown } | { none: true };

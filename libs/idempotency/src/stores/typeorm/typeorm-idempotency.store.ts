@@ -19,7 +19,7 @@ import { sqlDialectFor } from './sql-dialects';
 import { IdempotencyTransactionHost } from './transaction-host';
 import { ExpirySweeper } from './expiry-sweeper';
 import { boundedCall } from './bounded-call';
-import { declareStoreKind } from '../../core/telemetry/store-kind';
+import { declareStoreKind } from '../store-kind';
 
 /** Options of the SQL store. */
 export interface TypeOrmIdempotencyStoreOptions {

@@ -1,16 +1,21 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
-import { IdempotencyService } from './core/idempotency.service';
-import { IDEMPOTENCY_ROUTE_OPTIONS } from './idempotency.constants';
-import { HANDLER_METADATA_KEYS, HandlerKind, handlerKindOf, isProtectableHandler } from './idempotency-handler-kind';
-import { declaredRouteOptions } from './idempotency-options';
-import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
-import { messageHandlerPatterns } from './microservices/message-handler-metadata';
-import { safeRouteMethod } from './http/safe-methods';
+import { IdempotencyService } from '../core/idempotency.service';
+import { IDEMPOTENCY_ROUTE_OPTIONS } from '../options/idempotency.constants';
+import {
+  HANDLER_METADATA_KEYS,
+  HandlerKind,
+  handlerKindOf,
+  isProtectableHandler,
+} from '../core/idempotency-handler-kind';
+import { declaredRouteOptions } from '../options/idempotency-options';
+import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
+import { messageHandlerPatterns } from '../core/message-handler-metadata';
+import { safeRouteMethod } from '../http/safe-methods';
 import { IdempotencyStoreLifecycle } from './idempotency-store.lifecycle';
-import { IdempotencyStore } from './stores/idempotency-store';
-import { describeError } from './core/describe-error';
+import { IdempotencyStore } from '../stores/idempotency-store';
+import { describeError } from '../util/describe-error';
 
 /** Why `@Idempotent()` cannot protect a handler of each kind it refuses, for the start-up error. */
 const UNPROTECTABLE: Record<Exclude<HandlerKind, 'http-route' | 'message-handler' | 'mutation'>, string> = {

@@ -2,14 +2,14 @@ import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
 // Loads no GraphQL: the Apollo driver, where there is one, finds it among the providers and registers it.
-import { IdempotencyApolloPlugin } from './graphql/idempotency-apollo.plugin';
+import { IdempotencyApolloPlugin } from '../graphql/idempotency-apollo.plugin';
 import { IdempotencyRoutesValidator } from './idempotency-routes.validator';
 import { IdempotencyStoreLifecycle } from './idempotency-store.lifecycle';
 import { ConfigurableIdempotencyModule } from './idempotency.module-definition';
-import { IdempotencyService } from './core/idempotency.service';
-import { IdempotencyStore } from './stores/idempotency-store';
+import { IdempotencyService } from '../core/idempotency.service';
+import { IdempotencyStore } from '../stores/idempotency-store';
 // Type-only use of TypeORM inside: providing it loads no TypeORM in apps that do not use SQL.
-import { IdempotencyTransaction } from './stores/typeorm/idempotency-transaction';
+import { IdempotencyTransaction } from '../stores/typeorm/idempotency-transaction';
 
 /**
  * Register once with `IdempotencyModule.forRoot({ store, ... })` (or `forRootAsync`), then put

@@ -1,12 +1,12 @@
 import { ExecutionContext } from '@nestjs/common';
-import { IdempotencyLocalCacheOptions } from './core/completed-record-cache';
-import { IdempotencyEventListener } from './core/idempotency.events';
-import type { IdempotencyTelemetryOptions } from './core/telemetry/telemetry-options';
-import { IdempotencyCompressionOptions } from './core/response-codec';
-import { IdempotencyEncryptionOptions } from './core/response-encryption';
-import type { PayloadSelection } from './core/payload-paths';
-import { IdempotencyStore } from './stores/idempotency-store';
-import type { IdempotencyErrorFormat } from './http/problem-details';
+import { IdempotencyLocalCacheOptions } from '../core/completed-record-cache';
+import { IdempotencyEventListener } from './idempotency.events';
+import type { IdempotencyTelemetryOptions } from './telemetry-options';
+import { IdempotencyCompressionOptions } from '../core/response-codec';
+import { IdempotencyEncryptionOptions } from '../core/response-encryption';
+import type { PayloadSelection } from './payload-paths';
+import { IdempotencyStore } from '../stores/idempotency-store';
+import type { IdempotencyErrorFormat } from '../http/problem-details';
 
 /** What the storage policy sees of a finished request. */
 export interface IdempotencyResponseInfo {
