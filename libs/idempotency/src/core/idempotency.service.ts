@@ -18,13 +18,13 @@ import { describeError } from '../util/describe-error';
 import { CallSource } from './telemetry/call-source';
 import { startTelemetry } from './telemetry/idempotency-telemetry';
 import { ResponseCodec } from './response-codec';
-import { IDEMPOTENCY_MODULE_OPTIONS } from '../module/idempotency.module-definition';
+import { HandlerOptionsRegistry } from '../options/handler-options.registry';
+import { IdempotencyConfiguration } from '../options/idempotency-configuration';
 import {
   IdempotencyModuleOptions,
   IdempotentRouteOptions,
   ResolvedIdempotencyOptions,
 } from '../options/idempotency-options.interface';
-import { resolveIdempotencyOptions } from '../options/idempotency-options';
 import { IdempotencyForgetResult } from '../stores/idempotency-store';
 
 /** Options of `IdempotencyService.run()`. */
@@ -49,14 +49,27 @@ export interface IdempotentRunOptions extends Pick<
 export class IdempotencyService implements OnModuleDestroy {
   /** The module's options with every default filled in. */
   readonly defaults: ResolvedIdempotencyOptions;
+  /** Each guarded handler's options, filled at start-up, read by the transports. */
+  readonly handlers: HandlerOptionsRegistry;
+  private readonly configuration: IdempotencyConfiguration;
   private readonly events: IdempotencyEventEmitter;
   private readonly executor: IdempotencyExecutor;
   private readonly records: RecordInspection;
 
-  constructor(@Optional() @Inject(IDEMPOTENCY_MODULE_OPTIONS) moduleOptions: IdempotencyModuleOptions = {}) {
-    const options = moduleOptions ?? {};
+  /** In the module, the configuration it provides; built by hand, the module's options (resolved here). */
+  constructor(
+    @Optional()
+    @Inject(IdempotencyConfiguration)
+    configuration: IdempotencyConfiguration | IdempotencyModuleOptions = {},
+  ) {
+    this.configuration =
+      configuration instanceof IdempotencyConfiguration
+        ? configuration
+        : new IdempotencyConfiguration(configuration ?? {});
+    const options = this.configuration.moduleOptions;
     const logger = new Logger('Idempotency');
-    this.defaults = resolveIdempotencyOptions(options);
+    this.defaults = this.configuration.defaults;
+    this.handlers = this.configuration.handlers;
     this.events = new IdempotencyEventEmitter(options.events, logger, startTelemetry(options.telemetry));
     const localCaches = options.localCache ? new CompletedRecordCaches(options.localCache) : undefined;
     const codec = new ResponseCodec(options.compression, options.encryption);
@@ -74,7 +87,7 @@ export class IdempotencyService implements OnModuleDestroy {
 
   /** The module defaults overridden by a route's (or a call's) options, validated. */
   resolve(overrides?: IdempotentRouteOptions): ResolvedIdempotencyOptions {
-    return overrides ? resolveIdempotencyOptions(overrides, this.defaults) : this.defaults;
+    return this.configuration.resolve(overrides);
   }
 
   /**

@@ -17,7 +17,7 @@ import { readIdempotencyKeyHeader } from '../http/idempotency-key-header';
 import { IdempotencyTransport } from '../core/idempotency-transport';
 import { warnNoPrincipalOnce } from '../core/no-principal-warning';
 import { ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
-import { declaredRouteOptions, principalScope } from '../options/idempotency-options';
+import { principalScope } from '../options/idempotency-options';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
 import { GraphQLIdempotencyState, graphQLStateOf } from './graphql-request-state';
 import { graphQLErrorOf } from './graphql-refusals';
@@ -153,7 +153,7 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     const handler = context.getHandler();
     let settings = this.resolverCache.get(handler);
     if (!settings) {
-      settings = { options: this.idempotency.resolve(declaredRouteOptions(context.getClass(), handler) ?? {}) };
+      settings = { options: this.idempotency.handlers.optionsOf(context.getClass(), handler).resolved };
       this.resolverCache.set(handler, settings);
     }
     return settings;

@@ -28,7 +28,7 @@ import { IDEMPOTENCY_KEY_ON_REQUEST } from './idempotency-key.decorator';
 import { readIdempotencyKeyHeader } from './idempotency-key-header';
 import { SAFE_HTTP_METHODS } from './safe-methods';
 import { ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
-import { declaredRouteOptions, principalScope } from '../options/idempotency-options';
+import { principalScope } from '../options/idempotency-options';
 import { IdempotencyService } from '../core/idempotency.service';
 import { IdempotentSettlement } from '../core/idempotent-call';
 import { IdempotencyProblemException, problemDetailsOf } from './problem-details';
@@ -159,7 +159,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
     const handler = context.getHandler();
     let settings = this.routeCache.get(handler);
     if (!settings) {
-      const options = this.idempotency.resolve(declaredRouteOptions(context.getClass(), handler) ?? {});
+      const options = this.idempotency.handlers.optionsOf(context.getClass(), handler).resolved;
       const first = (value: unknown) => (Array.isArray(value) ? value[0] : value) ?? '';
       const path = `/${[
         first(Reflect.getMetadata(PATH_METADATA, context.getClass())),

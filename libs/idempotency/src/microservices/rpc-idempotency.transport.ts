@@ -4,7 +4,6 @@ import { EMPTY, from, lastValueFrom, Observable, of, toArray } from 'rxjs';
 import { IdempotencyError, IdempotencyInProgressError } from '../core/idempotency.errors';
 import { IdempotencyService } from '../core/idempotency.service';
 import { IdempotentSettlement } from '../core/idempotent-call';
-import { declaredRouteOptions } from '../options/idempotency-options';
 import { ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
 import { IdempotencyTransport } from '../core/idempotency-transport';
 import { IdempotencyRpcException } from './idempotency-rpc.exception';
@@ -180,7 +179,7 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
     const handler = context.getHandler();
     let settings = this.handlerCache.get(handler);
     if (!settings) {
-      const options = this.idempotency.resolve(declaredRouteOptions(context.getClass(), handler) ?? {});
+      const options = this.idempotency.handlers.optionsOf(context.getClass(), handler).resolved;
       const { patterns, isEvent } = messageHandlerPatterns(handler) ?? { patterns: [], isEvent: false };
       const pattern = patterns.join(', ');
       const handlerName = `${context.getClass().name}.${handler.name}`;

@@ -9,7 +9,6 @@ import {
   handlerKindOf,
   isProtectableHandler,
 } from '../core/idempotency-handler-kind';
-import { declaredRouteOptions } from '../options/idempotency-options';
 import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
 import { messageHandlerPatterns } from '../core/message-handler-metadata';
 import { safeRouteMethod } from '../http/safe-methods';
@@ -102,8 +101,7 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
       }
       protectsAny = true;
       try {
-        const declared = declaredRouteOptions(classRef, handler) ?? {};
-        const resolved = this.idempotency.resolve(declared);
+        const { declared, resolved } = this.idempotency.handlers.optionsOf(classRef, handler);
         this.checkMessageOptions(kind, handler, declared, resolved, name, eventHandlers);
         if (!stores.has(resolved.store)) stores.set(resolved.store, name);
       } catch (error) {

@@ -5,8 +5,10 @@ import { IdempotencyInterceptor } from './idempotency.interceptor';
 import { IdempotencyApolloPlugin } from '../graphql/idempotency-apollo.plugin';
 import { IdempotencyRoutesValidator } from './idempotency-routes.validator';
 import { IdempotencyStoreLifecycle } from './idempotency-store.lifecycle';
-import { ConfigurableIdempotencyModule } from './idempotency.module-definition';
+import { ConfigurableIdempotencyModule, IDEMPOTENCY_MODULE_OPTIONS } from './idempotency.module-definition';
 import { IdempotencyService } from '../core/idempotency.service';
+import { IdempotencyConfiguration } from '../options/idempotency-configuration';
+import { IdempotencyModuleOptions } from '../options/idempotency-options.interface';
 import { IdempotencyStore } from '../stores/idempotency-store';
 // Type-only use of TypeORM inside: providing it loads no TypeORM in apps that do not use SQL.
 import { IdempotencyTransaction } from '../stores/typeorm/idempotency-transaction';
@@ -20,6 +22,12 @@ import { IdempotencyTransaction } from '../stores/typeorm/idempotency-transactio
 @Module({
   imports: [DiscoveryModule],
   providers: [
+    {
+      // Resolved once, here: a bad option stops start-up before anything uses it.
+      provide: IdempotencyConfiguration,
+      useFactory: (options?: IdempotencyModuleOptions) => new IdempotencyConfiguration(options ?? {}),
+      inject: [{ token: IDEMPOTENCY_MODULE_OPTIONS, optional: true }],
+    },
     IdempotencyService,
     IdempotencyInterceptor,
     IdempotencyRoutesValidator,
@@ -28,8 +36,8 @@ import { IdempotencyTransaction } from '../stores/typeorm/idempotency-transactio
     IdempotencyApolloPlugin,
     {
       provide: IdempotencyStore,
-      useFactory: (service: IdempotencyService) => service.defaults.store,
-      inject: [IdempotencyService],
+      useFactory: (configuration: IdempotencyConfiguration) => configuration.defaults.store,
+      inject: [IdempotencyConfiguration],
     },
   ],
   exports: [IdempotencyService, IdempotencyInterceptor, IdempotencyStore, IdempotencyTransaction],

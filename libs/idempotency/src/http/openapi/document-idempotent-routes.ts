@@ -58,7 +58,7 @@ export function documentIdempotentRoutes(app: INestApplicationContext): void {
       // decorator leaves its GET, HEAD and OPTIONS routes unguarded.
       if (!declared || documented.has(handler) || messageHandlerPatterns(handler) || safeRouteMethod(handler)) continue;
       documented.add(handler);
-      document(prototype, name, handler, idempotency.resolve(declared));
+      document(prototype, name, handler, idempotency.handlers.optionsOf(controller, handler).resolved);
     }
   }
 }
