@@ -19,6 +19,7 @@ export type {
 // Options.
 export type {
   IdempotencyConflictStrategy,
+  IdempotencyErrorFormat,
   IdempotencyFingerprintOptions,
   IdempotencyMessageKeySpace,
   IdempotencyModuleOptions,
@@ -27,9 +28,11 @@ export type {
   IdempotentRouteOptions,
   ResolvedIdempotencyOptions,
 } from './options/idempotency-options.interface';
-export type { IdempotencyLocalCacheOptions } from './core/completed-record-cache';
-export type { IdempotencyCompressionOptions } from './core/response-codec';
-export type { IdempotencyEncryptionOptions } from './core/response-encryption';
+export type {
+  IdempotencyCompressionOptions,
+  IdempotencyEncryptionOptions,
+  IdempotencyLocalCacheOptions,
+} from './options/stored-record-options';
 export { principalScope, sharedScope, storeBelow500 } from './options/idempotency-options';
 export {
   IDEMPOTENCY_DEFAULT_HEADER,
@@ -63,7 +66,7 @@ export {
   IdempotencyStoreUnavailableException,
 } from './http/idempotency.exceptions';
 export { IdempotencyProblemException, PROBLEM_JSON_CONTENT_TYPE, problemDetailsOf } from './http/problem-details';
-export type { IdempotencyErrorFormat, IdempotencyProblemDetails } from './http/problem-details';
+export type { IdempotencyProblemDetails } from './http/problem-details';
 export type {
   DeferredSettlementResult,
   IdempotencyEvent,

@@ -7,9 +7,6 @@ import {
   IdempotencyStoreUnavailableException,
 } from './idempotency.exceptions';
 
-/** How the library's own errors (400, 409, 422, 503) are answered: Nest's shape, or RFC 9457 problem details. */
-export type IdempotencyErrorFormat = 'nest' | 'problem+json';
-
 /** The media type of RFC 9457 problem details. */
 export const PROBLEM_JSON_CONTENT_TYPE = 'application/problem+json';
 
