@@ -63,7 +63,6 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
       throw this.refusal(identity.refusal, settings, delivery);
     }
 
-    let ownSettlement: IdempotentSettlement | undefined;
     let execution;
     try {
       execution = await this.idempotency.execute({
@@ -72,7 +71,7 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
         route,
         transport: 'rpc',
         options,
-        work: async () => (ownSettlement = await this.runHandler(next, delivery)),
+        work: () => this.runHandler(next, delivery),
       });
     } catch (error) {
       throw this.refusal(error, settings, delivery);
@@ -86,9 +85,8 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
     const { result } = execution.settlement;
     // The protocol answered for the handler: it succeeded, then its transaction failed to commit or its lease
     // was taken over, so its writes were rolled back and its message must come back rather than be acked.
-    const rolledBack =
-      execution.settlement !== ownSettlement && ownSettlement !== undefined && 'value' in ownSettlement.result;
-    delivery?.releaseHandlerSettlement(rolledBack);
+    const rolledBack = execution.kind === 'executed' ? execution.rolledBack : undefined;
+    delivery?.releaseHandlerSettlement(rolledBack !== undefined && 'value' in rolledBack.result);
     if ('error' in result) {
       throw result.error instanceof IdempotencyError ? new IdempotencyRpcException(result.error) : result.error;
     }
