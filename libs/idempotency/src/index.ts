@@ -60,6 +60,7 @@ export {
 export type { IdempotencyErrorCode } from './core/idempotency.errors';
 export {
   IdempotencyConflictException,
+  IdempotencyInProgressException,
   IdempotencyKeyInvalidException,
   IdempotencyKeyMismatchException,
   IdempotencyKeyMissingException,

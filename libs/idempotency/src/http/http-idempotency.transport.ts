@@ -19,7 +19,7 @@ import { IdempotencyTransport } from '../core/idempotency-transport';
 import { warnNoPrincipalOnce } from '../core/no-principal-warning';
 import {
   httpExceptionOf,
-  IdempotencyConflictException,
+  IdempotencyInProgressException,
   IdempotencyKeyInvalidException,
   IdempotencyKeyMissingException,
   IdempotencyStoreUnavailableException,
@@ -142,7 +142,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
    */
   protected refusal(refused: unknown, response: unknown, options: ResolvedIdempotencyOptions): unknown {
     const error = refused instanceof IdempotencyError ? httpExceptionOf(refused, options.headerName) : refused;
-    if (error instanceof IdempotencyConflictException || error instanceof IdempotencyStoreUnavailableException) {
+    if (error instanceof IdempotencyInProgressException || error instanceof IdempotencyStoreUnavailableException) {
       this.adapter.setHeader(response, 'Retry-After', String(error.retryAfterSeconds));
     }
     if (options.errorFormat !== 'problem+json') return error;

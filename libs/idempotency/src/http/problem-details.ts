@@ -1,6 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import {
-  IdempotencyConflictException,
+  IdempotencyInProgressException,
   IdempotencyKeyInvalidException,
   IdempotencyKeyMismatchException,
   IdempotencyKeyMissingException,
@@ -33,7 +33,7 @@ const PROBLEMS: ReadonlyArray<[Function, { type: string; title: string }]> = [
     { type: `${PROTOCOL}#3-the-fingerprint`, title: 'Idempotency-Key is already used' },
   ],
   [
-    IdempotencyConflictException,
+    IdempotencyInProgressException,
     {
       type: `${PROTOCOL}#4-acquire-one-atomic-step-one-round-trip`,
       title: 'A request is outstanding for this Idempotency-Key',
