@@ -38,8 +38,9 @@ const UNPROTECTABLE: Record<Exclude<HandlerKind, 'http-route' | 'message-handler
  * decorator where it cannot protect: on a method that is not an HTTP route, a message handler or a mutation, and
  * on a class that is not a controller or a resolver, and on a GET, HEAD or OPTIONS route. On a controller or a
  * resolver class it covers the routes of the unsafe methods, the handlers and the mutations; a controller's GET,
- * HEAD and OPTIONS routes and a resolver's queries and field resolvers are reads and run as they are. Then it starts
- * every store the handlers use that the module does not start already (see `IdempotencyStoreLifecycle`).
+ * HEAD and OPTIONS routes and a resolver's queries and field resolvers are reads and run as they are. Each handler's
+ * options are resolved here into the registry the transports read (`HandlerOptionsRegistry`). Then it starts every
+ * store the handlers use that the module does not start already (see `IdempotencyStoreLifecycle`).
  */
 @Injectable()
 export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
