@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { ResponseCodec } from '@nest-idempotency/core/core/response-codec';
-import { IDEMPOTENCY_DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '@nest-idempotency/core/idempotency.constants';
+import { IDEMPOTENCY_DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '@nest-idempotency/core/options/idempotency.constants';
 import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
 import { IdempotencyRecordId } from '@nest-idempotency/core';
 import { readCapacityRun, RecordFootprint, RecordSizeRow, saveRecordSizes } from './lib/capacity-inputs';

@@ -108,7 +108,17 @@ class GuardedOrdersController {
   }
 }
 
-const STORE_KINDS = ['none', 'interceptor', 'interceptor-async', 'memory', 'redis', 'postgres', 'postgres-tx', 'mariadb', 'sqlite'] as const;
+const STORE_KINDS = [
+  'none',
+  'interceptor',
+  'interceptor-async',
+  'memory',
+  'redis',
+  'postgres',
+  'postgres-tx',
+  'mariadb',
+  'sqlite',
+] as const;
 type StoreKind = (typeof STORE_KINDS)[number];
 
 async function createStore(

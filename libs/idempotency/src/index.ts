@@ -3,11 +3,11 @@
 // `/redis` and `/typeorm` entry points; OpenAPI in `/swagger`; the message handlers' refusal in `/microservices`.
 
 // Setting it up, and the routes.
-export { IdempotencyModule } from './idempotency.module';
-export { Idempotent } from './idempotent.decorator';
+export { IdempotencyModule } from './module/idempotency.module';
+export { Idempotent } from './module/idempotent.decorator';
 export { IdempotencyKey } from './http/idempotency-key.decorator';
 export { IdempotencyApolloPlugin } from './graphql/idempotency-apollo.plugin';
-export { IdempotencyInterceptor } from './idempotency.interceptor';
+export { IdempotencyInterceptor } from './module/idempotency.interceptor';
 export { IdempotencyService } from './core/idempotency.service';
 export type { IdempotentRunOptions } from './core/idempotency.service';
 export type {
@@ -19,6 +19,7 @@ export type {
 // Options.
 export type {
   IdempotencyConflictStrategy,
+  IdempotencyErrorFormat,
   IdempotencyFingerprintOptions,
   IdempotencyMessageKeySpace,
   IdempotencyModuleOptions,
@@ -26,11 +27,13 @@ export type {
   IdempotencyRmqOptions,
   IdempotentRouteOptions,
   ResolvedIdempotencyOptions,
-} from './idempotency-options.interface';
-export type { IdempotencyLocalCacheOptions } from './core/completed-record-cache';
-export type { IdempotencyCompressionOptions } from './core/response-codec';
-export type { IdempotencyEncryptionOptions } from './core/response-encryption';
-export { principalScope, sharedScope, storeBelow500 } from './idempotency-options';
+} from './options/idempotency-options.interface';
+export type {
+  IdempotencyCompressionOptions,
+  IdempotencyEncryptionOptions,
+  IdempotencyLocalCacheOptions,
+} from './options/stored-record-options';
+export { principalScope, sharedScope, storeBelow500 } from './options/idempotency-options';
 export {
   IDEMPOTENCY_DEFAULT_HEADER,
   IDEMPOTENCY_DEFAULT_KEY_PREFIX,
@@ -41,7 +44,7 @@ export {
   IDEMPOTENCY_DEFAULT_TTL_MS,
   IDEMPOTENCY_MAX_KEY_LENGTH,
   IDEMPOTENCY_REPLAYED_HEADER,
-} from './idempotency.constants';
+} from './options/idempotency.constants';
 
 // What the library answers and reports: the protocol's refusals, and their HTTP answers.
 export {
@@ -57,21 +60,22 @@ export {
 export type { IdempotencyErrorCode } from './core/idempotency.errors';
 export {
   IdempotencyConflictException,
+  IdempotencyInProgressException,
   IdempotencyKeyInvalidException,
   IdempotencyKeyMismatchException,
   IdempotencyKeyMissingException,
   IdempotencyStoreUnavailableException,
 } from './http/idempotency.exceptions';
 export { IdempotencyProblemException, PROBLEM_JSON_CONTENT_TYPE, problemDetailsOf } from './http/problem-details';
-export type { IdempotencyErrorFormat, IdempotencyProblemDetails } from './http/problem-details';
+export type { IdempotencyProblemDetails } from './http/problem-details';
 export type {
   DeferredSettlementResult,
   IdempotencyEvent,
   IdempotencyEventListener,
   IdempotencyOutcome,
-} from './core/idempotency.events';
-export { IDEMPOTENCY_TELEMETRY_SCOPE } from './core/telemetry/telemetry-options';
-export type { IdempotencyTelemetryOptions } from './core/telemetry/telemetry-options';
+} from './options/idempotency.events';
+export { IDEMPOTENCY_TELEMETRY_SCOPE } from './options/telemetry-options';
+export type { IdempotencyTelemetryOptions } from './options/telemetry-options';
 export type { IdempotencyTransportKind } from './core/idempotent-call';
 
 // Stores: the contract (to write one), and the memory store.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseIdempotencyKey } from '../core/idempotency-key';
-import { IDEMPOTENCY_MAX_KEY_LENGTH } from '../idempotency.constants';
+import { IDEMPOTENCY_MAX_KEY_LENGTH } from '../options/idempotency.constants';
 
 /** What a key can be derived from: the ids the caller already persists (an order id, a payment's number). */
 export type IdempotencyKeyPart = string | number | bigint;

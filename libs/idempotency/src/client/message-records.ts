@@ -1,4 +1,4 @@
-import { IDEMPOTENCY_DEFAULT_HEADER } from '../idempotency.constants';
+import { IDEMPOTENCY_DEFAULT_HEADER } from '../options/idempotency.constants';
 import { checkIdempotencyKey } from './idempotency-key-for';
 
 /** An `RmqRecord` of `@nestjs/microservices`, as `ClientProxy.send`/`emit` take it. */

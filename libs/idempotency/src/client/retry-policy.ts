@@ -2,7 +2,7 @@
  * Which answers the client retries, with the same key and the same body bytes. One table for every front end; the
  * README's retry table and `test/client` say the same.
  *
- * - 409 with `Retry-After`: the key is in progress (the server's `IdempotencyConflictException` always says when to
+ * - 409 with `Retry-After`: the key is in progress (the server's `IdempotencyInProgressException` always says when to
  *   come back). A 409 without it is the application's own conflict, and definitive.
  * - 429, 502, 503, 504: not processed, or not yet; `Retry-After` is honoured.
  * - 500: the server releases the key on a 5xx, so the retry runs the work again rather than replaying the error.

@@ -1,4 +1,4 @@
-import { IDEMPOTENCY_DEFAULT_HEADER, IDEMPOTENCY_REPLAYED_HEADER } from '../idempotency.constants';
+import { IDEMPOTENCY_DEFAULT_HEADER, IDEMPOTENCY_REPLAYED_HEADER } from '../options/idempotency.constants';
 import { fullJitterBackoff } from './backoff';
 import {
   IdempotentAttemptTimeoutError,

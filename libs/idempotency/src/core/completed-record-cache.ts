@@ -1,11 +1,6 @@
 import { IdempotencyRecordId, IdempotencyStore } from '../stores/idempotency-store';
 import { RecencyList, RecencyNode } from '../stores/memory/recency-list';
-
-/** The `localCache` module option. */
-export interface IdempotencyLocalCacheOptions {
-  /** Most completed records kept per store; the least recently replayed go first. */
-  maxEntries: number;
-}
+import { IdempotencyLocalCacheOptions } from '../options/stored-record-options';
 
 /** A completed record as the store would answer it, and when the cached copy stops counting. */
 export interface CompletedRecord {

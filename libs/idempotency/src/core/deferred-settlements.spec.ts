@@ -1,5 +1,5 @@
 import { DeferredSettlement, DeferredSettlementQueue } from './deferred-settlements';
-import { DeferredSettlementResult } from './idempotency.events';
+import { DeferredSettlementResult } from '../options/idempotency.events';
 
 /** A settlement whose attempts answer from `answers` in turn (an Error is thrown), and how it ended. */
 function scripted(answers: Array<boolean | Error>, overrides: Partial<DeferredSettlement> = {}) {

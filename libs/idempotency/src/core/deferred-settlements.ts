@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeferredSettlementResult } from './idempotency.events';
+import { DeferredSettlementResult } from '../options/idempotency.events';
 
 /** A store call that failed, made again later on behalf of a caller who has already had its answer. */
 export interface DeferredSettlement {

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { IdempotentCall } from './idempotent-call';
-import { describeError } from './describe-error';
-import { IdempotencyEvent, IdempotencyEventListener, IdempotencyOutcome } from './idempotency.events';
+import { describeError } from '../util/describe-error';
+import { IdempotencyEvent, IdempotencyEventListener, IdempotencyOutcome } from '../options/idempotency.events';
 import { StoreFailureEffect } from './store-outage-report';
 import { CallSource, StoreOperation } from './telemetry/call-source';
 import { CallTracing } from './telemetry/call-tracing';

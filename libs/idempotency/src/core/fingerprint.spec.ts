@@ -1,5 +1,5 @@
 import { canonicalize, fingerprintMessage, fingerprintRequest } from './fingerprint';
-import { compilePayloadSelection } from './payload-paths';
+import { compilePayloadSelection } from '../options/payload-paths';
 
 describe('fingerprintRequest', () => {
   const base = { method: 'POST', path: '/payments', body: { amount: 100, meta: { b: 2, a: 1 } } };

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { configure } from 'safe-stable-stringify';
-import { PayloadSelection } from './payload-paths';
+import { PayloadSelection } from '../options/payload-paths';
 import { selectPayload } from './payload-selection';
 
 /** The parts of a request that make it "the same request" for one idempotency key. */

@@ -1,4 +1,4 @@
-import { IDEMPOTENCY_MAX_KEY_LENGTH } from '../idempotency.constants';
+import { IDEMPOTENCY_MAX_KEY_LENGTH } from '../options/idempotency.constants';
 
 /** The result of reading a key: a valid key, no key, or why the key is refused. */
 export type ParsedIdempotencyKey =

@@ -1,4 +1,4 @@
-import { describeError } from './describe-error';
+import { describeError } from '../util/describe-error';
 
 /**
  * The protocol's own refusals. They know no transport: HTTP answers them as 400/409/422/503, a message handler

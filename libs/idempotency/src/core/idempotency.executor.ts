@@ -10,7 +10,7 @@ import {
   IdempotencyStoreUnavailableError,
 } from './idempotency.errors';
 import { IdempotentCall, IdempotentExecution, settle } from './idempotent-call';
-import { describeError } from './describe-error';
+import { describeError } from '../util/describe-error';
 import { RecordSettlement } from './record-settlement';
 import { ResponseCodec } from './response-codec';
 import { retryAfterSeconds } from './retry-after';

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { CompletedRecordCaches } from './completed-record-cache';
 import { IdempotencyEventEmitter } from './event-emitter';
 import { canonicalize } from './fingerprint';
-import { IdempotencyEvent } from './idempotency.events';
+import { IdempotencyEvent } from '../options/idempotency.events';
 import { IdempotencyExecutor } from './idempotency.executor';
 import { IdempotencyKeyInvalidError, IdempotencyKeyMissingError } from './idempotency.errors';
 import { parseIdempotencyKey } from './idempotency-key';
@@ -14,17 +14,17 @@ import {
   IdempotencyRecordLookup,
   RecordInspection,
 } from './record-inspection';
-import { describeError } from './describe-error';
+import { describeError } from '../util/describe-error';
 import { CallSource } from './telemetry/call-source';
 import { startTelemetry } from './telemetry/idempotency-telemetry';
 import { ResponseCodec } from './response-codec';
-import { IDEMPOTENCY_MODULE_OPTIONS } from '../idempotency.module-definition';
+import { HandlerOptionsRegistry } from '../options/handler-options.registry';
+import { IdempotencyConfiguration } from '../options/idempotency-configuration';
 import {
   IdempotencyModuleOptions,
   IdempotentRouteOptions,
   ResolvedIdempotencyOptions,
-} from '../idempotency-options.interface';
-import { resolveIdempotencyOptions } from '../idempotency-options';
+} from '../options/idempotency-options.interface';
 import { IdempotencyForgetResult } from '../stores/idempotency-store';
 
 /** Options of `IdempotencyService.run()`. */
@@ -49,14 +49,27 @@ export interface IdempotentRunOptions extends Pick<
 export class IdempotencyService implements OnModuleDestroy {
   /** The module's options with every default filled in. */
   readonly defaults: ResolvedIdempotencyOptions;
+  /** Each guarded handler's options, filled at start-up, read by the transports. */
+  readonly handlers: HandlerOptionsRegistry;
+  private readonly configuration: IdempotencyConfiguration;
   private readonly events: IdempotencyEventEmitter;
   private readonly executor: IdempotencyExecutor;
   private readonly records: RecordInspection;
 
-  constructor(@Optional() @Inject(IDEMPOTENCY_MODULE_OPTIONS) moduleOptions: IdempotencyModuleOptions = {}) {
-    const options = moduleOptions ?? {};
+  /** In the module, the configuration it provides; built by hand, the module's options (resolved here). */
+  constructor(
+    @Optional()
+    @Inject(IdempotencyConfiguration)
+    configuration: IdempotencyConfiguration | IdempotencyModuleOptions = {},
+  ) {
+    this.configuration =
+      configuration instanceof IdempotencyConfiguration
+        ? configuration
+        : new IdempotencyConfiguration(configuration ?? {});
+    const options = this.configuration.moduleOptions;
     const logger = new Logger('Idempotency');
-    this.defaults = resolveIdempotencyOptions(options);
+    this.defaults = this.configuration.defaults;
+    this.handlers = this.configuration.handlers;
     this.events = new IdempotencyEventEmitter(options.events, logger, startTelemetry(options.telemetry));
     const localCaches = options.localCache ? new CompletedRecordCaches(options.localCache) : undefined;
     const codec = new ResponseCodec(options.compression, options.encryption);
@@ -74,7 +87,7 @@ export class IdempotencyService implements OnModuleDestroy {
 
   /** The module defaults overridden by a route's (or a call's) options, validated. */
   resolve(overrides?: IdempotentRouteOptions): ResolvedIdempotencyOptions {
-    return overrides ? resolveIdempotencyOptions(overrides, this.defaults) : this.defaults;
+    return this.configuration.resolve(overrides);
   }
 
   /**

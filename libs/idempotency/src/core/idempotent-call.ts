@@ -1,5 +1,5 @@
-import { describeError } from './describe-error';
-import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
+import { describeError } from '../util/describe-error';
+import { ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
 
 /** What the protected work produced, and what of it to keep. */
@@ -33,7 +33,16 @@ export interface IdempotentCall {
 
 /** How a call ended: the work ran here (protected, or unprotected by `failOpen`), or a stored result came back. */
 export type IdempotentExecution =
-  | { kind: 'executed'; settlement: IdempotentSettlement }
+  | {
+      kind: 'executed';
+      settlement: IdempotentSettlement;
+      /**
+       * The work's own settlement, when the protocol answered in its place because the work's writes were rolled
+       * back after it ran (its transaction failed to commit, or its lease was taken over). A message handler that
+       * succeeded then has its message come back rather than be acknowledged.
+       */
+      rolledBack?: IdempotentSettlement;
+    }
   | { kind: 'unprotected'; settlement: IdempotentSettlement }
   | { kind: 'replayed'; stored: unknown };
 

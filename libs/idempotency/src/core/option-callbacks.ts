@@ -1,11 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { IdempotencyResponseInfo, ResolvedIdempotencyOptions } from '../idempotency-options.interface';
-import { errorStack } from './describe-error';
+import { IdempotencyResponseInfo, ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
+import { errorStack } from '../util/describe-error';
+import { isPromise } from '../util/is-promise';
 import { IdempotencyOptionError } from './idempotency.errors';
-
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function';
-}
 
 /**
  * The caller's scope from the `scope` option: at once when the callback answers at once (most do, and awaiting only

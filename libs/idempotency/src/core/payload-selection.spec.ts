@@ -1,4 +1,4 @@
-import { compilePayloadSelection, PayloadSelection } from './payload-paths';
+import { compilePayloadSelection, PayloadSelection } from '../options/payload-paths';
 import { selectPayload, UnselectablePayloadError } from './payload-selection';
 
 const include = (...paths: string[]) => compilePayloadSelection({ include: paths }) as PayloadSelection;

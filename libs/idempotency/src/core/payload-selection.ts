@@ -1,4 +1,4 @@
-import { EVERY_MEMBER, PayloadPath, PayloadSelection } from './payload-paths';
+import { EVERY_MEMBER, PayloadPath, PayloadSelection } from '../options/payload-paths';
 
 /** Where a selected value sits: object keys as strings, array indices as numbers (so `[x]` never equals `{"0": x}`). */
 export type SelectedAt = Array<string | number>;

@@ -4,8 +4,8 @@ import { parseIdempotencyKey } from './idempotency-key';
 import { ResponseCodec } from './response-codec';
 import { readStoredResponse } from './stored-response';
 import { storableScope } from './stored-scope';
-import { IDEMPOTENCY_MESSAGE_NAMESPACE_SUFFIX } from '../idempotency.constants';
-import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from '../idempotency-options.interface';
+import { IDEMPOTENCY_MESSAGE_NAMESPACE_SUFFIX } from '../options/idempotency.constants';
+import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
 import { IdempotencyForgetResult, IdempotencyRecordId, IdempotencyStore } from '../stores/idempotency-store';
 
 /** Which record `IdempotencyService.inspect()` and `forget()` look at: the key and where its record lives. */

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { CompletedRecordCaches } from './completed-record-cache';
 import { IdempotencyEventEmitter } from './event-emitter';
 import { IdempotentCall, IdempotentExecution, IdempotentSettlement } from './idempotent-call';
-import { describeError } from './describe-error';
+import { describeError } from '../util/describe-error';
 import { ResponseCodec } from './response-codec';
 import { StoreFailures } from './store-failures';
 import { serialise } from './stored-response';

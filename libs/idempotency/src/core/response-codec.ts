@@ -1,23 +1,13 @@
 import { TextDecoder } from 'node:util';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { describeError } from './describe-error';
-import { IdempotencyEncryptionOptions, ResponseEncryption, strictBase64 } from './response-encryption';
+import { describeError } from '../util/describe-error';
+import { ResponseEncryption, strictBase64 } from './response-encryption';
+import { IdempotencyCompressionOptions, IdempotencyEncryptionOptions } from '../options/stored-record-options';
 import {
   IDEMPOTENCY_DEFAULT_COMPRESSION_THRESHOLD_BYTES,
   IDEMPOTENCY_DEFAULT_SEALED_COMPRESSION_THRESHOLD_BYTES,
-} from '../idempotency.constants';
+} from '../options/idempotency.constants';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
-
-/** The `compression` module option; `false` stores every response as plain JSON. */
-export type IdempotencyCompressionOptions =
-  | {
-      /**
-       * Responses whose JSON is at least this many UTF-8 bytes are compressed. Default 512, or 128 with `encryption`
-       * on (a sealed record is base64 either way, so deflate pays from far smaller sizes).
-       */
-      threshold?: number;
-    }
-  | false;
 
 /*
  * The stored forms. A serialised response is always a JSON object, so it starts with `{`; the others start with

@@ -1,13 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
-
-/** The `encryption` module option: AES-256-GCM keys by id, and the one new records are sealed with. */
-export interface IdempotencyEncryptionOptions {
-  /** Keys by id: 32 bytes each, as a `Buffer` or base64. Keep an old key here while records sealed with it live. */
-  keys: Record<string, Buffer | string>;
-  /** The id (in `keys`) of the key that seals new records. */
-  current: string;
-}
+import { IdempotencyEncryptionOptions } from '../options/stored-record-options';
 
 /** A sealed record: which key sealed it, and the IV, ciphertext and tag. */
 export interface SealedRecord {

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { DeferredSettlementQueue } from './deferred-settlements';
 import { IdempotencyEventEmitter } from './event-emitter';
 import { IdempotentCall } from './idempotent-call';
-import { describeError } from './describe-error';
+import { describeError } from '../util/describe-error';
 import { StoreFailureEffect, StoreOutageReports } from './store-outage-report';
 import { StoreOperation } from './telemetry/call-source';
 

@@ -1,4 +1,4 @@
-import { DeferredSettlementResult } from './idempotency.events';
+import { DeferredSettlementResult } from '../options/idempotency.events';
 
 /** What a store failure cost one call: refused (503), run unprotected (failOpen), or a settlement left for later. */
 export type StoreFailureEffect = 'refused' | 'unprotected' | 'complete_deferred' | 'release_deferred' | 'rolled_back';

@@ -1,4 +1,4 @@
-import { describeError } from './describe-error';
+import { describeError } from '../util/describe-error';
 import { ResponseCodec } from './response-codec';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
 

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { IdempotencyEventEmitter } from './event-emitter';
 import { IdempotencyInProgressError, IdempotencyStoreUnavailableError } from './idempotency.errors';
 import { IdempotentCall, IdempotentExecution, IdempotentSettlement, settle } from './idempotent-call';
-import { describeError } from './describe-error';
+import { describeError } from '../util/describe-error';
 import { RecordSettlement } from './record-settlement';
 import { ResponseCodec } from './response-codec';
 import { retryAfterSeconds } from './retry-after';
@@ -24,7 +24,9 @@ type TransactionOutcome =
   /** Another request took the lease over and runs the work itself: these writes were rolled back. */
   | { kind: 'lease_lost'; settlement: IdempotentSettlement }
   /** The work failed, or turned its input away: its writes were rolled back. */
-  | { kind: 'rolled_back'; settlement: IdempotentSettlement };
+  | { kind: 'rolled_back'; settlement: IdempotentSettlement }
+  /** The transaction itself failed (to begin, or to commit): nothing committed; `settlement` if the work ran. */
+  | { kind: 'failed'; error: unknown; settlement?: IdempotentSettlement };
 
 /** Thrown inside the transaction to roll it back, carrying why; never escapes this file. */
 class RollBack {
@@ -52,13 +54,18 @@ export class TransactionalExecution {
     acquireMs: number,
     cacheKey: string | undefined,
   ): Promise<IdempotentExecution> {
+    const outcome = await this.transact(call, token);
+    return this.answer(call, token, acquireMs, cacheKey, outcome);
+  }
+
+  /** Runs the work and completes its record in one transaction, and says how the transaction ended. */
+  private async transact(call: IdempotentCall, token: string): Promise<TransactionOutcome> {
     const store = call.options.store as IdempotencyStore & TransactionalIdempotencyStore;
-    // Whether the work ran before the transaction failed, for a failure that is not the work's.
-    const progress: { settlement?: IdempotentSettlement } = {};
-    let outcome: TransactionOutcome;
+    // The commit fails after the callback has returned: what the work settled must outlive the callback.
+    const ran: { settlement?: IdempotentSettlement } = {};
     try {
-      outcome = await store.runInTransaction(async (transaction) => {
-        const settlement = (progress.settlement = await settle(call));
+      return await store.runInTransaction(async (transaction) => {
+        const settlement = (ran.settlement = await settle(call));
         const complete: IdempotencyStoreTransaction['complete'] = (...args) =>
           inStoreSpan(this.events.tracing, call, 'complete', () => transaction.complete(...args));
         const decided = await this.decide(call, token, settlement, complete);
@@ -66,11 +73,8 @@ export class TransactionalExecution {
         return decided;
       });
     } catch (error) {
-      if (!(error instanceof RollBack))
-        return this.transactionFailed(call, token, acquireMs, error, progress.settlement);
-      outcome = error.outcome;
+      return error instanceof RollBack ? error.outcome : { kind: 'failed', error, settlement: ran.settlement };
     }
-    return this.answer(call, token, acquireMs, cacheKey, outcome);
   }
 
   /** What the transaction does with the work's settlement: complete the record in it, or roll back. */
@@ -121,11 +125,13 @@ export class TransactionalExecution {
           },
           keep: { release: 'released', reason: 'lease lost' },
         };
-        return { kind: 'executed', settlement: conflict };
+        return { kind: 'executed', settlement: conflict, rolledBack: outcome.settlement };
       }
       case 'rolled_back':
         // The work failed and its writes are gone; store (a 4xx) or release it as outside the transactional mode.
         return this.records.finish(call, token, acquireMs, outcome.settlement);
+      case 'failed':
+        return this.transactionFailed(call, token, acquireMs, outcome.error, outcome.settlement);
     }
   }
 
@@ -148,10 +154,10 @@ export class TransactionalExecution {
     this.failures.failed(call, 'complete', settlement ? 'rolled_back' : 'refused', describeError(error));
     const reason = `transaction failed: ${describeError(error)}`;
     const failed: IdempotentSettlement = { result: { error: unavailable }, keep: { release: 'released', reason } };
-    const execution = await this.records.release(call, token, failed, 'released', reason, acquireMs);
+    await this.records.release(call, token, failed, 'released', reason, acquireMs);
     // It could not begin, so the work never ran: a refusal, as a failed acquire is (a message goes back to its
     // queue; nothing of the handler's is there to settle it).
     if (settlement === undefined) throw unavailable;
-    return execution;
+    return { kind: 'executed', settlement: failed, rolledBack: settlement };
   }
 }

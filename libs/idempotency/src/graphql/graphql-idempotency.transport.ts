@@ -14,14 +14,14 @@ import { declinedByStoragePolicy } from '../core/option-callbacks';
 import { requestScope } from '../http/idempotency-option-failure';
 import { IDEMPOTENCY_KEY_ON_REQUEST } from '../http/idempotency-key.decorator';
 import { readIdempotencyKeyHeader } from '../http/idempotency-key-header';
-import { IdempotencyTransport } from '../idempotency-transport';
-import { warnNoPrincipalOnce } from '../no-principal-warning';
-import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
-import { declaredRouteOptions, principalScope } from '../idempotency-options';
+import { IdempotencyTransport } from '../core/idempotency-transport';
+import { warnNoPrincipalOnce } from '../core/no-principal-warning';
+import { ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
+import { principalScope } from '../options/idempotency-options';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
 import { GraphQLIdempotencyState, graphQLStateOf } from './graphql-request-state';
 import { graphQLErrorOf } from './graphql-refusals';
-import { describeError } from '../core/describe-error';
+import { describeError } from '../util/describe-error';
 
 /** A mutation's result as stored for replay. */
 export interface StoredGraphQLResult {
@@ -153,7 +153,7 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     const handler = context.getHandler();
     let settings = this.resolverCache.get(handler);
     if (!settings) {
-      settings = { options: this.idempotency.resolve(declaredRouteOptions(context.getClass(), handler) ?? {}) };
+      settings = { options: this.idempotency.handlers.optionsOf(context.getClass(), handler).resolved };
       this.resolverCache.set(handler, settings);
     }
     return settings;

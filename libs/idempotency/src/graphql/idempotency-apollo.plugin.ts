@@ -1,5 +1,5 @@
 import { Injectable, SetMetadata } from '@nestjs/common';
-import { IDEMPOTENCY_REPLAYED_HEADER } from '../idempotency.constants';
+import { IDEMPOTENCY_REPLAYED_HEADER } from '../options/idempotency.constants';
 import { graphQLStateOf, isWholeRequestReplayed } from './graphql-request-state';
 
 const REPLAYED_HEADER = IDEMPOTENCY_REPLAYED_HEADER.toLowerCase();

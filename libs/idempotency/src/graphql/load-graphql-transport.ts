@@ -1,5 +1,5 @@
 import { IdempotencyService } from '../core/idempotency.service';
-import { IdempotencyTransport } from '../idempotency-transport';
+import { IdempotencyTransport } from '../core/idempotency-transport';
 
 /**
  * The GraphQL transport, loaded on the first GraphQL call rather than imported: it needs `graphql`, an optional

@@ -11,15 +11,15 @@ import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { lastValueFrom, Observable, of } from 'rxjs';
 import { fingerprintRequest } from '../core/fingerprint';
 import { UnselectablePayloadError } from '../core/payload-selection';
-import { IDEMPOTENCY_REPLAYED_HEADER } from '../idempotency.constants';
+import { IDEMPOTENCY_REPLAYED_HEADER } from '../options/idempotency.constants';
 import { IdempotencyError } from '../core/idempotency.errors';
 import { declinedByStoragePolicy } from '../core/option-callbacks';
 import { requestScope } from './idempotency-option-failure';
-import { IdempotencyTransport } from '../idempotency-transport';
-import { warnNoPrincipalOnce } from '../no-principal-warning';
+import { IdempotencyTransport } from '../core/idempotency-transport';
+import { warnNoPrincipalOnce } from '../core/no-principal-warning';
 import {
   httpExceptionOf,
-  IdempotencyConflictException,
+  IdempotencyInProgressException,
   IdempotencyKeyInvalidException,
   IdempotencyKeyMissingException,
   IdempotencyStoreUnavailableException,
@@ -27,12 +27,12 @@ import {
 import { IDEMPOTENCY_KEY_ON_REQUEST } from './idempotency-key.decorator';
 import { readIdempotencyKeyHeader } from './idempotency-key-header';
 import { SAFE_HTTP_METHODS } from './safe-methods';
-import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
-import { declaredRouteOptions, principalScope } from '../idempotency-options';
+import { ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
+import { principalScope } from '../options/idempotency-options';
 import { IdempotencyService } from '../core/idempotency.service';
 import { IdempotentSettlement } from '../core/idempotent-call';
 import { IdempotencyProblemException, problemDetailsOf } from './problem-details';
-import { describeError } from '../core/describe-error';
+import { describeError } from '../util/describe-error';
 
 /** A response as stored for replay. */
 export interface StoredHttpResponse {
@@ -142,7 +142,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
    */
   protected refusal(refused: unknown, response: unknown, options: ResolvedIdempotencyOptions): unknown {
     const error = refused instanceof IdempotencyError ? httpExceptionOf(refused, options.headerName) : refused;
-    if (error instanceof IdempotencyConflictException || error instanceof IdempotencyStoreUnavailableException) {
+    if (error instanceof IdempotencyInProgressException || error instanceof IdempotencyStoreUnavailableException) {
       this.adapter.setHeader(response, 'Retry-After', String(error.retryAfterSeconds));
     }
     if (options.errorFormat !== 'problem+json') return error;
@@ -159,7 +159,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
     const handler = context.getHandler();
     let settings = this.routeCache.get(handler);
     if (!settings) {
-      const options = this.idempotency.resolve(declaredRouteOptions(context.getClass(), handler) ?? {});
+      const options = this.idempotency.handlers.optionsOf(context.getClass(), handler).resolved;
       const first = (value: unknown) => (Array.isArray(value) ? value[0] : value) ?? '';
       const path = `/${[
         first(Reflect.getMetadata(PATH_METADATA, context.getClass())),

@@ -1,8 +1,8 @@
 import { ExecutionContext, HttpException, InternalServerErrorException, Logger } from '@nestjs/common';
 import { IdempotencyOptionError } from '../core/idempotency.errors';
 import { scopeOf } from '../core/option-callbacks';
-import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
-import { errorStack } from '../core/describe-error';
+import { ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
+import { errorStack } from '../util/describe-error';
 
 /**
  * What the client gets when an option callback failed before anything ran. A callback that threw an

@@ -46,8 +46,11 @@ export class IdempotencyKeyMismatchException extends HttpException {
   }
 }
 
-/** 409: a request with the same key is still being processed; retry after `retryAfterSeconds`. */
-export class IdempotencyConflictException extends HttpException {
+/**
+ * 409: a request with the same key is still being processed; retry after `retryAfterSeconds`. The HTTP answer to
+ * `IdempotencyInProgressError`.
+ */
+export class IdempotencyInProgressException extends HttpException {
   constructor(readonly retryAfterSeconds: number) {
     super(
       body(
@@ -59,6 +62,11 @@ export class IdempotencyConflictException extends HttpException {
     );
   }
 }
+
+/** @deprecated The same class under its former name: use `IdempotencyInProgressException`. */
+export const IdempotencyConflictException = IdempotencyInProgressException;
+/** @deprecated The same class under its former name: use `IdempotencyInProgressException`. */
+export type IdempotencyConflictException = IdempotencyInProgressException;
 
 /**
  * 503: the idempotency store could not be reached, so the request was not run (fail closed); retry with the
@@ -80,7 +88,7 @@ export class IdempotencyStoreUnavailableException extends HttpException {
 /** The HTTP answer to one of the protocol's refusals; the key is named as the route's header. */
 export function httpExceptionOf(error: IdempotencyError, headerName: string): HttpException {
   if (error instanceof IdempotencyKeyMismatchError) return new IdempotencyKeyMismatchException();
-  if (error instanceof IdempotencyInProgressError) return new IdempotencyConflictException(error.retryAfterSeconds);
+  if (error instanceof IdempotencyInProgressError) return new IdempotencyInProgressException(error.retryAfterSeconds);
   if (error instanceof IdempotencyStoreUnavailableError) {
     return new IdempotencyStoreUnavailableException(error.retryAfterSeconds);
   }

@@ -1,14 +1,11 @@
 import { HttpException } from '@nestjs/common';
 import {
-  IdempotencyConflictException,
+  IdempotencyInProgressException,
   IdempotencyKeyInvalidException,
   IdempotencyKeyMismatchException,
   IdempotencyKeyMissingException,
   IdempotencyStoreUnavailableException,
 } from './idempotency.exceptions';
-
-/** How the library's own errors (400, 409, 422, 503) are answered: Nest's shape, or RFC 9457 problem details. */
-export type IdempotencyErrorFormat = 'nest' | 'problem+json';
 
 /** The media type of RFC 9457 problem details. */
 export const PROBLEM_JSON_CONTENT_TYPE = 'application/problem+json';
@@ -36,7 +33,7 @@ const PROBLEMS: ReadonlyArray<[Function, { type: string; title: string }]> = [
     { type: `${PROTOCOL}#3-the-fingerprint`, title: 'Idempotency-Key is already used' },
   ],
   [
-    IdempotencyConflictException,
+    IdempotencyInProgressException,
     {
       type: `${PROTOCOL}#4-acquire-one-atomic-step-one-round-trip`,
       title: 'A request is outstanding for this Idempotency-Key',

@@ -1,5 +1,5 @@
 import { IdempotencyService } from '../core/idempotency.service';
-import { IdempotencyTransport } from '../idempotency-transport';
+import { IdempotencyTransport } from '../core/idempotency-transport';
 
 /**
  * The message handlers' transport, loaded on the first message rather than imported: it needs

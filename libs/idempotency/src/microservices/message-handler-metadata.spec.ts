@@ -1,5 +1,5 @@
 import { EventPattern, MessagePattern } from '@nestjs/microservices';
-import { messageHandlerPatterns } from './message-handler-metadata';
+import { messageHandlerPatterns } from '../core/message-handler-metadata';
 
 class Handlers {
   @EventPattern('order.placed')

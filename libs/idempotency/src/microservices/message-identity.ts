@@ -8,13 +8,13 @@ import {
   IdempotencyOptionError,
   IdempotencyPayloadError,
 } from '../core/idempotency.errors';
-import { IDEMPOTENCY_MESSAGE_NAMESPACE_SUFFIX } from '../idempotency.constants';
-import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
+import { IDEMPOTENCY_MESSAGE_NAMESPACE_SUFFIX } from '../options/idempotency.constants';
+import { ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
 import { IdempotencyRecordId } from '../stores/idempotency-store';
 import { scopeOf } from '../core/option-callbacks';
 import { readMessageKey } from './message-key';
 import { messageSizeOver } from './message-size';
-import { describeError } from '../core/describe-error';
+import { describeError } from '../util/describe-error';
 
 /**
  * What a message is to the protocol: its record and fingerprint; or unkeyed (no key, none required: it runs

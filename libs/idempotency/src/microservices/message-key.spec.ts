@@ -1,8 +1,8 @@
 import { ExecutionContext } from '@nestjs/common';
 import { NatsContext, RmqContext, TcpContext } from '@nestjs/microservices';
 import { headers as natsHeaders } from 'nats';
-import { resolveIdempotencyOptions } from '../idempotency-options';
-import { IdempotentRouteOptions } from '../idempotency-options.interface';
+import { resolveIdempotencyOptions } from '../options/idempotency-options';
+import { IdempotentRouteOptions } from '../options/idempotency-options.interface';
 import { readMessageKey } from './message-key';
 
 const context = {} as ExecutionContext;

@@ -1,8 +1,8 @@
 import { ExecutionContext } from '@nestjs/common';
 import { NatsContext, RmqContext } from '@nestjs/microservices';
 import { parseIdempotencyKey, parseIdempotencyKeyHeader, ParsedIdempotencyKey } from '../core/idempotency-key';
-import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
-import { describeError } from '../core/describe-error';
+import { ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
+import { describeError } from '../util/describe-error';
 
 /** A message's key as read, and what to call it in a refusal ("the {name} is required"). */
 export interface MessageKey {

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { RmqContext } from '@nestjs/microservices';
-import { describeError } from '../core/describe-error';
+import { describeError } from '../util/describe-error';
 import { HandlerSettlementRoute, Settlement, swapHandlerChannel } from './rmq-handler-channel';
 import {
   DeliveryState,

@@ -4,15 +4,14 @@ import { EMPTY, from, lastValueFrom, Observable, of, toArray } from 'rxjs';
 import { IdempotencyError, IdempotencyInProgressError } from '../core/idempotency.errors';
 import { IdempotencyService } from '../core/idempotency.service';
 import { IdempotentSettlement } from '../core/idempotent-call';
-import { declaredRouteOptions } from '../idempotency-options';
-import { ResolvedIdempotencyOptions } from '../idempotency-options.interface';
-import { IdempotencyTransport } from '../idempotency-transport';
+import { ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
+import { IdempotencyTransport } from '../core/idempotency-transport';
 import { IdempotencyRpcException } from './idempotency-rpc.exception';
-import { messageHandlerPatterns } from './message-handler-metadata';
+import { messageHandlerPatterns } from '../core/message-handler-metadata';
 import { identifyMessage } from './message-identity';
 import { RmqDelivery } from './rmq-delivery';
 import { watchForManualAck } from './rmq-manual-ack-watch';
-import { describeError } from '../core/describe-error';
+import { describeError } from '../util/describe-error';
 
 /** A handler's reply as stored for replay: its one value, or `none` when it completed without one. */
 export type StoredRpcReply = { value: unknown } | { none: true };
@@ -64,7 +63,6 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
       throw this.refusal(identity.refusal, settings, delivery);
     }
 
-    let ownSettlement: IdempotentSettlement | undefined;
     let execution;
     try {
       execution = await this.idempotency.execute({
@@ -73,7 +71,7 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
         route,
         transport: 'rpc',
         options,
-        work: async () => (ownSettlement = await this.runHandler(next, delivery)),
+        work: () => this.runHandler(next, delivery),
       });
     } catch (error) {
       throw this.refusal(error, settings, delivery);
@@ -87,9 +85,8 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
     const { result } = execution.settlement;
     // The protocol answered for the handler: it succeeded, then its transaction failed to commit or its lease
     // was taken over, so its writes were rolled back and its message must come back rather than be acked.
-    const rolledBack =
-      execution.settlement !== ownSettlement && ownSettlement !== undefined && 'value' in ownSettlement.result;
-    delivery?.releaseHandlerSettlement(rolledBack);
+    const rolledBack = execution.kind === 'executed' ? execution.rolledBack : undefined;
+    delivery?.releaseHandlerSettlement(rolledBack !== undefined && 'value' in rolledBack.result);
     if ('error' in result) {
       throw result.error instanceof IdempotencyError ? new IdempotencyRpcException(result.error) : result.error;
     }
@@ -180,7 +177,7 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
     const handler = context.getHandler();
     let settings = this.handlerCache.get(handler);
     if (!settings) {
-      const options = this.idempotency.resolve(declaredRouteOptions(context.getClass(), handler) ?? {});
+      const options = this.idempotency.handlers.optionsOf(context.getClass(), handler).resolved;
       const { patterns, isEvent } = messageHandlerPatterns(handler) ?? { patterns: [], isEvent: false };
       const pattern = patterns.join(', ');
       const handlerName = `${context.getClass().name}.${handler.name}`;

@@ -1,4 +1,4 @@
-import { describeError } from '../core/describe-error';
+import { describeError } from '../util/describe-error';
 /**
  * What a store rejects with when it knows its call never reached the backend: no connection could be had (refused,
  * a name that does not resolve, a pool that gave none), or the client would not send (offline, not writeable).

@@ -1,6 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import { CallSource } from './call-source';
-import { storeKindOf } from './store-kind';
+import { storeKindOf } from '../../stores/store-kind';
 
 /**
  * The attributes every instrument and span of a call carries. Each value is bounded (a transport, a route template,

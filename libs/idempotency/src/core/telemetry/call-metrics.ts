@@ -1,5 +1,5 @@
 import type { Counter, Histogram, Meter } from '@opentelemetry/api';
-import { IdempotencyEvent } from '../idempotency.events';
+import { IdempotencyEvent } from '../../options/idempotency.events';
 import { StoreFailureEffect } from '../store-outage-report';
 import { callAttributes } from './call-attributes';
 import { CallSource, StoreOperation } from './call-source';

@@ -1,6 +1,6 @@
 import type { Span, Tracer } from '@opentelemetry/api';
 import { IdempotentCall } from '../idempotent-call';
-import { IdempotencyEvent } from '../idempotency.events';
+import { IdempotencyEvent } from '../../options/idempotency.events';
 import { callAttributes, errorType } from './call-attributes';
 import { StoreOperation } from './call-source';
 import { OpenTelemetryApiModule } from './opentelemetry-api';

@@ -2,7 +2,7 @@ import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { CallMetrics } from './call-metrics';
 import { CallTracing } from './call-tracing';
 import { loadOpenTelemetryApi } from './opentelemetry-api';
-import { IDEMPOTENCY_TELEMETRY_SCOPE, IdempotencyTelemetryOptions } from './telemetry-options';
+import { IDEMPOTENCY_TELEMETRY_SCOPE, IdempotencyTelemetryOptions } from '../../options/telemetry-options';
 
 /** What the library reports to: metrics, traces, either or neither. */
 export interface IdempotencyTelemetry {

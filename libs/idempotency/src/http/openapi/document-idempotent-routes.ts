@@ -2,13 +2,13 @@ import { INestApplicationContext, RequestMethod } from '@nestjs/common';
 import { HTTP_CODE_METADATA, METHOD_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { ApiExtraModels, ApiHeader, ApiResponse, DECORATORS, getSchemaPath } from '@nestjs/swagger';
-import { IDEMPOTENCY_MAX_KEY_LENGTH, IDEMPOTENCY_REPLAYED_HEADER } from '../../idempotency.constants';
-import { declaredRouteOptions } from '../../idempotency-options';
-import { ResolvedIdempotencyOptions } from '../../idempotency-options.interface';
+import { IDEMPOTENCY_MAX_KEY_LENGTH, IDEMPOTENCY_REPLAYED_HEADER } from '../../options/idempotency.constants';
+import { declaredRouteOptions } from '../../options/idempotency-options';
+import { ResolvedIdempotencyOptions } from '../../options/idempotency-options.interface';
 import { IdempotencyService } from '../../core/idempotency.service';
 import { PROBLEM_JSON_CONTENT_TYPE } from '../problem-details';
 import { IdempotencyErrorBody, IdempotencyProblemBody } from './idempotency-error-body';
-import { messageHandlerPatterns } from '../../microservices/message-handler-metadata';
+import { messageHandlerPatterns } from '../../core/message-handler-metadata';
 import { safeRouteMethod } from '../safe-methods';
 
 const RETRY_AFTER = {
@@ -58,7 +58,7 @@ export function documentIdempotentRoutes(app: INestApplicationContext): void {
       // decorator leaves its GET, HEAD and OPTIONS routes unguarded.
       if (!declared || documented.has(handler) || messageHandlerPatterns(handler) || safeRouteMethod(handler)) continue;
       documented.add(handler);
-      document(prototype, name, handler, idempotency.resolve(declared));
+      document(prototype, name, handler, idempotency.handlers.optionsOf(controller, handler).resolved);
     }
   }
 }

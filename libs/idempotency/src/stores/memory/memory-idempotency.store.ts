@@ -10,7 +10,7 @@ import { EvictionCause, EvictionReport } from './eviction-report';
 import { ExpiryEntry, ExpiryWheel } from './expiry-wheel';
 import { RecencyEntry, RecordRecency } from './record-recency';
 import { MemoryIdempotencyStoreOptions, memoryStoreBounds } from './memory-store-options';
-import { declareStoreKind } from '../../core/telemetry/store-kind';
+import { declareStoreKind } from '../store-kind';
 
 export type { MemoryIdempotencyStoreOptions } from './memory-store-options';
 

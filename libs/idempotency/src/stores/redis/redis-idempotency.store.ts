@@ -25,7 +25,7 @@ import {
   LEFT_IN_FLIGHT,
   RELEASE_SCRIPT,
 } from './redis-idempotency.scripts';
-import { declareStoreKind } from '../../core/telemetry/store-kind';
+import { declareStoreKind } from '../store-kind';
 
 export type { RedisIdempotencyClusterConnection, RedisIdempotencyConnection } from './redis-idempotency.connection';
 

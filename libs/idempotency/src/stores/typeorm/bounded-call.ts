@@ -1,4 +1,5 @@
 import { Answer, SqlDialect, StoreCall } from './sql-dialect';
+import { isPromise } from '../../util/is-promise';
 
 // A call that runs synchronously to its end has nobody to abandon it.
 const AT_ONCE: StoreCall = Object.freeze({ abandoned: false });
@@ -46,7 +47,7 @@ export function boundedCall<T>(
     };
     try {
       const answer = dialect.exclusive ? dialect.exclusive(async () => run()) : run();
-      if (answer instanceof Promise) answer.then(answered, failed);
+      if (isPromise(answer)) answer.then(answered, failed);
       else answered(answer);
     } catch (error) {
       failed(error);

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { describeError } from '../../core/describe-error';
+import { describeError } from '../../util/describe-error';
 
 /**
  * Deletes expired records in the background: every `intervalMs`, batch after batch while a batch comes back full,

@@ -19,7 +19,8 @@ import { sqlDialectFor } from './sql-dialects';
 import { IdempotencyTransactionHost } from './transaction-host';
 import { ExpirySweeper } from './expiry-sweeper';
 import { boundedCall } from './bounded-call';
-import { declareStoreKind } from '../../core/telemetry/store-kind';
+import { declareStoreKind } from '../store-kind';
+import { isPromise } from '../../util/is-promise';
 
 /** Options of the SQL store. */
 export interface TypeOrmIdempotencyStoreOptions {
@@ -264,7 +265,7 @@ export class TypeOrmIdempotencyStore extends IdempotencyStore implements Transac
       return this.decide(id, attempt, call, round + 1);
     };
     const answer = this.dialect.acquire(id, attempt, call);
-    return answer instanceof Promise ? answer.then(again) : again(answer);
+    return isPromise(answer) ? answer.then(again) : again(answer);
   }
 
   private bounded<T>(operation: string, work: (call: StoreCall) => Answer<T>): Promise<T> {

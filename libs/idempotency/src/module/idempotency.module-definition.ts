@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import { IdempotencyModuleOptions } from './idempotency-options.interface';
+import { IdempotencyModuleOptions } from '../options/idempotency-options.interface';
 
 /** `forRoot`/`forRootAsync` and the options token, written by Nest's builder; `isGlobal` rides as an extra. */
 export const {

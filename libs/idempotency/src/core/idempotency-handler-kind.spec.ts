@@ -19,7 +19,7 @@ describe('handler kinds', () => {
   });
 
   it('loads neither GraphQL nor Apollo with the library, its module and an HTTP app', () => {
-    const root = resolve(__dirname, '../../..');
+    const root = resolve(__dirname, '../../../..');
     const script = `
       const { NestFactory } = require('@nestjs/core');
       const { Module } = require('@nestjs/common');

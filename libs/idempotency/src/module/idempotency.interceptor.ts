@@ -1,11 +1,11 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { Observable } from 'rxjs';
-import { IdempotencyService } from './core/idempotency.service';
-import { loadGraphQLTransport } from './graphql/load-graphql-transport';
-import { HttpIdempotencyTransport } from './http/http-idempotency.transport';
-import { IdempotencyTransport } from './idempotency-transport';
-import { loadRpcTransport } from './microservices/load-rpc-transport';
+import { IdempotencyService } from '../core/idempotency.service';
+import { loadGraphQLTransport } from '../graphql/load-graphql-transport';
+import { HttpIdempotencyTransport } from '../http/http-idempotency.transport';
+import { IdempotencyTransport } from '../core/idempotency-transport';
+import { loadRpcTransport } from '../microservices/load-rpc-transport';
 
 /**
  * Marks a call a first registration has taken: with `@Idempotent()` on both class and method a call meets two of

@@ -1,6 +1,6 @@
 import { resolveIdempotencyOptions } from './idempotency-options';
 import { checkIdempotencyOptions } from './idempotency-options.check';
-import { MemoryIdempotencyStore } from './stores/memory/memory-idempotency.store';
+import { MemoryIdempotencyStore } from '../stores/memory/memory-idempotency.store';
 
 describe('checkIdempotencyOptions', () => {
   it.each<[string, Record<string, unknown>, string]>([

@@ -1,12 +1,16 @@
 import { ExecutionContext } from '@nestjs/common';
-import { IdempotencyLocalCacheOptions } from './core/completed-record-cache';
-import { IdempotencyEventListener } from './core/idempotency.events';
-import type { IdempotencyTelemetryOptions } from './core/telemetry/telemetry-options';
-import { IdempotencyCompressionOptions } from './core/response-codec';
-import { IdempotencyEncryptionOptions } from './core/response-encryption';
-import type { PayloadSelection } from './core/payload-paths';
-import { IdempotencyStore } from './stores/idempotency-store';
-import type { IdempotencyErrorFormat } from './http/problem-details';
+import { IdempotencyEventListener } from './idempotency.events';
+import type { IdempotencyTelemetryOptions } from './telemetry-options';
+import type { PayloadSelection } from './payload-paths';
+import {
+  IdempotencyCompressionOptions,
+  IdempotencyEncryptionOptions,
+  IdempotencyLocalCacheOptions,
+} from './stored-record-options';
+import { IdempotencyStore } from '../stores/idempotency-store';
+
+/** How the library's own errors (400, 409, 422, 503) are answered: Nest's shape, or RFC 9457 problem details. */
+export type IdempotencyErrorFormat = 'nest' | 'problem+json';
 
 /** What the storage policy sees of a finished request. */
 export interface IdempotencyResponseInfo {

@@ -1,4 +1,4 @@
-import { HANDLER_METADATA_KEYS } from '../idempotency-handler-kind';
+import { HANDLER_METADATA_KEYS } from './idempotency-handler-kind';
 
 /** `PatternHandler.EVENT` of `@nestjs/microservices`, read without loading it. */
 const EVENT_HANDLER = 2;

@@ -1,8 +1,8 @@
 import { applyDecorators, SetMetadata, UseFilters, UseInterceptors } from '@nestjs/common';
-import { IDEMPOTENCY_ROUTE_OPTIONS } from './idempotency.constants';
+import { IDEMPOTENCY_ROUTE_OPTIONS } from '../options/idempotency.constants';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
-import { IdempotencyProblemFilter } from './http/idempotency-problem.filter';
-import { IdempotentRouteOptions } from './idempotency-options.interface';
+import { IdempotencyProblemFilter } from '../http/idempotency-problem.filter';
+import { IdempotentRouteOptions } from '../options/idempotency-options.interface';
 
 /**
  * Makes a route (or every route of a controller that changes something: not its GET, HEAD and OPTIONS routes) safe

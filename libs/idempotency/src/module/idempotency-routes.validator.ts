@@ -1,16 +1,20 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
-import { IdempotencyService } from './core/idempotency.service';
-import { IDEMPOTENCY_ROUTE_OPTIONS } from './idempotency.constants';
-import { HANDLER_METADATA_KEYS, HandlerKind, handlerKindOf, isProtectableHandler } from './idempotency-handler-kind';
-import { declaredRouteOptions } from './idempotency-options';
-import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from './idempotency-options.interface';
-import { messageHandlerPatterns } from './microservices/message-handler-metadata';
-import { safeRouteMethod } from './http/safe-methods';
+import { IdempotencyService } from '../core/idempotency.service';
+import { IDEMPOTENCY_ROUTE_OPTIONS } from '../options/idempotency.constants';
+import {
+  HANDLER_METADATA_KEYS,
+  HandlerKind,
+  handlerKindOf,
+  isProtectableHandler,
+} from '../core/idempotency-handler-kind';
+import { IdempotentRouteOptions, ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
+import { messageHandlerPatterns } from '../core/message-handler-metadata';
+import { safeRouteMethod } from '../http/safe-methods';
 import { IdempotencyStoreLifecycle } from './idempotency-store.lifecycle';
-import { IdempotencyStore } from './stores/idempotency-store';
-import { describeError } from './core/describe-error';
+import { IdempotencyStore } from '../stores/idempotency-store';
+import { describeError } from '../util/describe-error';
 
 /** Why `@Idempotent()` cannot protect a handler of each kind it refuses, for the start-up error. */
 const UNPROTECTABLE: Record<Exclude<HandlerKind, 'http-route' | 'message-handler' | 'mutation'>, string> = {
@@ -34,8 +38,9 @@ const UNPROTECTABLE: Record<Exclude<HandlerKind, 'http-route' | 'message-handler
  * decorator where it cannot protect: on a method that is not an HTTP route, a message handler or a mutation, and
  * on a class that is not a controller or a resolver, and on a GET, HEAD or OPTIONS route. On a controller or a
  * resolver class it covers the routes of the unsafe methods, the handlers and the mutations; a controller's GET,
- * HEAD and OPTIONS routes and a resolver's queries and field resolvers are reads and run as they are. Then it starts
- * every store the handlers use that the module does not start already (see `IdempotencyStoreLifecycle`).
+ * HEAD and OPTIONS routes and a resolver's queries and field resolvers are reads and run as they are. Each handler's
+ * options are resolved here into the registry the transports read (`HandlerOptionsRegistry`). Then it starts every
+ * store the handlers use that the module does not start already (see `IdempotencyStoreLifecycle`).
  */
 @Injectable()
 export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
@@ -97,8 +102,7 @@ export class IdempotencyRoutesValidator implements OnApplicationBootstrap {
       }
       protectsAny = true;
       try {
-        const declared = declaredRouteOptions(classRef, handler) ?? {};
-        const resolved = this.idempotency.resolve(declared);
+        const { declared, resolved } = this.idempotency.handlers.optionsOf(classRef, handler);
         this.checkMessageOptions(kind, handler, declared, resolved, name, eventHandlers);
         if (!stores.has(resolved.store)) stores.set(resolved.store, name);
       } catch (error) {

@@ -17,9 +17,9 @@ import {
   ResolvedIdempotencyOptions,
 } from './idempotency-options.interface';
 import { checkIdempotencyOptions } from './idempotency-options.check';
-import { compilePayloadSelection } from './core/payload-paths';
-import { supportsTransactions } from './stores/idempotency-store';
-import { MemoryIdempotencyStore } from './stores/memory/memory-idempotency.store';
+import { compilePayloadSelection } from './payload-paths';
+import { supportsTransactions } from '../stores/idempotency-store';
+import { MemoryIdempotencyStore } from '../stores/memory/memory-idempotency.store';
 
 /**
  * Default scope: the authenticated principal's `id` (or `sub`) when a guard has set `request.user`, on an HTTP

@@ -2,14 +2,16 @@ import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
 // Loads no GraphQL: the Apollo driver, where there is one, finds it among the providers and registers it.
-import { IdempotencyApolloPlugin } from './graphql/idempotency-apollo.plugin';
+import { IdempotencyApolloPlugin } from '../graphql/idempotency-apollo.plugin';
 import { IdempotencyRoutesValidator } from './idempotency-routes.validator';
 import { IdempotencyStoreLifecycle } from './idempotency-store.lifecycle';
-import { ConfigurableIdempotencyModule } from './idempotency.module-definition';
-import { IdempotencyService } from './core/idempotency.service';
-import { IdempotencyStore } from './stores/idempotency-store';
+import { ConfigurableIdempotencyModule, IDEMPOTENCY_MODULE_OPTIONS } from './idempotency.module-definition';
+import { IdempotencyService } from '../core/idempotency.service';
+import { IdempotencyConfiguration } from '../options/idempotency-configuration';
+import { IdempotencyModuleOptions } from '../options/idempotency-options.interface';
+import { IdempotencyStore } from '../stores/idempotency-store';
 // Type-only use of TypeORM inside: providing it loads no TypeORM in apps that do not use SQL.
-import { IdempotencyTransaction } from './stores/typeorm/idempotency-transaction';
+import { IdempotencyTransaction } from '../stores/typeorm/idempotency-transaction';
 
 /**
  * Register once with `IdempotencyModule.forRoot({ store, ... })` (or `forRootAsync`), then put
@@ -20,6 +22,12 @@ import { IdempotencyTransaction } from './stores/typeorm/idempotency-transaction
 @Module({
   imports: [DiscoveryModule],
   providers: [
+    {
+      // Resolved once, here: a bad option stops start-up before anything uses it.
+      provide: IdempotencyConfiguration,
+      useFactory: (options?: IdempotencyModuleOptions) => new IdempotencyConfiguration(options ?? {}),
+      inject: [{ token: IDEMPOTENCY_MODULE_OPTIONS, optional: true }],
+    },
     IdempotencyService,
     IdempotencyInterceptor,
     IdempotencyRoutesValidator,
@@ -28,8 +36,8 @@ import { IdempotencyTransaction } from './stores/typeorm/idempotency-transaction
     IdempotencyApolloPlugin,
     {
       provide: IdempotencyStore,
-      useFactory: (service: IdempotencyService) => service.defaults.store,
-      inject: [IdempotencyService],
+      useFactory: (configuration: IdempotencyConfiguration) => configuration.defaults.store,
+      inject: [IdempotencyConfiguration],
     },
   ],
   exports: [IdempotencyService, IdempotencyInterceptor, IdempotencyStore, IdempotencyTransaction],

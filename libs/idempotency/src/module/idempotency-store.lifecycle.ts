@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { IdempotencyService } from './core/idempotency.service';
-import { IdempotencyStore } from './stores/idempotency-store';
-import { describeError } from './core/describe-error';
+import { IdempotencyService } from '../core/idempotency.service';
+import { IdempotencyStore } from '../stores/idempotency-store';
+import { describeError } from '../util/describe-error';
 
 /**
  * Starts and closes every distinct store the module uses, each exactly once: the module's store when the module
