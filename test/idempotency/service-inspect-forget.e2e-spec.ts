@@ -13,11 +13,9 @@ import {
   Idempotent,
   MemoryIdempotencyStore,
 } from '@nest-idempotency/core';
-import { RedisIdempotencyStore } from '@nest-idempotency/core/redis';
-import { CreateIdempotencyRecords1764259200000, TypeOrmIdempotencyStore } from '@nest-idempotency/core/typeorm';
 import { HTTP_ADAPTERS, RunningApp, startHttpApp } from '../support/http-app';
-import { describeWithServices, TEST_SERVICES, TestService } from '../support/services';
-import { createIsolatedDatabase, SqlDialect } from '../support/typeorm-data-sources';
+import { EVERY_STORE } from '../support/every-store';
+import { describeWithServices } from '../support/services';
 import { CallCounter, Gate } from './fixture.controller';
 
 const TTL_MS = 60_000;
@@ -63,31 +61,7 @@ class OlderStore extends IdempotencyStore {
   }
 }
 
-interface StoreSetup {
-  name: string;
-  services: TestService[];
-  /** The store, and what to close after the app closed. */
-  open: () => Promise<{ store: IdempotencyStore; close?: () => Promise<void> }>;
-}
-
-const sqlStore =
-  (dialect: SqlDialect): StoreSetup['open'] =>
-  async () => {
-    const database = await createIsolatedDatabase(dialect);
-    const dataSource = await database.connect({ migrations: [CreateIdempotencyRecords1764259200000] });
-    await dataSource.runMigrations();
-    return { store: new TypeOrmIdempotencyStore(dataSource, { sweepIntervalMs: 0 }), close: () => database.drop() };
-  };
-
-const STORES: StoreSetup[] = [
-  { name: 'memory', services: [], open: async () => ({ store: new MemoryIdempotencyStore() }) },
-  { name: 'Redis', services: ['redis'], open: async () => ({ store: new RedisIdempotencyStore(TEST_SERVICES.redis) }) },
-  { name: 'PostgreSQL', services: ['postgres'], open: sqlStore('postgres') },
-  { name: 'MariaDB', services: ['mariadb'], open: sqlStore('mariadb') },
-  { name: 'SQLite', services: [], open: sqlStore('sqlite') },
-];
-
-for (const setup of STORES) {
+for (const setup of EVERY_STORE) {
   describeWithServices(setup.services, `IdempotencyService.inspect and forget on the ${setup.name} store`, () => {
     const keyPrefix = `inspect-${randomUUID()}`;
     let running: RunningApp;
@@ -95,8 +69,8 @@ for (const setup of STORES) {
     let closeStore: (() => Promise<void>) | undefined;
 
     beforeAll(async () => {
-      const { store, close } = await setup.open();
-      closeStore = close;
+      const { store, drop } = await setup.open();
+      closeStore = drop;
       running = await startHttpApp(
         {
           imports: [
