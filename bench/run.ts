@@ -31,7 +31,7 @@ import { LoadResult, RequestShape, runLoad } from './lib/load';
 import { NEST12_DIR, prepareNest12 } from './lib/nest12';
 import { choosePinning, pin } from './lib/cpu-pinning';
 import { commonRate, runFixedRatePhase } from './lib/fixed-rate-phase';
-import { median } from './lib/stats';
+import { median, roundOrder } from './lib/stats';
 import { repeats } from './lib/targets';
 import { capacityRunOf, readRecordSizes, saveCapacityRun } from './lib/capacity-inputs';
 import { AppProcess, REPO_ROOT, runningCount, startRedisServer, stopAll } from './lib/processes';
@@ -609,10 +609,7 @@ async function main(): Promise<number> {
   for (const app of apps.values()) await app.startProfile();
   const measurements: Measurement[] = [];
   for (let round = 0; round < settings.rounds; round++) {
-    // Rotated, and reversed every other round, so that each variant runs both before and after its baseline.
-    const rotation = (round * 3) % selected.length;
-    const rotated = [...selected.slice(rotation), ...selected.slice(0, rotation)];
-    const order = round % 2 ? rotated.reverse() : rotated;
+    const order = roundOrder(selected, round);
     log(`round ${round + 1}/${settings.rounds}: ${order.map((v) => v.id).join(' ')}`);
     for (const variant of order) {
       const app = apps.get(variant.app)!;

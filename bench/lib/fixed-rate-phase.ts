@@ -10,6 +10,7 @@
 import type { AppStats } from '../apps/app-process';
 import { LoadResult, RequestShape, runLoad } from './load';
 import type { AppProcess } from './processes';
+import { roundOrder } from './stats';
 
 /** One variant in the phase: its app, its requests, and the rate it is driven at. */
 export interface FixedRateEntry {
@@ -50,9 +51,7 @@ export async function runFixedRatePhase(phase: FixedRatePhase): Promise<FixedRat
   const { entries, rounds, durationS, connections } = phase;
   const measurements: FixedRateMeasurement[] = [];
   for (let round = 0; round < rounds; round++) {
-    const rotation = (round * 3) % entries.length;
-    const rotated = [...entries.slice(rotation), ...entries.slice(0, rotation)];
-    const order = round % 2 ? rotated.reverse() : rotated;
+    const order = roundOrder(entries, round);
     for (const entry of order) {
       entry.app.reset();
       const load = await runLoad(entry.app.url, entry.request, { connections, durationS, overallRate: entry.rate });

@@ -30,3 +30,13 @@ export function microsecondsPerCall(fn: () => unknown): number {
   }
   return median(samples)!;
 }
+
+/**
+ * The order of one round: rotated by three from round to round and reversed every other round, so that each variant
+ * runs both before and after the one it is compared with.
+ */
+export function roundOrder<T>(items: readonly T[], round: number): T[] {
+  const rotation = (round * 3) % items.length;
+  const rotated = [...items.slice(rotation), ...items.slice(0, rotation)];
+  return round % 2 ? rotated.reverse() : rotated;
+}
