@@ -82,6 +82,9 @@ describeWithServices(['postgres', 'rabbitmq'], 'fault: the payments consumer wit
     for (const data of requests) queue!.publish(data);
     await cut;
     const downFrom = Date.now();
+    // A statement that reached PostgreSQL just before the reset still runs to its end (an autocommitted claim
+    // commits), so the count at the cut is read once the app's cut-off sessions are gone from the server.
+    await waitFor('the cut-off sessions ended', async () => (await otherSessions(direct!)) === 0, 5_000);
     const recordsAtCut = await recordsOf(direct!, references);
     let recordsAdded = 0;
     let rowsDuringOutage = 0;
@@ -153,6 +156,14 @@ async function recordsOf(database: Client, references: string[]): Promise<number
   const { rows } = await database.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM idempotency_records WHERE "key" = ANY($1)',
     [references],
+  );
+  return rows[0].n;
+}
+
+/** How many sessions other than this one the test database has: the app's, while its link is up. */
+async function otherSessions(database: Client): Promise<number> {
+  const { rows } = await database.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
   );
   return rows[0].n;
 }
