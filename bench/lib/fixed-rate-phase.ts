@@ -1,6 +1,6 @@
 /*
- * Measurements at a fixed request rate (autocannon's `overallRate`: an open loop, the load does not slow down when
- * the app does), after the closed-loop rounds. Two figures need it:
+ * Measurements at a fixed request rate (an open loop, lib/open-loop.ts: each request leaves when it is due, whether
+ * or not the app has answered the ones before), after the closed-loop rounds. Two figures need it:
  * - app CPU per request: at saturation it depends on how many requests share an event-loop turn, which differs
  *   from variant to variant, so variants are compared at one rate that none of them saturates;
  * - acquire latency: at saturation the p99 measures the queue in front of the lookup, not the lookup, so it is
@@ -8,7 +8,8 @@
  * Rounds are interleaved like the closed-loop ones (rotated, every other one reversed).
  */
 import type { AppStats } from '../apps/app-process';
-import { LoadResult, RequestShape, runLoad } from './load';
+import type { LoadResult, RequestShape } from './load';
+import { runOpenLoop } from './open-loop';
 import type { AppProcess } from './processes';
 import { roundOrder } from './stats';
 
@@ -34,6 +35,9 @@ export interface FixedRateMeasurement {
   latencyP99Ms: number;
   /** The app's event-loop delay p99 (ms): what any reply waits for before its callback runs. */
   loopDelayP99Ms: number;
+  /** The app's garbage-collection pauses over the measurement: how many per second, and the longest (ms). */
+  gcPausesPerS: number;
+  gcPauseMaxMs: number;
 }
 
 export interface FixedRatePhase {
@@ -54,7 +58,11 @@ export async function runFixedRatePhase(phase: FixedRatePhase): Promise<FixedRat
     const order = roundOrder(entries, round);
     for (const entry of order) {
       entry.app.reset();
-      const load = await runLoad(entry.app.url, entry.request, { connections, durationS, overallRate: entry.rate });
+      const load = await runOpenLoop(entry.app.url, entry.request, {
+        rate: entry.rate,
+        durationS,
+        maxConnections: connections,
+      });
       const stats = await entry.app.stats();
       await entry.app.settle();
       await phase.check(entry.id, load, stats);
@@ -69,6 +77,8 @@ export async function runFixedRatePhase(phase: FixedRatePhase): Promise<FixedRat
         acquireP99Ms: stats.acquireP99Ms,
         latencyP99Ms: load.latencyP99Ms,
         loopDelayP99Ms: stats.loopDelayP99Ms,
+        gcPausesPerS: stats.gcPauses.count / durationS,
+        gcPauseMaxMs: stats.gcPauses.maxMs,
       };
       measurements.push(measurement);
       phase.log(
@@ -76,7 +86,8 @@ export async function runFixedRatePhase(phase: FixedRatePhase): Promise<FixedRat
           (stats.acquireP99Ms !== null
             ? `, acquire p50 ${stats.acquireP50Ms!.toFixed(3)} p99 ${stats.acquireP99Ms.toFixed(3)} ms`
             : '') +
-          `, event-loop delay p99 ${stats.loopDelayP99Ms.toFixed(3)} ms`,
+          `, event-loop delay p99 ${stats.loopDelayP99Ms.toFixed(3)} ms` +
+          `, GC pauses ${measurement.gcPausesPerS.toFixed(1)}/s (longest ${stats.gcPauses.maxMs.toFixed(2)} ms)`,
       );
     }
   }

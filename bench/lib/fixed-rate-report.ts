@@ -20,6 +20,13 @@ function byVariant(measurements: readonly FixedRateMeasurement[]): Map<string, F
   return out;
 }
 
+/** Median GC pauses per second and the longest pause of any round (older runs' figures lack them). */
+function gcColumn(ms: readonly FixedRateMeasurement[]): string {
+  const perS = ms.flatMap((m) => (m.gcPausesPerS === undefined ? [] : [m.gcPausesPerS]));
+  if (!perS.length) return '–';
+  return `${fixed(median(perS), 1)} (${fixed(Math.max(...ms.map((m) => m.gcPauseMaxMs ?? 0)), 2)})`;
+}
+
 /** App CPU per request at the common rate, and above each variant's floor (per-round differences). */
 export function renderFixedRateCpu(report: BenchReport): string {
   const phase = report.fixedRate;
@@ -64,19 +71,22 @@ export function renderOpenLoopAcquire(report: BenchReport): string {
   const rows = [...byVariant(phase)].map(([id, ms]) => {
     const p99 = ms.flatMap((m) => (m.acquireP99Ms === null ? [] : [m.acquireP99Ms]));
     const p50 = ms.flatMap((m) => (m.acquireP50Ms === null ? [] : [m.acquireP50Ms]));
-    return `| ${label(id)} | ${ms[0].rate} | ${fixed(median(ms.map((m) => m.rps)), 0)} | ${fixed(median(p50), 3)} | ${fixed(median(p99), 3)} | ${spread(p99, 3)} | ${fixed(median(ms.map((m) => m.loopDelayP99Ms)), 3)} | ${fixed(median(ms.map((m) => m.latencyP99Ms)), 1)} |`;
+    return `| ${label(id)} | ${ms[0].rate} | ${fixed(median(ms.map((m) => m.rps)), 0)} | ${fixed(median(p50), 3)} | ${fixed(median(p99), 3)} | ${spread(p99, 3)} | ${fixed(median(ms.map((m) => m.loopDelayP99Ms)), 3)} | ${gcColumn(ms)} | ${fixed(median(ms.map((m) => m.latencyP99Ms)), 1)} |`;
   });
   return `### Acquire latency at half the saturating rate
 
-The library's own \`acquireMs\` (from its \`events\` hook) while autocannon sends a fixed rate, half the median req/s the
-same variant reached in the closed-loop rounds, whatever the app answers (\`overallRate\`, ${report.settings.connections}
-connections): the lookup's latency with the app busy half the time, rather than the queue in front of it at saturation.
+The library's own \`acquireMs\` (from its \`events\` hook) under an open loop at a fixed rate, half the median req/s the
+same variant reached in the closed-loop rounds: each request leaves when it is due, evenly spaced, whatever the app
+answers (bench/lib/open-loop.ts, at most ${report.settings.connections} connections). This is the lookup's latency with the
+app busy half the time, rather than the queue in front of it at saturation. (autocannon's \`overallRate\` sends each
+second's quota as fast as the app answers and then waits, which saturates the app for half of every second.)
 The event-loop delay is how late a 1 ms timer fired in the same app over the same seconds (\`monitorEventLoopDelay\`):
-a store's reply that arrives while the loop is busy with other requests waits as long before the library sees it.
+a store's reply that arrives while the loop is busy with other requests waits as long before the library sees it. GC
+pauses are V8's collections on the app's main thread over the same seconds (\`PerformanceObserver\`, entry type \`gc\`).
 A bare-driver floor's acquire is its claim statement, timed the same way: what the engine itself takes to commit it.
 
-| variant | rate sent (req/s) | served (req/s) | acquire p50 (ms) | acquire p99 (ms, median) | p99 range over rounds | event-loop delay p99 (ms) | request p99 (ms) |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| variant | rate sent (req/s) | served (req/s) | acquire p50 (ms) | acquire p99 (ms, median) | p99 range over rounds | event-loop delay p99 (ms) | GC pauses per s (longest, ms) | request p99 (ms) |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}
 `;
 }

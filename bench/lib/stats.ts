@@ -6,6 +6,12 @@ export function median(values: readonly number[]): number | null {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+/** The value at quantile `q` (0–1) of values sorted ascending (nearest rank; 0 when there are none). */
+export function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
 /** Smallest and largest value. */
 export function range(values: readonly number[]): [number, number] | null {
   const finite = values.filter((value) => Number.isFinite(value));
