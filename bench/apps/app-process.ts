@@ -7,7 +7,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 
 /** Acquire latency and outcomes an app saw since the last reset. */
 export interface AppStats {
@@ -26,11 +26,21 @@ export interface AppStats {
    */
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
+  /**
+   * V8's garbage-collection pauses of the main thread since the last reset (PerformanceObserver 'gc' entries): how
+   * many, their total and the longest, in ms. A reply that arrives during one waits it out.
+   */
+  gcPauses: { count: number; totalMs: number; maxMs: number };
 }
 
 /** Messages from the harness to an app. */
 export type HarnessMessage =
-  | { type: 'reset' }
+  /**
+   * Clears the figures. `monitors: false` leaves the event-loop delay monitor and the GC observer off: under
+   * callgrind a request takes thirty times as long, so the monitor's 1 ms timer would add thirty times the
+   * instructions per request it adds natively (bench/lib/instruction-phase.ts).
+   */
+  | { type: 'reset'; monitors?: boolean }
   | { type: 'stats'; id: number }
   | { type: 'stop' }
   /** Starts V8's CPU profiler (`BENCH_PROFILE`): after start-up and warm-up, so neither is in the profile. */
@@ -63,6 +73,15 @@ export class AcquireRecorder {
   // On only between a reset and the next stats request, i.e. while this app is being measured: its 1 ms timer
   // would otherwise wake every idle app a thousand times a second, on the core the measured app runs on.
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  private gcPauses = { count: 0, totalMs: 0, maxMs: 0 };
+  // Observed, like the loop delay, only while this app is measured.
+  private readonly gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      this.gcPauses.count++;
+      this.gcPauses.totalMs += entry.duration;
+      this.gcPauses.maxMs = Math.max(this.gcPauses.maxMs, entry.duration);
+    }
+  });
 
   /** The `events` hook (or a function it calls). */
   readonly record = (event: EventLike): void => {
@@ -76,16 +95,21 @@ export class AcquireRecorder {
     this.values[this.count++] = event.acquireMs;
   };
 
-  reset(): void {
+  reset(monitors = true): void {
     this.count = 0;
     this.outcomes = {};
     this.cpuAtReset = process.cpuUsage();
     this.loopDelay.reset();
+    this.gcPauses = { count: 0, totalMs: 0, maxMs: 0 };
+    this.gcObserver.disconnect();
+    if (!monitors) return;
     this.loopDelay.enable();
+    this.gcObserver.observe({ entryTypes: ['gc'] });
   }
 
   stats(): AppStats {
     this.loopDelay.disable();
+    this.gcObserver.disconnect();
     const sorted = this.values.slice(0, this.count).sort();
     const at = (q: number) =>
       sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] : null;
@@ -98,6 +122,7 @@ export class AcquireRecorder {
       cpuUs: (({ user, system }) => user + system)(process.cpuUsage(this.cpuAtReset)),
       loopDelayP99Ms: this.loopDelay.percentile(99) / 1e6,
       loopDelayMaxMs: this.loopDelay.max / 1e6,
+      gcPauses: { ...this.gcPauses },
     };
   }
 }
@@ -166,7 +191,7 @@ export function serveBenchApp(start: () => Promise<RunningBenchApp>, recorder = 
 
   const profiler = new WindowedProfiler();
   process.on('message', (message: HarnessMessage) => {
-    if (message.type === 'reset') recorder.reset();
+    if (message.type === 'reset') recorder.reset(message.monitors ?? true);
     else if (message.type === 'stats') send({ type: 'stats', id: message.id, stats: recorder.stats() });
     else if (message.type === 'stop') void stop(0);
     else if (message.type === 'profile-start')
