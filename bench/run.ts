@@ -14,6 +14,8 @@
  * BENCH_PROFILE=app,... (V8's CPU profile of those apps over the measured rounds; see bench/profile-summary.ts),
  * BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test), BENCH_MARIADB_URL (mysql://root@127.0.0.1:3306),
  * BENCH_REDIS_URL (default: a dedicated redis-server the bench starts), BENCH_PIN=0 (no taskset pinning: lib/cpu-pinning.ts),
+ * BENCH_INSTRUCTIONS=0 (no instruction counts under callgrind: the CPU targets are then read from CPU time),
+ * BENCH_CPU_WARMUP requests (4000), BENCH_CPU_WINDOW requests (1000), BENCH_CPU_WINDOWS (4) of that phase,
  * BENCH_STRICT=1 (exit 2 when a speed target
  * is missed; bench/lib/targets.ts), BENCH_RENDER_ONLY=1 (rewrite the docs from the local bench/last-run.json).
  */
@@ -31,6 +33,8 @@ import { LoadResult, RequestShape, runLoad } from './lib/load';
 import { NEST12_DIR, prepareNest12 } from './lib/nest12';
 import { choosePinning, pin } from './lib/cpu-pinning';
 import { commonRate, runFixedRatePhase } from './lib/fixed-rate-phase';
+import { callgrindAvailable } from './lib/instruction-count';
+import { runInstructionPhase } from './lib/instruction-phase';
 import { median, roundOrder } from './lib/stats';
 import { repeats } from './lib/targets';
 import { capacityRunOf, readRecordSizes, saveCapacityRun } from './lib/capacity-inputs';
@@ -73,6 +77,8 @@ interface Settings {
   mariadbUrl: string;
   redisUrl: string | null;
   strict: boolean;
+  /** The instruction-count phase (bench/lib/instruction-phase.ts); null when BENCH_INSTRUCTIONS=0. */
+  instructions: { warmupRequests: number; windowRequests: number; windows: number } | null;
 }
 
 function readSettings(env = process.env): Settings {
@@ -99,6 +105,14 @@ function readSettings(env = process.env): Settings {
     mariadbUrl: env.BENCH_MARIADB_URL || 'mysql://root@127.0.0.1:3306',
     redisUrl: env.BENCH_REDIS_URL || null,
     strict: env.BENCH_STRICT === '1',
+    instructions:
+      env.BENCH_INSTRUCTIONS === '0'
+        ? null
+        : {
+            warmupRequests: int('BENCH_CPU_WARMUP', 4000, 0),
+            windowRequests: int('BENCH_CPU_WINDOW', 1000, 100),
+            windows: int('BENCH_CPU_WINDOWS', 4, 2),
+          },
   };
 }
 
@@ -356,7 +370,12 @@ async function main(): Promise<number> {
     const common = { group, baseline: id('unguarded'), floor: id('interceptor'), request: freshOrder } as const;
     // On Nest 11, the SQL stores also stand against their bare-driver floors (sqlFloorVariants).
     const ofFloor = (floorId: string): Target[] =>
-      major === 11 ? [{ kind: 'of-variant', of: floorId, factor: 0.9 }] : [];
+      major === 11
+        ? [
+            { kind: 'of-variant', of: floorId, factor: 0.9 },
+            { kind: 'instructions-of-variant', of: floorId, factor: 0.9 },
+          ]
+        : [];
     return [
       {
         id: id('unguarded'),
@@ -669,6 +688,26 @@ async function main(): Promise<number> {
     const cpuMeasurements = await runFixedRatePhase(phase(cpuVariants.map((v) => phaseEntry(v, rate))));
     fixedRate = { rate, measurements: cpuMeasurements };
   }
+  let instructions: BenchReport['instructions'];
+  const countedVariants = selected.filter((v) => instructionCompared(selected).has(v.id));
+  if (countedVariants.length && settings.instructions) {
+    if (!(await callgrindAvailable()))
+      throw new Error(
+        'the CPU targets are counted in instructions under valgrind, which is not installed: apt-get install valgrind (or BENCH_INSTRUCTIONS=0)',
+      );
+    const { warmupRequests, windowRequests, windows } = settings.instructions;
+    log(
+      `instructions per request under callgrind, ${warmupRequests} requests of warm-up, ${windows} windows of ${windowRequests}: ${countedVariants.map((v) => v.id).join(' ')}`,
+    );
+    const counted = await runInstructionPhase({
+      entries: countedVariants.map((v) => ({ id: v.id, app: appSpecs[v.app], request: v.request })),
+      ...settings.instructions,
+      parallel: 2,
+      check: phase([]).check,
+      log,
+    });
+    instructions = { ...settings.instructions, measurements: counted };
+  }
   const latencyIds = new Set(
     selected.flatMap((v) =>
       (v.targets ?? []).flatMap((t) => (t.kind === 'acquire-p99' ? [v.id, ...(t.reference ? [t.reference] : [])] : [])),
@@ -747,6 +786,7 @@ async function main(): Promise<number> {
     directAcquire,
     fixedRate,
     openLoop,
+    instructions,
     pinning: pinning ?? { unpinned: pinningReason },
     recordSizes,
     largeResponseBytes: LARGE_RESPONSE_BYTES,
@@ -869,7 +909,10 @@ function sqlFloorVariants(request: () => RequestShape): Variant[] {
       label: 'Nest 11: MariaDB (TypeORM store), fresh keys',
       app: 'lib-mariadb',
       expectOutcome: 'executed',
-      targets: [{ kind: 'of-variant', of: 'mariadb-floor', factor: 0.9 }],
+      targets: [
+        { kind: 'of-variant', of: 'mariadb-floor', factor: 0.9 },
+        { kind: 'instructions-of-variant', of: 'mariadb-floor', factor: 0.9 },
+      ],
     },
     floor(
       'postgres-floor',
@@ -983,7 +1026,7 @@ function selectVariants(all: Variant[], only: string[] | null): Variant[] {
     want(variant.floor);
     want(variant.reference);
     for (const target of variant.targets ?? []) {
-      if (target.kind === 'of-variant') want(target.of);
+      if (target.kind === 'of-variant' || target.kind === 'instructions-of-variant') want(target.of);
       if (target.kind === 'cpu-above-floor-vs') want(target.other);
       if (target.kind === 'acquire-p99') want(target.reference);
     }
@@ -1008,6 +1051,19 @@ function cpuCompared(selected: Variant[]): Set<string> {
     }
   // References come along only when there is something to read them against.
   if (ids.size) for (const variant of selected) if (variant.cpuReference) add(variant.id);
+  return ids;
+}
+
+/**
+ * The variants counted in instructions: those the CPU targets compare, and the SQL stores with their bare-driver
+ * floors (their instruction targets; the fixed-rate CPU phase leaves them out, as its rate is half the slowest).
+ */
+function instructionCompared(selected: Variant[]): Set<string> {
+  const ids = cpuCompared(selected);
+  for (const variant of selected)
+    for (const target of variant.targets ?? [])
+      if (target.kind === 'instructions-of-variant' && selected.some((v) => v.id === target.of))
+        [variant.id, target.of].forEach((id) => ids.add(id));
   return ids;
 }
 

@@ -30,13 +30,19 @@ export interface LoadResult {
 export async function runLoad(
   url: string,
   nextRequest: () => RequestShape,
-  { connections, durationS, overallRate }: { connections: number; durationS: number; overallRate?: number },
+  {
+    connections,
+    durationS,
+    overallRate,
+    amount,
+  }: { connections: number; durationS: number; overallRate?: number; amount?: number },
 ): Promise<LoadResult> {
   const result = await autocannon({
     url,
     method: 'POST',
     connections,
-    duration: durationS,
+    // `amount`: exactly that many requests, however long they take (durationS is then ignored).
+    ...(amount ? { amount } : { duration: durationS }),
     pipelining: 1,
     timeout: 10,
     ...(overallRate ? { overallRate } : {}),

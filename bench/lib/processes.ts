@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppMessage, AppStats, HarnessMessage } from '../apps/app-process';
+import { callgrindArgs } from './instruction-count';
 
 /** The repository root (the bench runs from it). */
 export const REPO_ROOT = resolve(__dirname, '../..');
@@ -49,6 +50,7 @@ export class AppProcess {
   private child!: ChildProcess;
   private output = '';
   private nextId = 0;
+  private stopEntry: (() => Promise<void>) | undefined;
   private readonly pending = new Map<number, (stats: AppStats) => void>();
   url = '';
 
@@ -63,6 +65,11 @@ export class AppProcess {
       cwd?: string;
       /** A compiled .js entry run with plain node (the Nest 12 apps), rather than a .ts one through ts-node. */
       plainNode?: boolean;
+      /**
+       * Runs the app under Valgrind's callgrind, counting nothing until `countInstructions` switches it on; its
+       * counts are written to this file (see bench/lib/instruction-count.ts).
+       */
+      callgrindOut?: string;
     },
   ) {}
 
@@ -71,9 +78,8 @@ export class AppProcess {
     const execArgv = this.options.plainNode
       ? []
       : ['-r', require.resolve('ts-node/register/transpile-only'), '-r', require.resolve('tsconfig-paths/register')];
-    const child = fork(this.entry, [], {
+    const spawnOptions = {
       cwd: this.options.cwd ?? REPO_ROOT,
-      execArgv,
       env: {
         ...process.env,
         TS_NODE_PROJECT: this.options.tsProject ?? join(REPO_ROOT, 'tsconfig.json'),
@@ -81,8 +87,12 @@ export class AppProcess {
         NODE_ENV: 'production',
         ...this.options.env,
       },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'] as ('ignore' | 'pipe' | 'ipc')[],
+    };
+    const callgrindOut = this.options.callgrindOut;
+    const child = callgrindOut
+      ? spawn('valgrind', [...callgrindArgs(callgrindOut), process.execPath, ...execArgv, this.entry], spawnOptions)
+      : fork(this.entry, [], { ...spawnOptions, execArgv: [...execArgv] });
     this.child = child;
     const entry = {
       name: this.name,
@@ -90,6 +100,7 @@ export class AppProcess {
       stop: () =>
         stopChild(child, () => child.connected && child.send({ type: 'stop' } satisfies HarnessMessage), 10_000),
     };
+    this.stopEntry = entry.stop;
     running.add(entry);
     child.once('exit', () => running.delete(entry));
     const collect = (chunk: Buffer) => {
@@ -152,10 +163,15 @@ export class AppProcess {
     }
   }
 
-  /** Clears the app's acquire latencies and outcome counts. */
-  reset(): void {
+  /** Stops this app (politely, then by signal), before the others `stopAll` stops. */
+  async stop(): Promise<void> {
+    await this.stopEntry?.();
+  }
+
+  /** Clears the app's acquire latencies and outcome counts (`monitors: false`: and leaves its timers off). */
+  reset({ monitors = true }: { monitors?: boolean } = {}): void {
     this.assertAlive();
-    this.child.send({ type: 'reset' } satisfies HarnessMessage);
+    this.child.send({ type: 'reset', monitors } satisfies HarnessMessage);
   }
 
   /** The app's acquire latencies and outcomes since the last reset. */

@@ -3,6 +3,7 @@ import type { LoadResult } from './load';
 import { median, range } from './stats';
 import { renderFeatureCosts } from './feature-costs';
 import { renderFixedRateCpu, renderOpenLoopAcquire } from './fixed-rate-report';
+import { instructionCpu, InstructionRun, renderInstructions } from './instruction-report';
 import type { FixedRateMeasurement } from './fixed-rate-phase';
 import { judgeTargets, RoundFigures, Target, TargetRow, targetsTable } from './targets';
 
@@ -75,6 +76,8 @@ export interface BenchReport {
   fixedRate?: { rate: number; measurements: FixedRateMeasurement[] };
   /** The variants with a latency target, each at half the rate that saturates it (open loop). */
   openLoop?: FixedRateMeasurement[];
+  /** The CPU targets' variants in instructions per request, under callgrind (bench/lib/instruction-phase.ts). */
+  instructions?: InstructionRun;
   /** Which cores the apps and the load ran on (bench/lib/cpu-pinning.ts). */
   pinning?: { load: string; app: string } | { unpinned: string };
   /** Bytes of JSON the large-response variants answer with. */
@@ -205,7 +208,19 @@ function roundFigures(report: BenchReport): RoundFigures {
   return {
     rounds: report.settings.rounds,
     rps: (id) => byRound(report.measurements, id, (m) => m.load.rps),
-    cpu: (id) => byRound(report.fixedRate?.measurements ?? [], id, (m) => m.cpuUsPerRequest),
+    // Counted instructions when the run has them (they repeat; CPU time here does not), else CPU time.
+    cpu: (id) =>
+      report.instructions
+        ? instructionCpu(report, id)
+        : byRound(report.fixedRate?.measurements ?? [], id, (m) => m.cpuUsPerRequest),
+    instructions: (id) =>
+      new Map(
+        (report.instructions?.measurements ?? []).filter((m) => m.variant === id).map((m) => [m.round, m.perRequest]),
+      ),
+    cpuRounds: report.instructions?.windows ?? report.settings.rounds,
+    cpuFigure: report.instructions
+      ? 'app CPU above the floor (instructions/request, counted, as µs at this run’s rate)'
+      : 'app CPU above the floor (µs/request, fixed rate)',
     acquireP99: (id) => byRound(report.openLoop ?? [], id, (m) => m.acquireP99Ms),
     label: (id) => info(id)?.label ?? id,
     floor: (id) => info(id)?.floor,
@@ -366,6 +381,7 @@ against its baseline measured in the same round). Latencies are what autocannon 
 p50/p99 is the library's own \`acquireMs\` from its \`events\` hook, collected in the app process; app CPU is the app
 process's CPU time (user + system, all threads) divided by the requests it served.
 
+${renderInstructions(report)}
 ${renderFixedRateCpu(report)}
 ${renderOpenLoopAcquire(report)}
 ${renderFeatureCosts(report, summary)}

@@ -12,7 +12,13 @@ import { median, range } from './stats';
 export type Target =
   /** Throughput: per round, this variant's req/s ≥ factor × the req/s of `of` (a floor on the bare driver). */
   | { kind: 'of-variant'; of: string; factor: number }
-  /** App CPU at a fixed rate: per round, µs per request above the variant's floor (Nest's pass-through) ≤ maxUs. */
+  /**
+   * The same bound on the app's side in counted instructions: per window, `of`'s instructions per request ÷ this
+   * variant's ≥ factor. Where the engine does the same work for both (the floors send the store's statements),
+   * this is the throughput ratio the app's CPU allows, free of the machine's noise.
+   */
+  | { kind: 'instructions-of-variant'; of: string; factor: number }
+  /** App CPU: per round (or instruction window), µs per request above the variant's floor (Nest's pass-through) ≤ maxUs. */
   | { kind: 'cpu-above-floor'; maxUs: number }
   /**
    * App CPU at a fixed rate: per round, µs above this variant's floor ≤ µs of `other` above its own floor, plus
@@ -39,8 +45,14 @@ export interface RoundFigures {
   rounds: number;
   /** Closed-loop req/s. */
   rps(id: string): Map<number, number>;
-  /** App CPU µs per request at the fixed rate. */
+  /** App CPU µs per request (counted instructions at the run's µs per instruction, or CPU time at the fixed rate). */
   cpu(id: string): Map<number, number>;
+  /** Counted instructions per request, per window (empty without the instruction phase). */
+  instructions(id: string): Map<number, number>;
+  /** How many rounds (or instruction windows) the CPU figures have. */
+  cpuRounds: number;
+  /** What the CPU figure is, for the targets table. */
+  cpuFigure: string;
   /** Acquire p99 (ms) under the open-loop load. */
   acquireP99(id: string): Map<number, number>;
   label(id: string): string;
@@ -117,24 +129,34 @@ export function judgeTargets(subjects: readonly TargetSubject[], figures: RoundF
           repeatTolerance: TOLERANCE.ratio,
           ...judge(ratios, figures.rounds, target.factor, 'at least'),
         });
+      } else if (target.kind === 'instructions-of-variant') {
+        const ratios = zip(figures.instructions(target.of), figures.instructions(subject.id), (a, b) => a / b);
+        rows.push({
+          ...row,
+          figure: `app instructions/request of ${figures.label(target.of)} ÷ this variant's (counted)`,
+          required: `≥ ${target.factor.toFixed(2)}`,
+          unit: 'ratio',
+          repeatTolerance: TOLERANCE.ratio,
+          ...judge(ratios, figures.cpuRounds, target.factor, 'at least'),
+        });
       } else if (target.kind === 'cpu-above-floor') {
         rows.push({
           ...row,
-          figure: 'app CPU above the floor (µs/request, fixed rate)',
+          figure: figures.cpuFigure,
           required: `≤ ${target.maxUs} µs`,
           unit: 'µs',
           repeatTolerance: TOLERANCE['µs'],
-          ...judge(aboveFloor(subject.id), figures.rounds, target.maxUs, 'at most'),
+          ...judge(aboveFloor(subject.id), figures.cpuRounds, target.maxUs, 'at most'),
         });
       } else if (target.kind === 'cpu-above-floor-vs') {
         const difference = zip(aboveFloor(subject.id), aboveFloor(target.other), (a, b) => a - b);
         rows.push({
           ...row,
-          figure: `app CPU above the floor (µs/request, fixed rate) minus that of ${figures.label(target.other)}`,
+          figure: `${figures.cpuFigure}, minus that of ${figures.label(target.other)}`,
           required: `≤ ${target.slackUs ?? 0} µs`,
           unit: 'µs',
           repeatTolerance: TOLERANCE['µs'],
-          ...judge(difference, figures.rounds, target.slackUs ?? 0, 'at most'),
+          ...judge(difference, figures.cpuRounds, target.slackUs ?? 0, 'at most'),
         });
       } else {
         rows.push({
