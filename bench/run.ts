@@ -16,6 +16,7 @@
  * BENCH_REDIS_URL (default: a dedicated redis-server the bench starts), BENCH_PIN=0 (no taskset pinning: lib/cpu-pinning.ts),
  * BENCH_INSTRUCTIONS=0 (no instruction counts under callgrind: the CPU targets are then read from CPU time),
  * BENCH_CPU_WARMUP requests (4000), BENCH_CPU_WINDOW requests (1000), BENCH_CPU_WINDOWS (4) of that phase,
+ * BENCH_KEEP_CALLGRIND=1 (keep its callgrind dumps, for callgrind_annotate),
  * BENCH_STRICT=1 (exit 2 when a speed target
  * is missed; bench/lib/targets.ts), BENCH_RENDER_ONLY=1 (rewrite the docs from the local bench/last-run.json).
  */
@@ -703,6 +704,7 @@ async function main(): Promise<number> {
       entries: countedVariants.map((v) => ({ id: v.id, app: appSpecs[v.app], request: v.request })),
       ...settings.instructions,
       parallel: 2,
+      keepDumps: process.env.BENCH_KEEP_CALLGRIND === '1',
       check: phase([]).check,
       log,
     });

@@ -11,7 +11,7 @@
  * collector's helper threads too: what a store keeps alive and what it allocates are its costs.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -50,6 +50,11 @@ export interface InstructionPhase {
   windows: number;
   /** Apps measured at once: instruction counts do not depend on what else runs, so both cores can be used. */
   parallel: number;
+  /**
+   * Keep callgrind's dumps (their folder is logged) rather than delete them, with each app's `--perf-basic-prof`
+   * map of its JIT code next to them, so that bench/callgrind-functions.ts can name the JavaScript functions.
+   */
+  keepDumps?: boolean;
   /** Throws when a window saw errors or outcomes the variant must not have. */
   check: (id: string, load: LoadResult, stats: AppStats) => Promise<void>;
   log: (message: string) => void;
@@ -66,7 +71,13 @@ export async function runInstructionPhase(phase: InstructionPhase): Promise<Inst
   const measure = async (entry: InstructionEntry, outDir: string) => {
     const [name, script, options] = entry.app;
     const outFile = join(outDir, `${name}.callgrind`);
-    const app = new AppProcess(`${name} (callgrind)`, script, { ...options, callgrindOut: outFile });
+    const app = new AppProcess(`${name} (callgrind)`, script, {
+      ...options,
+      callgrindOut: outFile,
+      // V8's memory reducer starts major collections when the app seems idle, judged by allocations per second of
+      // wall time; under callgrind, thirty times slower, a busy app looks idle. Natively, under load, it stays off.
+      nodeArgs: ['--no-memory-reducer', ...(phase.keepDumps ? ['--perf-basic-prof'] : [])],
+    });
     const started = Date.now();
     // Under valgrind a Nest app takes about half a minute to start, and a prefilled one longer.
     await app.start(900_000);
@@ -103,22 +114,31 @@ export async function runInstructionPhase(phase: InstructionPhase): Promise<Inst
       phase.log(`  ${entry.id}: measured in ${((Date.now() - started) / 1000).toFixed(0)} s`);
       return windows;
     } finally {
+      const pid = app.pid;
       await app.stop();
+      if (phase.keepDumps && pid && existsSync(`/tmp/perf-${pid}.map`))
+        renameSync(`/tmp/perf-${pid}.map`, `${outFile}.perf-map`);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, phase.parallel) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, phase.parallel) }, worker));
+  } finally {
+    // The dumps (a few MB a window) are kept only when asked for, to read with callgrind_annotate.
+    if (phase.keepDumps) phase.log(`callgrind dumps kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
   return measurements;
 }
 
 /** Functions whose instructions are V8 compiling (parsing, bytecode generation, Maglev, TurboFan). */
-const COMPILATION =
+export const COMPILATION =
   /v8::internal::(compiler|maglev|turboshaft)::|v8::internal::Compiler::|OptimizedCompilationJob|v8::internal::(Parser|PreParser|Scanner|AstNodeFactory|Zone)\b|v8::internal::interpreter::(BytecodeGenerator|BytecodeArrayBuilder)/;
 /** Functions whose instructions are V8's garbage collector (scavenges, marking, sweeping, compaction). */
 const COLLECTION =
   /Scaveng|MarkCompact|Marking|Sweep|Evacuat|heap::base::|cppgc::|v8::internal::Heap::|MinorMC|ConcurrentMarking|IterateAndScavenge/;
 
 /** The compilation and collection instructions of one callgrind dump, from callgrind_annotate's per-function totals. */
-async function splitDump(dump: string): Promise<{ compile: number; gc: number }> {
+export async function splitDump(dump: string): Promise<{ compile: number; gc: number }> {
   const { stdout } = await run('callgrind_annotate', ['--threshold=100', dump], {
     maxBuffer: 256 * 1024 * 1024,
   });

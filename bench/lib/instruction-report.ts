@@ -18,13 +18,16 @@ export interface InstructionRun {
 const CONVERSION_FLOOR = 'interceptor';
 
 /**
- * µs of app CPU per instruction on this machine, in this run: the floor's median CPU µs per request at the fixed
- * rate over its median instructions per request. It only turns the µs bounds of the targets into instructions;
- * the figures themselves are counted. Null when either was not measured.
+ * µs of app CPU per instruction on this machine, in this run: the floor's median app CPU µs per request in the
+ * closed-loop rounds (the unit the targets were set in: "Nest 11 floor 379 µs") over its median instructions per
+ * request. It only turns the µs bounds of the targets into instructions; the figures themselves are counted.
+ * Null when either was not measured.
  */
 export function microsecondsPerInstruction(report: BenchReport): number | null {
   const cpu = median(
-    (report.fixedRate?.measurements ?? []).filter((m) => m.variant === CONVERSION_FLOOR).map((m) => m.cpuUsPerRequest),
+    report.measurements
+      .filter((m) => m.variant === CONVERSION_FLOOR)
+      .map((m) => m.stats.cpuUs / Math.max(1, m.load.requests)),
   );
   const instructions = median(
     (report.instructions?.measurements ?? []).filter((m) => m.variant === CONVERSION_FLOOR).map((m) => m.perRequest),
@@ -74,8 +77,13 @@ one connection. Every thread of the app is counted (the garbage collector's help
 counted apart and left out, since how many compilations land in a window depends on where V8's tiering thresholds fall,
 not on what a request costs. An instruction count does not move with the host's load, which made this machine's CPU
 time per request differ by a quarter between rounds of the same app. The µs column converts at this run's rate, ${rate === null ? 'not measured' : `${(rate * 1000).toFixed(3)} µs per thousand instructions`}: the
-pass-through floor's CPU µs per request at the fixed rate over its instructions per request. Windows stand for rounds in
-the targets: the median over windows is the figure, their range its interval.
+pass-through floor's app CPU µs per request in the closed-loop rounds over its instructions per request. Windows stand
+for rounds in the targets: the median over windows is the figure, their range its interval.
+
+A window in which V8 ran a major collection (mark-compact of the whole heap) counts a few hundred thousand
+instructions more per request; at the same request count every app has one (their heaps grow alike), so the
+per-window differences largely cancel it, and the median over windows leaves it out. How often a store's retained
+records make a major collection come, and what it then costs, is in the GC column of the window that had one.
 
 | variant | instructions/request (median) | range over windows | above the floor (instructions) | above the floor (µs at this run's rate) | of which GC | JIT compilation (left out) |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |

@@ -70,14 +70,19 @@ export class AppProcess {
        * counts are written to this file (see bench/lib/instruction-count.ts).
        */
       callgrindOut?: string;
+      /** Node options before the entry (e.g. `--perf-basic-prof`, so callgrind's JIT addresses can be named). */
+      nodeArgs?: string[];
     },
   ) {}
 
   /** Forks the app and resolves once it listens (rejects with its output if it fails or takes too long). */
   async start(timeoutMs = 120_000): Promise<void> {
-    const execArgv = this.options.plainNode
-      ? []
-      : ['-r', require.resolve('ts-node/register/transpile-only'), '-r', require.resolve('tsconfig-paths/register')];
+    const execArgv = [
+      ...(this.options.nodeArgs ?? []),
+      ...(this.options.plainNode
+        ? []
+        : ['-r', require.resolve('ts-node/register/transpile-only'), '-r', require.resolve('tsconfig-paths/register')]),
+    ];
     const spawnOptions = {
       cwd: this.options.cwd ?? REPO_ROOT,
       env: {
