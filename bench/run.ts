@@ -171,6 +171,11 @@ async function main(): Promise<number> {
 
   // --- Preflight: every service the run needs, or a loud failure naming what is missing.
   log('checking services');
+  // Checked first, so a run does not measure for twenty minutes and then stop at its last phase.
+  if (settings.instructions && !(await callgrindAvailable()))
+    throw new Error(
+      'the CPU targets are counted in instructions under valgrind, which is not installed: apt-get install valgrind (or BENCH_INSTRUCTIONS=0)',
+    );
   const postgresVersion = await probePostgres(settings.postgresUrl);
   if (!settings.redisUrl) {
     const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
@@ -689,27 +694,6 @@ async function main(): Promise<number> {
     const cpuMeasurements = await runFixedRatePhase(phase(cpuVariants.map((v) => phaseEntry(v, rate))));
     fixedRate = { rate, measurements: cpuMeasurements };
   }
-  let instructions: BenchReport['instructions'];
-  const countedVariants = selected.filter((v) => instructionCompared(selected).has(v.id));
-  if (countedVariants.length && settings.instructions) {
-    if (!(await callgrindAvailable()))
-      throw new Error(
-        'the CPU targets are counted in instructions under valgrind, which is not installed: apt-get install valgrind (or BENCH_INSTRUCTIONS=0)',
-      );
-    const { warmupRequests, windowRequests, windows } = settings.instructions;
-    log(
-      `instructions per request under callgrind, ${warmupRequests} requests of warm-up, ${windows} windows of ${windowRequests}: ${countedVariants.map((v) => v.id).join(' ')}`,
-    );
-    const counted = await runInstructionPhase({
-      entries: countedVariants.map((v) => ({ id: v.id, app: appSpecs[v.app], request: v.request })),
-      ...settings.instructions,
-      parallel: 2,
-      keepDumps: process.env.BENCH_KEEP_CALLGRIND === '1',
-      check: phase([]).check,
-      log,
-    });
-    instructions = { ...settings.instructions, measurements: counted };
-  }
   const latencyIds = new Set(
     selected.flatMap((v) =>
       (v.targets ?? []).flatMap((t) => (t.kind === 'acquire-p99' ? [v.id, ...(t.reference ? [t.reference] : [])] : [])),
@@ -742,6 +726,25 @@ async function main(): Promise<number> {
   // --- The store's acquire alone, called one at a time from this (otherwise idle) process: the round trip's floor.
   let directAcquire: { p50Ms: number; p99Ms: number; calls: number } | undefined;
   if (selected.some((v) => v.id === 'redis')) directAcquire = await measureDirectAcquire(redisUrl, runId);
+
+  // --- Instructions per request under callgrind, last: it loads both cores, and counts do not mind, timings would.
+  let instructions: BenchReport['instructions'];
+  const countedVariants = selected.filter((v) => instructionCompared(selected).has(v.id));
+  if (countedVariants.length && settings.instructions) {
+    const { warmupRequests, windowRequests, windows } = settings.instructions;
+    log(
+      `instructions per request under callgrind, ${warmupRequests} requests of warm-up, ${windows} windows of ${windowRequests}: ${countedVariants.map((v) => v.id).join(' ')}`,
+    );
+    const counted = await runInstructionPhase({
+      entries: countedVariants.map((v) => ({ id: v.id, app: appSpecs[v.app], request: v.request })),
+      ...settings.instructions,
+      parallel: 2,
+      keepDumps: process.env.BENCH_KEEP_CALLGRIND === '1',
+      check: phase([]).check,
+      log,
+    });
+    instructions = { ...settings.instructions, measurements: counted };
+  }
 
   // --- Bytes per record: MEMORY USAGE of records the run wrote.
   const recordSizes = [];
