@@ -62,26 +62,16 @@ describe('TransactionalExecution: which settlement of the work was rolled back',
     expect(execution).toEqual({ kind: 'executed', settlement: succeeded });
   });
 
-  it("hands back the work's own settlement when the commit fails after the work ran", async () => {
-    store.ending = 'fails_to_commit';
+  it.each<[string, Ending, new (...args: never[]) => Error]>([
+    ['the commit fails after the work ran', 'fails_to_commit', IdempotencyStoreUnavailableError],
+    ['another request took the lease over', 'loses_the_lease', IdempotencyInProgressError],
+  ])("hands back the work's own settlement when %s", async (_when, ending, answered) => {
+    store.ending = ending;
     const execution = await service.execute(call());
     expect(execution.kind).toBe('executed');
     if (execution.kind !== 'executed') return;
     expect(execution.rolledBack).toBe(succeeded);
-    expect('error' in execution.settlement.result && execution.settlement.result.error).toBeInstanceOf(
-      IdempotencyStoreUnavailableError,
-    );
-  });
-
-  it("hands back the work's own settlement when another request took the lease over", async () => {
-    store.ending = 'loses_the_lease';
-    const execution = await service.execute(call());
-    expect(execution.kind).toBe('executed');
-    if (execution.kind !== 'executed') return;
-    expect(execution.rolledBack).toBe(succeeded);
-    expect('error' in execution.settlement.result && execution.settlement.result.error).toBeInstanceOf(
-      IdempotencyInProgressError,
-    );
+    expect('error' in execution.settlement.result && execution.settlement.result.error).toBeInstanceOf(answered);
   });
 
   it('names none when the work failed and was rolled back as it asked', async () => {
