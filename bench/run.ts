@@ -672,16 +672,18 @@ async function main(): Promise<number> {
     request: variant.request,
     rate,
   });
+  // The app that served the measurement: the instruction phase's run under callgrind, apart from the timed ones.
+  const checkMeasurement = async (id: string, load: LoadResult, stats: AppStats, app: AppProcess) => {
+    const variant = selected.find((v) => v.id === id)!;
+    await assertClean(variant, load, app);
+    assertOutcomes(variant, stats, load);
+  };
   const phase = (entries: ReturnType<typeof phaseEntry>[]) => ({
     entries,
     rounds: settings.rounds,
     durationS: settings.durationS,
     connections: settings.connections,
-    check: async (id: string, load: LoadResult, stats: AppStats) => {
-      const variant = selected.find((v) => v.id === id)!;
-      await assertClean(variant, load, apps.get(variant.app)!);
-      assertOutcomes(variant, stats, load);
-    },
+    check: checkMeasurement,
     log,
   });
   const cpuVariants = selected.filter((v) => cpuCompared(selected).has(v.id));
@@ -740,7 +742,7 @@ async function main(): Promise<number> {
       ...settings.instructions,
       parallel: 2,
       keepDumps: process.env.BENCH_KEEP_CALLGRIND === '1',
-      check: phase([]).check,
+      check: checkMeasurement,
       log,
     });
     instructions = { ...settings.instructions, measurements: counted };

@@ -45,8 +45,8 @@ export interface FixedRatePhase {
   rounds: number;
   durationS: number;
   connections: number;
-  /** Throws when a measurement saw errors or outcomes the variant must not have. */
-  check: (id: string, load: LoadResult, stats: AppStats) => Promise<void>;
+  /** Throws when a measurement on `app` saw errors or outcomes the variant must not have. */
+  check: (id: string, load: LoadResult, stats: AppStats, app: AppProcess) => Promise<void>;
   log: (message: string) => void;
 }
 
@@ -65,7 +65,7 @@ export async function runFixedRatePhase(phase: FixedRatePhase): Promise<FixedRat
       });
       const stats = await entry.app.stats();
       await entry.app.settle();
-      await phase.check(entry.id, load, stats);
+      await phase.check(entry.id, load, stats, entry.app);
       const measurement: FixedRateMeasurement = {
         variant: entry.id,
         round,

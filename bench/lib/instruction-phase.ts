@@ -56,7 +56,7 @@ export interface InstructionPhase {
    */
   keepDumps?: boolean;
   /** Throws when a window saw errors or outcomes the variant must not have. */
-  check: (id: string, load: LoadResult, stats: AppStats) => Promise<void>;
+  check: (id: string, load: LoadResult, stats: AppStats, app: AppProcess) => Promise<void>;
   log: (message: string) => void;
 }
 
@@ -95,7 +95,7 @@ export async function runInstructionPhase(phase: InstructionPhase): Promise<Inst
             amount: phase.windowRequests,
           });
         });
-        await phase.check(entry.id, load!, await app.stats());
+        await phase.check(entry.id, load!, await app.stats(), app);
         const split = await splitDump(dump);
         const requests = load!.requests;
         windows.push({

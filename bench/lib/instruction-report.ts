@@ -35,15 +35,18 @@ export function microsecondsPerInstruction(report: BenchReport): number | null {
   return cpu !== null && instructions ? cpu / instructions : null;
 }
 
+/** Per window, the variant's instructions per request (empty when not measured). */
+export function instructionsByWindow(report: BenchReport, id: string): Map<number, number> {
+  return new Map(
+    (report.instructions?.measurements ?? []).filter((m) => m.variant === id).map((m) => [m.round, m.perRequest]),
+  );
+}
+
 /** Per window, the variant's instructions per request as µs at this run's rate (empty when not measured). */
 export function instructionCpu(report: BenchReport, id: string): Map<number, number> {
   const rate = microsecondsPerInstruction(report);
   if (rate === null) return new Map();
-  return new Map(
-    (report.instructions?.measurements ?? [])
-      .filter((m) => m.variant === id)
-      .map((m) => [m.round, m.perRequest * rate]),
-  );
+  return new Map([...instructionsByWindow(report, id)].map(([window, count]) => [window, count * rate]));
 }
 
 const thousands = (value: number | null) => (value === null ? '–' : Math.round(value).toLocaleString('en'));

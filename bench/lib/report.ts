@@ -3,7 +3,7 @@ import type { LoadResult } from './load';
 import { median, range } from './stats';
 import { renderFeatureCosts } from './feature-costs';
 import { renderFixedRateCpu, renderOpenLoopAcquire } from './fixed-rate-report';
-import { instructionCpu, InstructionRun, renderInstructions } from './instruction-report';
+import { instructionCpu, instructionsByWindow, InstructionRun, renderInstructions } from './instruction-report';
 import type { FixedRateMeasurement } from './fixed-rate-phase';
 import { judgeTargets, RoundFigures, Target, TargetRow, targetsTable } from './targets';
 
@@ -213,10 +213,7 @@ function roundFigures(report: BenchReport): RoundFigures {
       report.instructions
         ? instructionCpu(report, id)
         : byRound(report.fixedRate?.measurements ?? [], id, (m) => m.cpuUsPerRequest),
-    instructions: (id) =>
-      new Map(
-        (report.instructions?.measurements ?? []).filter((m) => m.variant === id).map((m) => [m.round, m.perRequest]),
-      ),
+    instructions: (id) => instructionsByWindow(report, id),
     cpuRounds: report.instructions?.windows ?? report.settings.rounds,
     cpuFigure: report.instructions
       ? 'app CPU above the floor (instructions/request, counted, as µs at this run’s rate)'
