@@ -10,6 +10,7 @@ import {
   Param,
   ParseIntPipe,
   Post,
+  Req,
   Res,
   StreamableFile,
   UseGuards,
@@ -143,6 +144,13 @@ export class OrdersFixtureController {
   @Idempotent()
   key(@IdempotencyKey() key: string) {
     return { key, run: calls.hit('key') };
+  }
+
+  /** No `@IdempotencyKey()` parameter: the guard leaves nothing on the request (a property added costs V8 a new layout). */
+  @Post('request-untouched')
+  @Idempotent()
+  requestUntouched(@Req() request: object) {
+    return { keyOnRequest: Symbol.for('idempotency:key') in request, run: calls.hit('request-untouched') };
   }
 
   @Post('tenant')

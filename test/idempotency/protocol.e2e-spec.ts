@@ -149,6 +149,10 @@ describe.each(CASES)('idempotency protocol over HTTP (%s, %s)', (_platform, _sto
       expect((await post('/orders/key', `"${key}"`).send()).body).toEqual({ key, run: 1 });
     });
 
+    it('leaves the key on the request only for a handler with an @IdempotencyKey() parameter', async () => {
+      expect((await post('/orders/request-untouched', newKey()).send()).body).toEqual({ keyOnRequest: false, run: 1 });
+    });
+
     it('runs a route with an optional key unprotected when no key comes, and protected when one does', async () => {
       await post('/orders/optional').send();
       await post('/orders/optional').send();

@@ -12,7 +12,7 @@ import { IdempotencyService } from '../core/idempotency.service';
 import { IdempotentSettlement } from '../core/idempotent-call';
 import { declinedByStoragePolicy } from '../core/option-callbacks';
 import { requestScope } from '../http/idempotency-option-failure';
-import { IDEMPOTENCY_KEY_ON_REQUEST } from '../http/idempotency-key.decorator';
+import { IDEMPOTENCY_KEY_ON_REQUEST, takesIdempotencyKey } from '../http/idempotency-key.decorator';
 import { readIdempotencyKeyHeader } from '../http/idempotency-key-header';
 import { IdempotencyTransport } from '../core/idempotency-transport';
 import { warnNoPrincipalOnce } from '../core/no-principal-warning';
@@ -34,6 +34,8 @@ export interface StoredGraphQLResult {
 /** What the transport works out once per resolver method. */
 interface ResolverSettings {
   options: ResolvedIdempotencyOptions;
+  /** Whether the resolver has an `@IdempotencyKey()` parameter, to be handed the key on the request. */
+  takesKey: boolean;
   /** Whether the field has been warned about running without a principal under the default scope. */
   warnedNoPrincipal?: boolean;
 }
@@ -96,7 +98,7 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     const id: IdempotencyRecordId = { namespace: options.keyPrefix, scope, key: parsed.key };
     this.claimField(state, id, String(info.path.key), route, keyName, options);
     if (!state.pluginActive) this.warnNoPlugin();
-    request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
+    if (settings.takesKey) request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
 
     try {
       const execution = await this.idempotency.execute({
@@ -153,7 +155,10 @@ export class GraphQLIdempotencyTransport implements IdempotencyTransport {
     const handler = context.getHandler();
     let settings = this.resolverCache.get(handler);
     if (!settings) {
-      settings = { options: this.idempotency.handlers.optionsOf(context.getClass(), handler).resolved };
+      settings = {
+        options: this.idempotency.handlers.optionsOf(context.getClass(), handler).resolved,
+        takesKey: takesIdempotencyKey(context.getClass(), handler),
+      };
       this.resolverCache.set(handler, settings);
     }
     return settings;

@@ -24,7 +24,7 @@ import {
   IdempotencyKeyMissingException,
   IdempotencyStoreUnavailableException,
 } from './idempotency.exceptions';
-import { IDEMPOTENCY_KEY_ON_REQUEST } from './idempotency-key.decorator';
+import { IDEMPOTENCY_KEY_ON_REQUEST, takesIdempotencyKey } from './idempotency-key.decorator';
 import { readIdempotencyKeyHeader } from './idempotency-key-header';
 import { SAFE_HTTP_METHODS } from './safe-methods';
 import { ResolvedIdempotencyOptions } from '../options/idempotency-options.interface';
@@ -48,6 +48,8 @@ interface RouteSettings {
   options: ResolvedIdempotencyOptions;
   path: string;
   isSse: boolean;
+  /** Whether the handler has an `@IdempotencyKey()` parameter, to be handed the key on the request. */
+  takesKey: boolean;
   /** `METHOD /path` of the last method seen (a handler usually answers one), so it is not built per request. */
   route: string;
   routeMethod: string;
@@ -81,13 +83,14 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     // getArgByIndex rather than switchToHttp(), which assigns three new closures to the context on every call.
     const request = context.getArgByIndex(0);
+    const method: string = request.method;
     // Only a class-wide @Idempotent() (or one on an @All() route) reaches a read: the start-up validation refuses
     // it on a GET, HEAD or OPTIONS route. A read changes nothing, so it runs as it is, without a key or a record.
-    if (SAFE_HTTP_METHODS.has(request.method)) return next.handle();
+    if (SAFE_HTTP_METHODS.has(method)) return next.handle();
 
     const settings = this.routeSettings(context);
     const { options, isSse } = settings;
-    const route = this.routeName(settings, request.method);
+    const route = this.routeName(settings, method);
     const scoped = requestScope(options.scope, context, route, this.logger);
     const principal = typeof scoped === 'object' ? await scoped : scoped;
     const scope = principal ?? '';
@@ -108,13 +111,13 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
 
     if (principal === undefined && options.scope === principalScope)
       warnNoPrincipalOnce(this.logger, settings, route, 'response');
-    request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
+    if (settings.takesKey) request[IDEMPOTENCY_KEY_ON_REQUEST] = parsed.key;
     let stream: Observable<unknown> | undefined;
     const response = context.getArgByIndex(1);
     try {
       const execution = await this.idempotency.execute({
         id: { namespace: options.keyPrefix, scope, key: parsed.key },
-        fingerprint: this.fingerprint(request, options),
+        fingerprint: this.fingerprint(request, method, options),
         route,
         transport: 'http',
         options,
@@ -170,7 +173,8 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
         .filter(Boolean)
         .join('/')}`;
       const isSse = this.reflector.get<boolean>(SSE_METADATA, handler) === true;
-      settings = { options, path, isSse, route: '', routeMethod: '' };
+      const takesKey = takesIdempotencyKey(context.getClass(), handler);
+      settings = { options, path, isSse, takesKey, route: '', routeMethod: '' };
       this.routeCache.set(handler, settings);
     }
     return settings;
@@ -189,7 +193,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
    * configured headers. A body nested so deep that canonicalising it overflows the stack, and a raw body (text,
    * bytes) on a route that selects fields of a JSON one, are the client's fault: 400, not 500.
    */
-  protected fingerprint(request: any, options: ResolvedIdempotencyOptions): string {
+  protected fingerprint(request: any, method: string, options: ResolvedIdempotencyOptions): string {
     let headers: Record<string, string | undefined> | undefined;
     for (const name of options.fingerprintHeaders) {
       const value = request.headers[name];
@@ -197,7 +201,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
     }
     try {
       return fingerprintRequest({
-        method: request.method,
+        method,
         path: this.adapter.getRequestUrl(request),
         body: request.body,
         headers,

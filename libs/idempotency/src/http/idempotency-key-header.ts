@@ -1,5 +1,9 @@
 import { parseIdempotencyKey, parseIdempotencyKeyHeader, ParsedIdempotencyKey } from '../core/idempotency-key';
 
+// The last header name asked for, lower-cased: an app has one or two, so this spares a toLowerCase per request.
+let lastName = '';
+let lastLowerCased = '';
+
 /**
  * The key in an HTTP request's header (Express's or Fastify's request), read from the raw header list so that a
  * header sent twice is refused (the parsed headers would have joined or dropped one). One pass and no list of
@@ -7,14 +11,20 @@ import { parseIdempotencyKey, parseIdempotencyKeyHeader, ParsedIdempotencyKey } 
  */
 export function readIdempotencyKeyHeader(request: any, headerName: string): ParsedIdempotencyKey {
   const raw: string[] | undefined = request.rawHeaders ?? request.raw?.rawHeaders;
-  const wanted = headerName.toLowerCase();
+  if (headerName !== lastName) {
+    lastLowerCased = headerName.toLowerCase();
+    lastName = headerName;
+  }
+  const wanted = lastLowerCased;
   if (!raw) {
     const value = request.headers?.[wanted];
     return parseIdempotencyKeyHeader(value === undefined ? [] : Array.isArray(value) ? value : [value]);
   }
   let found: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === wanted.length && raw[i].toLowerCase() === wanted) {
+    const name = raw[i];
+    // Most clients send header names in lower case (HTTP/2 must): those match without lower-casing.
+    if (name === wanted || (name.length === wanted.length && name.toLowerCase() === wanted)) {
       if (found !== undefined) return parseIdempotencyKeyHeader([found, raw[i + 1]]);
       found = raw[i + 1];
     }
