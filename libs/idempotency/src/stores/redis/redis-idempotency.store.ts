@@ -87,6 +87,8 @@ export class RedisIdempotencyStore extends IdempotencyStore {
   private readonly commandTimeout: number;
   private readonly deadlines: CallDeadlines;
   private batch: Array<() => void> | undefined;
+  private namespace = '';
+  private escapedNamespace = '';
 
   constructor(connection: RedisIdempotencyConnection, options: RedisIdempotencyStoreOptions = {}) {
     super();
@@ -192,7 +194,12 @@ export class RedisIdempotencyStore extends IdempotencyStore {
    * form the `{hash tag}`, so a record's keys share one Cluster slot while records spread over all slots.
    */
   protected recordKey(id: IdempotencyRecordId): string {
-    return `${escapeKeyPart(id.namespace)}:{${escapeKeyPart(id.scope)}:${escapeKeyPart(id.key)}}`;
+    // A store serves one or two namespaces (`keyPrefix`), so the last one's escaped form is kept.
+    if (id.namespace !== this.namespace) {
+      this.escapedNamespace = escapeKeyPart(id.namespace);
+      this.namespace = id.namespace;
+    }
+    return `${this.escapedNamespace}:{${escapeKeyPart(id.scope)}:${escapeKeyPart(id.key)}}`;
   }
 
   /**
