@@ -47,7 +47,10 @@ async function main(): Promise<void> {
     parallel: 2,
     keepDumps: process.env.BENCH_KEEP_CALLGRIND === '1',
     check: async (id, load) => {
-      if (load.errors || load.non2xx) throw new Error(`${id}: ${load.errors} errors, ${load.non2xx} non-2xx answers`);
+      if (load.errors || load.non2xx)
+        throw new Error(
+          `${id}: ${load.errors} errors, ${load.non2xx} non-2xx answers (${JSON.stringify(load.statusCodes)})`,
+        );
     },
     log: (message) => console.log(message),
   });

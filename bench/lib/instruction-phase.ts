@@ -73,6 +73,7 @@ export async function runInstructionPhase(phase: InstructionPhase): Promise<Inst
     const outFile = join(outDir, `${name}.callgrind`);
     const app = new AppProcess(`${name} (callgrind)`, script, {
       ...options,
+      env: { ...options?.env, BENCH_UNDER_CALLGRIND: '1' },
       callgrindOut: outFile,
       // V8's memory reducer starts major collections when the app seems idle, judged by allocations per second of
       // wall time; under callgrind, thirty times slower, a busy app looks idle. Natively, under load, it stays off.
