@@ -22,8 +22,9 @@ const TAKEN = Symbol('idempotency:taken');
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
   private readonly http: HttpIdempotencyTransport;
-  private graphql?: IdempotencyTransport;
-  private rpc?: IdempotencyTransport;
+  /** Loaded on the first call of their kind, since each needs an optional peer dependency. */
+  private graphql?: Promise<IdempotencyTransport>;
+  private rpc?: Promise<IdempotencyTransport>;
 
   constructor(
     private readonly idempotency: IdempotencyService,
@@ -37,14 +38,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const marked = context as ExecutionContext & { [TAKEN]?: true };
     if (marked[TAKEN]) return next.handle();
     marked[TAKEN] = true;
-    const transport = this.transportFor(context.getType<string>());
-    return transport ? transport.intercept(context, next) : next.handle();
+    const type = context.getType<string>();
+    if (type === 'http') return this.http.intercept(context, next);
+    const transport = this.transportFor(type);
+    return transport ? transport.then((loaded) => loaded.intercept(context, next)) : next.handle();
   }
 
-  private transportFor(type: string): IdempotencyTransport | undefined {
+  private transportFor(type: string): Promise<IdempotencyTransport> | undefined {
     switch (type) {
-      case 'http':
-        return this.http;
       case 'graphql':
         return (this.graphql ??= loadGraphQLTransport(this.idempotency));
       case 'rpc':
