@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: starts the local servers the suites need when they are installed but stopped (scripts/services.sh),
-# then runs Jest (every unit and e2e suite), the NestJS 12 smoke test and the consumer test, and ends, pass or
+# then runs Vitest (every unit and e2e suite), the NestJS 12 smoke test and the consumer test, and ends, pass or
 # fail, with one line naming every suite that was skipped and why, so that a green run on a machine without
 # RabbitMQ (say) does not pass for a full one.
 set -uo pipefail
@@ -22,6 +22,6 @@ trap finish EXIT
 
 set -e
 bash scripts/services.sh
-npm run test:jest
+npm run test:vitest
 npm run test:smoke-nest12
 npm run test:consumer

@@ -16,7 +16,7 @@ export interface StatementCounter {
 /**
  * Counts what `db` executes: better-sqlite3 runs every statement, a transaction's BEGIN and COMMIT included, through
  * its Statement class's run/get/all/iterate. That class is the native addon's, loaded once per process and shared by
- * every test file Jest runs in it: restore it when done.
+ * every test file the runner runs in it: restore it when done.
  */
 export function countStatements(db: Database): StatementCounter {
   let executed: string[] | undefined;

@@ -1,3 +1,4 @@
+import type { MockInstance } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
@@ -47,7 +48,7 @@ for (const configuration of CONFIGURATIONS) {
     let m1: ReturnType<typeof apiClient>;
     let m2: ReturnType<typeof apiClient>;
     const audit: string[] = [];
-    let logSpy: jest.SpyInstance;
+    let logSpy: MockInstance;
 
     beforeAll(async () => {
       const prepared = await configuration.prepare();
@@ -56,7 +57,7 @@ for (const configuration of CONFIGURATIONS) {
       m1 = apiClient(app.url, 'm1');
       m2 = apiClient(app.url, 'm2');
       // Audit lines are logged at level log, which the test app's logger leaves out: read them at the source.
-      logSpy = jest.spyOn(Logger.prototype, 'log').mockImplementation(function (this: Logger, message: unknown) {
+      logSpy = vi.spyOn(Logger.prototype, 'log').mockImplementation(function (this: Logger, message: unknown) {
         if ((this as unknown as { context?: string }).context === 'Audit') audit.push(String(message));
       });
     }, 60_000);

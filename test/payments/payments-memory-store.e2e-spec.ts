@@ -44,7 +44,7 @@ describe('payments app on the memory store: one merchant cannot evict another', 
     const create = customers.create.bind(customers);
     const held = new Promise<void>((resolve) => (releaseHeld = resolve));
     let heldRuns = 0;
-    jest.spyOn(customers, 'create').mockImplementation(async (merchantId, dto, requestKey) => {
+    vi.spyOn(customers, 'create').mockImplementation(async (merchantId, dto, requestKey) => {
       if (dto.name === 'Held' && heldRuns++ === 0) await held;
       return create(merchantId, dto, requestKey);
     });

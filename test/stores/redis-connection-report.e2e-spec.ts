@@ -1,3 +1,4 @@
+import type { MockInstance } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
@@ -24,23 +25,23 @@ async function untilServed(store: RedisIdempotencyStore, timeoutMs = 10_000): Pr
 
 describe('A Redis connection the store created', () => {
   let server: RedisServerProcess;
-  let warn: jest.SpyInstance;
-  let info: jest.SpyInstance;
-  let consoleError: jest.SpyInstance;
+  let warn: MockInstance;
+  let info: MockInstance;
+  let consoleError: MockInstance;
 
   beforeEach(async () => {
     server = await startRedisServer();
-    warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    info = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
-    consoleError = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    info = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    consoleError = vi.spyOn(console, 'error').mockImplementation(() => undefined);
   });
 
   afterEach(async () => {
-    jest.restoreAllMocks();
+    vi.restoreAllMocks();
     await server.dispose();
   });
 
-  const messages = (spy: jest.SpyInstance, text: string) =>
+  const messages = (spy: MockInstance, text: string) =>
     spy.mock.calls.filter(([message]) => String(message).includes(text));
 
   it('reports an outage once and its recovery once, and ioredis prints nothing of its own', async () => {

@@ -1,3 +1,4 @@
+import type { MockInstance } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,17 +33,17 @@ async function reconnect(client: Redis): Promise<void> {
 
 // Every server here is a throwaway one of this suite's own: the shared Redis is never reconfigured.
 describe('RedisIdempotencyStore checks maxmemory-policy when it connects', () => {
-  let warn: jest.SpyInstance;
-  let log: jest.SpyInstance;
-  let error: jest.SpyInstance;
-  const messages = (spy: jest.SpyInstance) =>
+  let warn: MockInstance;
+  let log: MockInstance;
+  let error: MockInstance;
+  const messages = (spy: MockInstance) =>
     spy.mock.calls.map(([message]) => String(message)).filter((m) => m.includes('maxmemory-policy'));
   beforeEach(() => {
-    warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
-    error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    error = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
   });
-  afterEach(() => jest.restoreAllMocks());
+  afterEach(() => vi.restoreAllMocks());
 
   describe('on a server with allkeys-lru', () => {
     let server: RedisServerProcess;

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { OWN_SKIPPED_SUITES_FILE_ENV, readSkippedSuites, skippedSuitesLine } from './skipped-suites';
 
 /**
- * A Jest run started by itself (not by scripts/test.sh, which prints the line once every step has run) ends with
+ * A Vitest run started by itself (not by scripts/test.sh, which prints the line once every step has run) ends with
  * the line naming the suites it skipped.
  */
 export default function globalTeardown(): void {

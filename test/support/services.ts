@@ -67,7 +67,7 @@ export async function probeServices(): Promise<Record<TestService, string | null
   return Object.fromEntries(entries) as Record<TestService, string | null>;
 }
 
-/** Records, for the test files, which services answered (called by Jest's global setup). */
+/** Records, for the test files, which services answered (called by the global setup). */
 export function publishAvailableServices(available: TestService[]): void {
   process.env[AVAILABLE_ENV] = available.join(',');
 }

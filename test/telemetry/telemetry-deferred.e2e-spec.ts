@@ -97,7 +97,7 @@ describe('OpenTelemetry of deferred settlements (real Redis, link cut mid-call)'
   };
   /**
    * Closes apps with the link cut. A store closed over the live link leaves a socket request through the proxy that
-   * never completes, and Node then spins at exit (in its handle cleanup) instead of ending the Jest process.
+   * never completes, and Node then spins at exit (in its handle cleanup) instead of ending the test process.
    */
   const closeBehindCutLink = async (...apps: Array<RunningApp | undefined>) => {
     await proxy.cut();

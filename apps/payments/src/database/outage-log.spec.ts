@@ -10,9 +10,9 @@ describe('OutageLog', () => {
 
   beforeEach(() => {
     lines.length = 0;
-    jest.useFakeTimers();
+    vi.useFakeTimers();
   });
-  afterEach(() => jest.useRealTimers());
+  afterEach(() => vi.useRealTimers());
 
   it('logs the first failure, one line per interval with the count of the others, and the recovery', () => {
     const log = new OutageLog(logger, 'payment requests', 10_000);
@@ -21,10 +21,10 @@ describe('OutageLog', () => {
     expect(lines).toEqual([
       'WARN payment request a requeued: read ECONNRESET (database unavailable; further failures of payment requests are counted)',
     ]);
-    jest.advanceTimersByTime(10_000);
+    vi.advanceTimersByTime(10_000);
     log.failed('payment request c requeued');
     expect(lines[1]).toBe('WARN database still unavailable after 10 s: 21 more failed payment requests');
-    jest.advanceTimersByTime(2_000);
+    vi.advanceTimersByTime(2_000);
     log.recovered();
     log.recovered();
     expect(lines.slice(2)).toEqual(['LOG database back after 12.0 s; 22 failed payment requests in all']);

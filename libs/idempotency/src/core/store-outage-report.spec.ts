@@ -19,13 +19,13 @@ describe('StoreOutageReports', () => {
   const store = new FakeStore();
 
   beforeEach(() => {
-    jest.useFakeTimers();
+    vi.useFakeTimers();
     logger = recordingLogger();
     reports = new StoreOutageReports(logger, 10_000);
   });
   afterEach(() => {
     reports.stop();
-    jest.useRealTimers();
+    vi.useRealTimers();
   });
 
   it('logs an outage once when it starts, once per interval with counts per route, once when it ends', () => {
@@ -34,18 +34,18 @@ describe('StoreOutageReports', () => {
     expect(logger.lines).toHaveLength(1);
     expect(logger.lines[0]).toMatch(/^ERROR The idempotency store \(FakeStore\) unavailable \(connect ECONNREFUSED\)/);
 
-    jest.advanceTimersByTime(10_000);
+    vi.advanceTimersByTime(10_000);
     expect(logger.lines).toHaveLength(2);
     expect(logger.lines[1]).toMatch(/^ERROR .*still unavailable after 10 s/);
     expect(logger.lines[1]).toContain('POST /payments: 49 refused; event payment.requested: 3 refused');
 
     // An interval without failures adds nothing.
-    jest.advanceTimersByTime(10_000);
+    vi.advanceTimersByTime(10_000);
     expect(logger.lines).toHaveLength(2);
 
     reports.failed(store, 'POST /payments', 'unprotected', 'timeout');
     reports.deferredSettled(store, 'POST /payments', 'release', 'gave_up', 'deferred release: gave_up');
-    jest.advanceTimersByTime(10_000);
+    vi.advanceTimersByTime(10_000);
     expect(logger.lines[2]).toContain(
       'in the last 10 s: POST /payments: 1 ran UNPROTECTED (failOpen), 1 deferred release gave up',
     );
@@ -54,13 +54,13 @@ describe('StoreOutageReports', () => {
     expect(logger.lines).toHaveLength(4);
     expect(logger.lines[3]).toMatch(/^LOG .*answers again after 30\.0 s; in all: POST \/payments: 50 refused/);
     // The timer stopped with the outage.
-    jest.advanceTimersByTime(60_000);
+    vi.advanceTimersByTime(60_000);
     expect(logger.lines).toHaveLength(4);
   });
 
   it('is not ended by a call that started before it', () => {
     const before = performance.now();
-    jest.advanceTimersByTime(5);
+    vi.advanceTimersByTime(5);
     reports.failed(store, 'run', 'refused', 'down');
     reports.succeeded(store, before);
     expect(logger.lines).toHaveLength(1);

@@ -47,13 +47,13 @@ describe('TransactionalExecution: which settlement of the work was rolled back',
   // The outage report and the lease warning are the executor's business, not this spec's.
   beforeAll(() => {
     for (const level of ['log', 'warn', 'error'] as const) {
-      jest.spyOn(Logger.prototype, level).mockImplementation(() => undefined);
+      vi.spyOn(Logger.prototype, level).mockImplementation(() => undefined);
     }
   });
 
   afterAll(async () => {
     await service.onModuleDestroy();
-    jest.restoreAllMocks();
+    vi.restoreAllMocks();
   });
 
   it('names none when the work and its record commit together', async () => {

@@ -8,7 +8,7 @@ describe('RmqDelivery (manual acknowledgement)', () => {
   let warnings: string[];
   beforeEach(() => {
     warnings = [];
-    jest.spyOn(logger, 'warn').mockImplementation((message) => void warnings.push(String(message)));
+    vi.spyOn(logger, 'warn').mockImplementation((message) => void warnings.push(String(message)));
   });
 
   function deliver(shared = recordingChannel(), deliveryTag = 1) {

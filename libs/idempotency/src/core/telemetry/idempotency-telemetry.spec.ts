@@ -1,3 +1,4 @@
+import { killChildren, runNode, TS_NODE_PRELOAD } from '../../../../../test/support/child-run';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { startTelemetry } from './idempotency-telemetry';
 
@@ -14,29 +15,38 @@ describe('startTelemetry', () => {
   });
 
   describe('without @opentelemetry/api installed', () => {
-    const start = (option: Parameters<typeof startTelemetry>[0]) => {
-      let result: ReturnType<typeof startTelemetry>;
-      jest.isolateModules(() => {
-        jest.doMock('@opentelemetry/api', () => {
-          throw Object.assign(new Error("Cannot find module '@opentelemetry/api' from 'opentelemetry-api.ts'"), {
-            code: 'MODULE_NOT_FOUND',
-          });
-        });
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        result = require('./idempotency-telemetry').startTelemetry(option);
-      });
-      jest.dontMock('@opentelemetry/api');
-      return result;
-    };
+    afterAll(killChildren);
 
-    it('loads and reports to nothing', () => {
-      expect(start(undefined)).toBeUndefined();
-    });
-
-    it('refuses providers it could not use, saying what to install', () => {
-      expect(() => start({ meterProvider: new MeterProvider() })).toThrow(
-        'Idempotency option "telemetry" names a provider, but @opentelemetry/api is not installed',
+    // An application that never installed the package, in a child process where requiring it fails as it would there.
+    const start = (option: string) =>
+      runNode(
+        [
+          ...TS_NODE_PRELOAD,
+          '-r',
+          './test/support/module-loads.cjs',
+          '-e',
+          `const { startTelemetry } = require('./libs/idempotency/src/core/telemetry/idempotency-telemetry');
+try {
+  console.log('telemetry: ' + String(startTelemetry(${option})));
+} catch (error) {
+  console.log('refused: ' + error.message);
+}`,
+        ],
+        { WITHOUT_MODULES: '@opentelemetry/api' },
+        30_000,
       );
-    });
+
+    it('loads and reports to nothing', async () => {
+      const run = await start('undefined');
+      expect(run.output).toContain('telemetry: undefined');
+      expect(run.code).toBe(0);
+    }, 40_000);
+
+    it('refuses providers it could not use, saying what to install', async () => {
+      const run = await start('{ meterProvider: { getMeter: () => undefined } }');
+      expect(run.output).toContain(
+        'refused: Idempotency option "telemetry" names a provider, but @opentelemetry/api is not installed',
+      );
+    }, 40_000);
   });
 });

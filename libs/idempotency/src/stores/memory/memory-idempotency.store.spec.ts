@@ -1,13 +1,17 @@
+import type { MockInstance } from 'vitest';
 import { Logger } from '@nestjs/common';
 import { IdempotencyRecordId } from '../idempotency-store';
 import { MemoryIdempotencyStore, MemoryIdempotencyStoreOptions } from './memory-idempotency.store';
+
+// The store's clock is its `now` option here; only its timers are faked.
+const TIMERS_BUT_NOT_DATE = ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] as const;
 
 describe('MemoryIdempotencyStore bounds', () => {
   const id = (key: string, scope = 's'): IdempotencyRecordId => ({ namespace: 'n', scope, key });
   const attempt = (ttlMs = 60_000, token = 't') => ({ fingerprint: 'f', token, leaseMs: 30_000, ttlMs });
   let now: number;
   let stores: MemoryIdempotencyStore[];
-  let warn: jest.SpyInstance;
+  let warn: MockInstance;
   const open = (options: MemoryIdempotencyStoreOptions) => {
     const store = new MemoryIdempotencyStore({ now: () => now, ...options });
     stores.push(store);
@@ -23,12 +27,12 @@ describe('MemoryIdempotencyStore bounds', () => {
   beforeEach(() => {
     now = 1_000_000;
     stores = [];
-    warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
   });
   afterEach(() => {
     for (const store of stores) store.close();
-    jest.restoreAllMocks();
-    jest.useRealTimers();
+    vi.restoreAllMocks();
+    vi.useRealTimers();
   });
 
   it('never evicts an in-flight record: full of them, it rejects the new key and keeps every one', async () => {
@@ -117,32 +121,32 @@ describe('MemoryIdempotencyStore bounds', () => {
   });
 
   it('reclaims a mass expiry a bounded number at a time per call, and the rest on its timer', async () => {
-    jest.useFakeTimers({ doNotFake: ['Date'] });
+    vi.useFakeTimers({ toFake: [...TIMERS_BUT_NOT_DATE] });
     const store = open({ maxEntries: 20_000, maxEntriesPerScope: 20_000 });
     for (let i = 0; i < 10_000; i++) await store.acquire(id(`old-${i}`), attempt(100));
     now += 2_000;
     await store.acquire(id('new'), attempt());
     expect(store.size).toBeGreaterThan(9_900);
-    jest.advanceTimersByTime(1_000);
+    vi.advanceTimersByTime(1_000);
     expect(store.size).toBe(1);
   });
 
   it('reports evictions as one aggregated warning per interval, naming the count and the scopes', async () => {
-    jest.useFakeTimers({ doNotFake: ['Date'] });
+    vi.useFakeTimers({ toFake: [...TIMERS_BUT_NOT_DATE] });
     const store = open({ maxEntries: 100, maxEntriesPerScope: 5, evictionWarningIntervalMs: 60_000 });
     for (const scope of ['tenant-a', 'tenant-b'])
       for (let i = 0; i < 55; i++) await completeNew(store, `k-${i}`, scope, 3_600_000);
     now += 30_000;
-    jest.advanceTimersByTime(30_000);
+    vi.advanceTimersByTime(30_000);
     expect(warn).not.toHaveBeenCalled();
     now += 30_000;
-    jest.advanceTimersByTime(30_000);
+    vi.advanceTimersByTime(30_000);
     expect(warn).toHaveBeenCalledTimes(1);
     expect(warn.mock.calls[0][0]).toMatch(
       /^Evicted 100 completed record\(s\) of 2 scope\(s\) in the last 60 s \(100 at maxEntriesPerScope=5\)/,
     );
     now += 120_000;
-    jest.advanceTimersByTime(120_000);
+    vi.advanceTimersByTime(120_000);
     expect(warn).toHaveBeenCalledTimes(1);
     await completeNew(store, 'late', 'tenant-a', 3_600_000);
     store.close();
@@ -151,12 +155,12 @@ describe('MemoryIdempotencyStore bounds', () => {
   });
 
   it('stops its timer on close, so nothing runs after the module is destroyed', async () => {
-    jest.useFakeTimers({ doNotFake: ['Date'] });
+    vi.useFakeTimers({ toFake: [...TIMERS_BUT_NOT_DATE] });
     const store = open({});
     await store.acquire(id('k'), attempt());
-    expect(jest.getTimerCount()).toBe(1);
+    expect(vi.getTimerCount()).toBe(1);
     store.close();
-    expect(jest.getTimerCount()).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('refuses bounds that are not positive integers, or a share above the whole', () => {

@@ -32,7 +32,7 @@ describe('boundedCall', () => {
     );
     expect(Date.now() - started).toBeGreaterThanOrEqual(95);
     expect(call!.abandoned).toBe(true);
-    const unhandled = jest.fn();
+    const unhandled = vi.fn();
     process.on('unhandledRejection', unhandled);
     try {
       failLate(new Error('the answer came too late'));
@@ -44,7 +44,7 @@ describe('boundedCall', () => {
   });
 
   it('keeps no timer once the work answered', async () => {
-    const timers = jest.spyOn(global, 'clearTimeout');
+    const timers = vi.spyOn(global, 'clearTimeout');
     try {
       await boundedCall(pooled, 'release', 60_000, async () => true);
       expect(timers).toHaveBeenCalledTimes(1);
@@ -54,7 +54,7 @@ describe('boundedCall', () => {
   });
 
   it('runs nothing whose turn came after its caller gave up', async () => {
-    const work = jest.fn(() => 'ran');
+    const work = vi.fn(() => 'ran');
     await expect(boundedCall(takingTurns(150), 'acquire', 50, work)).rejects.toThrow('within 50 ms');
     await sleep(150);
     expect(work).not.toHaveBeenCalled();
@@ -62,7 +62,7 @@ describe('boundedCall', () => {
 
   it('runs at once, with nobody to abandon it, what a free dialect can answer synchronously', async () => {
     const free = { isFree: () => true } as unknown as SqlDialect;
-    const timers = jest.spyOn(global, 'setTimeout');
+    const timers = vi.spyOn(global, 'setTimeout');
     try {
       await expect(boundedCall(free, 'acquire', 50, (call) => call.abandoned)).resolves.toBe(false);
       expect(timers).not.toHaveBeenCalled();

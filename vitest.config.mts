@@ -1,0 +1,38 @@
+/**
+ * One Vitest run for the library's unit specs and the e2e suites under test/, on NestJS 11. Vitest loads ES modules
+ * and CommonJS alike (NestJS 12 is ESM-only); SWC compiles the TypeScript, since Nest's dependency injection needs the
+ * decorator metadata that Vite's own transform (esbuild) does not emit. Files run one at a time, as the suites share
+ * the machine's servers.
+ */
+import { fileURLToPath } from 'node:url';
+import swc from 'unplugin-swc';
+import { defineConfig } from 'vitest/config';
+
+const ROOT = fileURLToPath(new URL('.', import.meta.url));
+
+export const sharedConfig = defineConfig({
+  plugins: [swc.vite({ module: { type: 'es6' } })],
+  resolve: {
+    alias: [{ find: /^@nest-idempotency\/core(\/.*)?$/, replacement: `${ROOT}libs/idempotency/src$1` }],
+  },
+  test: {
+    globals: true,
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    fileParallelism: false,
+    // Vitest fails a run on any unhandled error, which Jest let pass; one is let pass here, named: mysql2's
+    // "Connection lost" from a connection a test ended on purpose (the lost-connection suites), seen once in a loaded
+    // run and not reproduced alone, nor in plain Node, where the store's own call receives that error.
+    onUnhandledError: (error) => (error as { code?: unknown }).code !== 'PROTOCOL_CONNECTION_LOST',
+  },
+});
+
+export default defineConfig({
+  ...sharedConfig,
+  test: {
+    ...sharedConfig.test,
+    include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**', 'test/smoke-nest12/**', 'test/consumer/**'],
+  },
+});
