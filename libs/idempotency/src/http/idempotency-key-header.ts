@@ -1,8 +1,8 @@
 import { parseIdempotencyKey, parseIdempotencyKeyHeader, ParsedIdempotencyKey } from '../core/idempotency-key';
+import { rememberLast } from '../util/remember-last';
 
-// The last header name asked for, lower-cased: an app has one or two, so this spares a toLowerCase per request.
-let lastName = '';
-let lastLowerCased = '';
+// An app has one or two header names: each is lower-cased once, not per request.
+const lowerCased = rememberLast((name: string) => name.toLowerCase());
 
 /**
  * The key in an HTTP request's header (Express's or Fastify's request), read from the raw header list so that a
@@ -11,11 +11,7 @@ let lastLowerCased = '';
  */
 export function readIdempotencyKeyHeader(request: any, headerName: string): ParsedIdempotencyKey {
   const raw: string[] | undefined = request.rawHeaders ?? request.raw?.rawHeaders;
-  if (headerName !== lastName) {
-    lastLowerCased = headerName.toLowerCase();
-    lastName = headerName;
-  }
-  const wanted = lastLowerCased;
+  const wanted = lowerCased(headerName);
   if (!raw) {
     const value = request.headers?.[wanted];
     return parseIdempotencyKeyHeader(value === undefined ? [] : Array.isArray(value) ? value : [value]);

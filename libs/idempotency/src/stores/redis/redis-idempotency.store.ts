@@ -26,6 +26,7 @@ import {
   RELEASE_SCRIPT,
 } from './redis-idempotency.scripts';
 import { declareStoreKind } from '../store-kind';
+import { rememberLast } from '../../util/remember-last';
 
 export type { RedisIdempotencyClusterConnection, RedisIdempotencyConnection } from './redis-idempotency.connection';
 
@@ -87,8 +88,8 @@ export class RedisIdempotencyStore extends IdempotencyStore {
   private readonly commandTimeout: number;
   private readonly deadlines: CallDeadlines;
   private batch: Array<() => void> | undefined;
-  private namespace = '';
-  private escapedNamespace = '';
+  /** A store serves one or two namespaces (`keyPrefix`): each is escaped once, not per call. */
+  private readonly escapedNamespace = rememberLast(escapeKeyPart);
 
   constructor(connection: RedisIdempotencyConnection, options: RedisIdempotencyStoreOptions = {}) {
     super();
@@ -194,12 +195,7 @@ export class RedisIdempotencyStore extends IdempotencyStore {
    * form the `{hash tag}`, so a record's keys share one Cluster slot while records spread over all slots.
    */
   protected recordKey(id: IdempotencyRecordId): string {
-    // A store serves one or two namespaces (`keyPrefix`), so the last one's escaped form is kept.
-    if (id.namespace !== this.namespace) {
-      this.escapedNamespace = escapeKeyPart(id.namespace);
-      this.namespace = id.namespace;
-    }
-    return `${this.escapedNamespace}:{${escapeKeyPart(id.scope)}:${escapeKeyPart(id.key)}}`;
+    return `${this.escapedNamespace(id.namespace)}:{${escapeKeyPart(id.scope)}:${escapeKeyPart(id.key)}}`;
   }
 
   /**
