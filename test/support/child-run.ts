@@ -48,6 +48,14 @@ export function runNode(args: string[], env: Record<string, string>, timeoutMs: 
   );
 }
 
+/**
+ * Runs `script` (`node -e`) on the repository's TypeScript with test/support/module-loads.cjs preloaded, which the
+ * environment tells which packages to make missing (`WITHOUT_MODULES`) or to report when loaded (`WATCH_MODULES`).
+ */
+export function runScriptWithModuleLoads(script: string, env: Record<string, string>): Promise<ChildRun> {
+  return runNode([...TS_NODE_PRELOAD, '-r', './test/support/module-loads.cjs', '-e', script], env, 30_000);
+}
+
 /** Kills every child `runNode` started that is still running. */
 export function killChildren(): void {
   for (const child of running) child.kill('SIGKILL');

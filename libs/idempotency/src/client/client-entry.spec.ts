@@ -1,4 +1,4 @@
-import { killChildren, runNode, TS_NODE_PRELOAD } from '../../../../test/support/child-run';
+import { killChildren, runScriptWithModuleLoads } from '../../../../test/support/child-run';
 
 // The fetch front end must work in an app without Nest's HTTP client, axios or the microservices package, and load
 // none of them, nor Nest itself: a child process imports it and reports every one of them that gets loaded.
@@ -15,11 +15,7 @@ describe('@nest-idempotency/core/client', () => {
   afterAll(killChildren);
 
   it('loads no Nest, axios or broker code, and builds a fetch client', async () => {
-    const run = await runNode(
-      [...TS_NODE_PRELOAD, '-r', './test/support/module-loads.cjs', '-e', SCRIPT],
-      { WATCH_MODULES: OPTIONAL.join(',') },
-      30_000,
-    );
+    const run = await runScriptWithModuleLoads(SCRIPT, { WATCH_MODULES: OPTIONAL.join(',') });
     expect(run.output).toContain('post: function');
     expect(run.output).toContain('key: payment:1');
     expect(run.output).not.toContain('loaded:');
@@ -27,11 +23,9 @@ describe('@nest-idempotency/core/client', () => {
   }, 40_000);
 
   it('would see such a load: the watch reports @nestjs/common when the root entry is loaded', async () => {
-    const run = await runNode(
-      [...TS_NODE_PRELOAD, '-r', './test/support/module-loads.cjs', '-e', "require('@nest-idempotency/core')"],
-      { WATCH_MODULES: OPTIONAL.join(',') },
-      30_000,
-    );
+    const run = await runScriptWithModuleLoads("require('@nest-idempotency/core')", {
+      WATCH_MODULES: OPTIONAL.join(','),
+    });
     expect(run.output).toContain('loaded: @nestjs/common');
   }, 40_000);
 });

@@ -1,4 +1,4 @@
-import { killChildren, runNode, TS_NODE_PRELOAD } from '../../../../../test/support/child-run';
+import { killChildren, runScriptWithModuleLoads } from '../../../../../test/support/child-run';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { startTelemetry } from './idempotency-telemetry';
 
@@ -19,21 +19,14 @@ describe('startTelemetry', () => {
 
     // An application that never installed the package, in a child process where requiring it fails as it would there.
     const start = (option: string) =>
-      runNode(
-        [
-          ...TS_NODE_PRELOAD,
-          '-r',
-          './test/support/module-loads.cjs',
-          '-e',
-          `const { startTelemetry } = require('./libs/idempotency/src/core/telemetry/idempotency-telemetry');
+      runScriptWithModuleLoads(
+        `const { startTelemetry } = require('./libs/idempotency/src/core/telemetry/idempotency-telemetry');
 try {
   console.log('telemetry: ' + String(startTelemetry(${option})));
 } catch (error) {
   console.log('refused: ' + error.message);
 }`,
-        ],
         { WITHOUT_MODULES: '@opentelemetry/api' },
-        30_000,
       );
 
     it('loads and reports to nothing', async () => {
