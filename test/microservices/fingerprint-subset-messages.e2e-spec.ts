@@ -8,7 +8,7 @@ import {
   Transport,
 } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import { headers as natsHeaders } from 'nats';
+import { natsHeaders } from '../support/nats-headers';
 import { randomUUID } from 'node:crypto';
 import { lastValueFrom } from 'rxjs';
 import { IdempotencyModule, Idempotent } from '@nest-idempotency/core';

@@ -1,6 +1,6 @@
 import { INestMicroservice } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, NatsRecordBuilder, Transport } from '@nestjs/microservices';
-import { headers as natsHeaders } from 'nats';
+import { natsHeaders } from '../support/nats-headers';
 import { randomUUID } from 'node:crypto';
 import { lastValueFrom } from 'rxjs';
 import { describeWithServices, TEST_SERVICES } from '../support/services';

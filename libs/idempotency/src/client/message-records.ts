@@ -1,5 +1,6 @@
 import { IDEMPOTENCY_DEFAULT_HEADER } from '../options/idempotency.constants';
 import { checkIdempotencyKey } from './idempotency-key-for';
+import { natsClientPackage } from './nats-client-package';
 
 /** An `RmqRecord` of `@nestjs/microservices`, as `ClientProxy.send`/`emit` take it. */
 export interface IdempotentRmqRecord<T> {
@@ -36,15 +37,16 @@ export function idempotentRmqRecord<T>(
 
 /**
  * A NATS message carrying the key in its `Idempotency-Key` header, built with `NatsRecordBuilder`: an `@Idempotent()`
- * consumer reads it there. `headers` (a `nats` `MsgHdrs`) are added to, else made with `nats`' `headers()`. Loads
- * `@nestjs/microservices` (and `nats` when no headers are given) when called.
+ * consumer reads it there. `headers` (a `MsgHdrs` of the NATS client Nest uses) are added to, else made with that
+ * client's `headers()`. Loads `@nestjs/microservices` (and the NATS client when no headers are given) when called.
  */
 export function idempotentNatsRecord<T>(data: T, key: string, headers?: NatsHeadersLike): IdempotentNatsRecord<T> {
   const checked = checkIdempotencyKey(key);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { NatsRecordBuilder }: typeof import('@nestjs/microservices') = require('@nestjs/microservices');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const natsHeaders: NatsHeadersLike = headers ?? (require('nats') as { headers: () => NatsHeadersLike }).headers();
+  const natsHeaders: NatsHeadersLike =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    headers ?? (require(natsClientPackage()) as { headers: () => NatsHeadersLike }).headers();
   natsHeaders.set(IDEMPOTENCY_DEFAULT_HEADER, checked);
   return new NatsRecordBuilder(data).setHeaders(natsHeaders).build() as IdempotentNatsRecord<T>;
 }

@@ -1,6 +1,6 @@
 import { ExecutionContext } from '@nestjs/common';
 import { NatsContext, RmqContext, TcpContext } from '@nestjs/microservices';
-import { headers as natsHeaders } from 'nats';
+import { natsHeaders } from '../../../../test/support/nats-headers';
 import { resolveIdempotencyOptions } from '../options/idempotency-options';
 import { IdempotentRouteOptions } from '../options/idempotency-options.interface';
 import { readMessageKey } from './message-key';
