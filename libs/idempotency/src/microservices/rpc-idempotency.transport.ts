@@ -60,7 +60,7 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
         const source = { transport: 'rpc' as const, route, options };
         this.idempotency.emit({ outcome: identity.outcome, route, scope: identity.scope }, source);
       }
-      throw this.refusal(identity.refusal, settings, delivery);
+      return this.refuse(identity.refusal, settings, delivery);
     }
 
     let execution;
@@ -74,7 +74,7 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
         work: () => this.runHandler(next, delivery),
       });
     } catch (error) {
-      throw this.refusal(error, settings, delivery);
+      return this.refuse(error, settings, delivery);
     }
 
     if (execution.kind === 'replayed') {
@@ -125,6 +125,18 @@ export class RpcIdempotencyTransport implements IdempotencyTransport {
     }
     const stored: StoredRpcReply = values.length === 1 ? { value: values[0] } : { none: true };
     return { result, keep: { store: stored } };
+  }
+
+  /**
+   * Ends a message the protocol refused: a request's sender gets the refusal; an event's refusal, settled and logged
+   * by `refusal`, completes the handler instead, since nobody hears it. Thrown, it would reach Nest, which from
+   * NestJS 12 logs an event's `RpcException` that no filter takes as an ERROR: one per duplicate requeued while its
+   * first copy runs, the protocol working as meant.
+   */
+  private refuse(refused: unknown, settings: HandlerSettings, delivery: RmqDelivery | undefined): Observable<never> {
+    const error = this.refusal(refused, settings, delivery);
+    if (settings.isEvent && error instanceof IdempotencyRpcException) return EMPTY;
+    throw error;
   }
 
   /**
