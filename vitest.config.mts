@@ -1,21 +1,27 @@
 /**
- * One Vitest run for the library's unit specs and the e2e suites under test/, on NestJS 11. Vitest loads ES modules
- * and CommonJS alike (NestJS 12 is ESM-only); SWC compiles the TypeScript, since Nest's dependency injection needs the
- * decorator metadata that Vite's own transform (esbuild) does not emit. Files run one at a time, as the suites share
- * the machine's servers.
+ * One Vitest run for the library's unit specs and the e2e suites under test/, on NestJS 11, or on NestJS 12 with
+ * `IDEMPOTENCY_TEST_NEST_MAJOR=12` (test/support/nest-major.mts). Vitest loads ES modules and CommonJS alike (NestJS
+ * 12 is ESM-only); SWC compiles the TypeScript, since Nest's dependency injection needs the decorator metadata that
+ * Vite's own transform (esbuild) does not emit. Files run one at a time, as the suites share the machine's servers.
  */
 import { fileURLToPath } from 'node:url';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
+import { nestMajor, onNestMajor } from './test/support/nest-major.mjs';
 
 const ROOT = fileURLToPath(new URL('.', import.meta.url));
+const NEST_MAJOR = nestMajor();
 
 export const sharedConfig = defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
   resolve: {
-    alias: [{ find: /^@nest-idempotency\/core(\/.*)?$/, replacement: `${ROOT}libs/idempotency/src$1` }],
+    alias: [
+      ...onNestMajor(NEST_MAJOR).alias,
+      { find: /^@nest-idempotency\/core(\/.*)?$/, replacement: `${ROOT}libs/idempotency/src$1` },
+    ],
   },
   test: {
+    name: `NestJS ${NEST_MAJOR}`,
     globals: true,
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
@@ -33,6 +39,6 @@ export default defineConfig({
   test: {
     ...sharedConfig.test,
     include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
-    exclude: ['**/node_modules/**', '**/dist/**', 'test/smoke-nest12/**', 'test/consumer/**'],
+    exclude: ['**/node_modules/**', '**/dist/**', 'test/consumer/**'],
   },
 });

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `npm test`: starts the local servers the suites need when they are installed but stopped (scripts/services.sh),
-# then runs Vitest (every unit and e2e suite), the NestJS 12 smoke test and the consumer test, and ends, pass or
-# fail, with one line naming every suite that was skipped and why, so that a green run on a machine without
-# RabbitMQ (say) does not pass for a full one.
+# then runs Vitest (every unit and e2e suite) on NestJS 11 and again on NestJS 12 (scripts/on-each-nest-major.sh;
+# a failure names the major) and the consumer test (the packed library in a CommonJS Nest 11 app and in NestJS 12's
+# ES-module starter), and ends, pass or fail, with one line naming every suite that was skipped and why, so that a
+# green run on a machine without RabbitMQ (say) does not pass for a full one.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,6 +23,5 @@ trap finish EXIT
 
 set -e
 bash scripts/services.sh
-npm run test:vitest
-npm run test:smoke-nest12
+bash scripts/on-each-nest-major.sh npx vitest run
 npm run test:consumer

@@ -47,7 +47,7 @@ export function prepareNest12(log: (message: string) => void): string {
   rmSync(LIBRARY_DIR, { recursive: true, force: true });
   mkdirSync(LIBRARY_DIR, { recursive: true });
   // The library's own build (tsconfig.lib.json, as `npm run build:lib`), written here instead of libs/idempotency/dist,
-  // which the smoke test deletes and rebuilds.
+  // which `npm run pack:lib` (the consumer test) deletes and rebuilds.
   const build = spawnSync(
     process.execPath,
     [

@@ -27,6 +27,8 @@ export interface SkippedSuite {
   file: string;
   name: string;
   reason: string;
+  /** The NestJS major the run was on (scripts/on-each-nest-major.sh runs each suite on 11 and 12). */
+  nestMajor?: string;
 }
 
 /** Notes that the calling test file skips `name` because of `reason`. */
@@ -34,7 +36,12 @@ export function recordSkippedSuite(name: string, reason: string): void {
   const target = process.env[SKIPPED_SUITES_FILE_ENV];
   if (!target) return;
   const testPath = expect.getState().testPath;
-  const entry: SkippedSuite = { file: testPath ? relative(ROOT, testPath) : '?', name, reason };
+  const entry: SkippedSuite = {
+    file: testPath ? relative(ROOT, testPath) : '?',
+    name,
+    reason,
+    nestMajor: process.env.IDEMPOTENCY_TEST_NEST_MAJOR ?? '11',
+  };
   appendFileSync(target, `${JSON.stringify(entry)}\n`);
 }
 
@@ -50,8 +57,10 @@ export function readSkippedSuites(file: string): SkippedSuite[] {
 export function skippedSuitesLine(skipped: SkippedSuite[]): string {
   if (skipped.length === 0) return 'Skipped suites: none, every suite ran.';
   const byReason = new Map<string, string[]>();
-  for (const { file, name, reason } of skipped)
-    byReason.set(reason, [...(byReason.get(reason) ?? []), `${file} (${name})`]);
+  for (const { file, name, reason, nestMajor } of skipped) {
+    const where = nestMajor ? `${file} on NestJS ${nestMajor}` : file;
+    byReason.set(reason, [...(byReason.get(reason) ?? []), `${where} (${name})`]);
+  }
   const groups = [...byReason].map(([reason, suites]) => `${reason}: ${suites.join(', ')}`);
   return `Skipped suites: ${skipped.length}, so this was NOT a full run. ${groups.join('; ')}.`;
 }

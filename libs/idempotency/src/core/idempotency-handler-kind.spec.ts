@@ -1,3 +1,5 @@
+// Nest 12's constants modules load @nestjs/common, whose decorators need the Reflect metadata API on import.
+import 'reflect-metadata';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import * as graphqlConstants from '@nestjs/graphql/dist/graphql.constants';
