@@ -39,6 +39,11 @@ export default defineConfig({
   test: {
     ...sharedConfig.test,
     include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
+    // One worker runs every file in turn, keeping the modules it loaded: a run takes about 415 s instead of 535 s
+    // here, which is what lets npm test run the whole suite on two NestJS majors within CI's budget. Suites close
+    // what they open (apps, connections, servers, global OpenTelemetry state), which this relies on; a leak shows
+    // up as an error in a later file.
+    isolate: false,
     exclude: ['**/node_modules/**', '**/dist/**', 'test/consumer/**'],
   },
 });
