@@ -4,7 +4,8 @@
  * require() in the workers and in every child process (test/support/nest12-resolution.cjs through NODE_OPTIONS).
  * Unset, or 11, the run is on the repository's own NestJS 11.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AliasOptions } from 'vite';
@@ -36,14 +37,9 @@ export function onNestMajor(major: NestMajor): { alias: Exclude<AliasOptions, Re
   if (!process.env.NODE_OPTIONS?.includes(RESOLUTION_HOOK)) {
     process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require ${RESOLUTION_HOOK}`.trim();
   }
-  const packages = [
-    ...readdirSync(join(NEST12_MODULES, '@nestjs')).map((name) => `@nestjs/${name}`),
-    ...readdirSync(join(NEST12_MODULES, '@nestjs-cls')).map((name) => `@nestjs-cls/${name}`),
-    'nestjs-cls',
-    '@nats-io/transport-node',
-  ];
+  const { NEST12_PACKAGES } = createRequire(import.meta.url)('./nest12-packages.cjs') as { NEST12_PACKAGES: string[] };
   return {
-    alias: packages.map((name) => ({
+    alias: NEST12_PACKAGES.map((name) => ({
       find: new RegExp(`^${name.replace('/', '\\/')}(\\/.*)?$`),
       replacement: `${join(NEST12_MODULES, name)}$1`,
     })),
