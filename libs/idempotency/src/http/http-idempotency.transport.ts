@@ -33,6 +33,7 @@ import { IdempotencyService } from '../core/idempotency.service';
 import { IdempotentSettlement } from '../core/idempotent-call';
 import { IdempotencyProblemException, problemDetailsOf } from './problem-details';
 import { describeError } from '../util/describe-error';
+import { rememberLast } from '../util/remember-last';
 
 /** A response as stored for replay. */
 export interface StoredHttpResponse {
@@ -46,13 +47,11 @@ export interface StoredHttpResponse {
 /** What the interceptor works out once per handler. */
 interface RouteSettings {
   options: ResolvedIdempotencyOptions;
-  path: string;
   isSse: boolean;
   /** Whether the handler has an `@IdempotencyKey()` parameter, to be handed the key on the request. */
   takesKey: boolean;
-  /** `METHOD /path` of the last method seen (a handler usually answers one), so it is not built per request. */
-  route: string;
-  routeMethod: string;
+  /** `METHOD /path`, remembered for the last method seen (a handler usually answers one): not built per request. */
+  routeOf: (method: string) => string;
   /** Whether the route has been warned about running without a principal under the default scope. */
   warnedNoPrincipal?: boolean;
 }
@@ -90,7 +89,7 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
 
     const settings = this.routeSettings(context);
     const { options, isSse } = settings;
-    const route = this.routeName(settings, method);
+    const route = settings.routeOf(method);
     const scoped = requestScope(options.scope, context, route, this.logger);
     const principal = typeof scoped === 'object' ? await scoped : scoped;
     const scope = principal ?? '';
@@ -174,18 +173,11 @@ export class HttpIdempotencyTransport implements IdempotencyTransport {
         .join('/')}`;
       const isSse = this.reflector.get<boolean>(SSE_METADATA, handler) === true;
       const takesKey = takesIdempotencyKey(context.getClass(), handler);
-      settings = { options, path, isSse, takesKey, route: '', routeMethod: '' };
+      const routeOf = rememberLast((method: string) => `${method} ${path}`);
+      settings = { options, isSse, takesKey, routeOf };
       this.routeCache.set(handler, settings);
     }
     return settings;
-  }
-
-  private routeName(settings: RouteSettings, method: string): string {
-    if (settings.routeMethod !== method) {
-      settings.route = `${method} ${settings.path}`;
-      settings.routeMethod = method;
-    }
-    return settings.route;
   }
 
   /**
